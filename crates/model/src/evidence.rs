@@ -1,0 +1,40 @@
+//! Collected evidence and its chain of custody.
+
+use crate::{EvidenceId, InvestigationId};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Where an evidence item came from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// How it was acquired (e.g. `evidence-library`, `upload`, `ebs-snapshot`).
+    pub method: String,
+    /// Where it was read from (a library folder, an image file, a snapshot id).
+    pub source: String,
+    /// The host it belongs to.
+    pub host: String,
+    /// Its path on the original system.
+    pub original_path: String,
+    /// Last modification time on the original system, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modified: Option<DateTime<Utc>>,
+}
+
+/// One collected file, hashed while it was copied into the evidence store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidenceItem {
+    /// Riposte's id for the item.
+    pub id: EvidenceId,
+    /// The investigation it was collected for.
+    pub investigation_id: InvestigationId,
+    /// SHA-256 of the content, lowercase hex.
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Where it came from.
+    pub provenance: Provenance,
+    /// The key of its bytes in the evidence store.
+    pub storage_key: String,
+    /// When it was collected.
+    pub collected_at: DateTime<Utc>,
+}

@@ -1,0 +1,38 @@
+//! The core model of Riposte: the nouns every stage of the flow passes along.
+//!
+//! Nothing here knows about HTTP, SQL or cloud SDKs; other crates depend on this one
+//! and convert to and from their own representations at their edges.
+
+mod alarm;
+mod alert;
+mod event;
+mod evidence;
+mod ids;
+mod investigation;
+mod job;
+mod severity;
+mod target;
+mod verdict;
+
+pub use alarm::{Alarm, MitreTechnique};
+pub use alert::{Alert, AlertSource, Observables};
+pub use event::{Action, EntityKind, Event, EventOrigin};
+pub use evidence::{EvidenceItem, Provenance};
+pub use ids::{AlertId, EvidenceId, InvestigationId, JobId};
+pub use investigation::{Investigation, InvestigationStatus};
+pub use job::{Job, JobKind, JobStatus};
+pub use severity::Severity;
+pub use target::Target;
+pub use verdict::{Verdict, VerdictSummary};
+
+/// Error returned when a string does not name a known enum value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {kind} `{value}`; expected one of: {expected}")]
+pub struct UnknownValue {
+    /// What was being parsed (e.g. "severity").
+    pub kind: &'static str,
+    /// The value that was given.
+    pub value: String,
+    /// The accepted values, comma separated.
+    pub expected: &'static str,
+}

@@ -1,1 +1,86 @@
-//! placeholder
+//! Riposte's storage layer: one API over two database backends (SQLite, the embedded
+//! default, and Postgres for scale-out), versioned migrations, durable jobs, and the
+//! evidence blob store.
+//!
+//! Queries are written once against sqlx's `Any` driver with `$n` placeholders, which
+//! both backends accept; the only backend-specific statement is the job claim
+//! (`FOR UPDATE SKIP LOCKED` on Postgres). Times are stored as epoch milliseconds.
+
+mod alarms;
+mod alerts;
+mod apikeys;
+mod audit;
+mod blobs;
+mod db;
+mod events;
+mod evidence;
+mod investigations;
+mod jobs;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use alarms::ParseReport;
+pub use alerts::{AlertInsert, StoredAlert, dedup_key};
+pub use apikeys::{ApiKeyRecord, Role};
+pub use audit::AuditEntry;
+pub use blobs::{BlobStore, StoredBlob};
+pub use db::{Backend, Store};
+pub use events::{EventPage, TimelineQuery};
+pub use investigations::InvestigationSummary;
+pub use jobs::{ClaimedJob, JobCounts, NewJob};
+
+use sqlx::AnyConnection;
+
+/// A connection or transaction to run store operations on (`&mut *tx` or a pool connection).
+pub type Conn = AnyConnection;
+
+/// What can go wrong in the storage layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database refused or failed a statement.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A migration could not be applied.
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The database URL names a backend Riposte does not support.
+    #[error("unsupported database url `{0}`: use sqlite://PATH or postgres://USER@HOST/DB")]
+    UnsupportedUrl(String),
+    /// A stored value could not be decoded (a bug or a hand-edited database).
+    #[error("corrupt stored value in {what}: {detail}")]
+    Corrupt {
+        /// Which table/column.
+        what: &'static str,
+        /// What was wrong.
+        detail: String,
+    },
+    /// The evidence blob store failed.
+    #[error("evidence store error: {0}")]
+    Blob(#[from] object_store::Error),
+    /// Reading evidence bytes failed.
+    #[error("evidence read error: {0}")]
+    Io(#[from] std::io::Error),
+    /// Something asked for does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+}
+
+/// Result alias for the storage layer.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+pub(crate) fn corrupt(what: &'static str, detail: impl ToString) -> StoreError {
+    StoreError::Corrupt {
+        what,
+        detail: detail.to_string(),
+    }
+}
+
+/// Milliseconds since the epoch for a UTC time.
+pub(crate) fn ms(t: chrono::DateTime<chrono::Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+/// A UTC time from epoch milliseconds.
+pub(crate) fn from_ms(v: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_millis(v).unwrap_or_default()
+}

@@ -1,0 +1,110 @@
+//! Alarms raised on investigations, and per-artifact parse reports.
+
+use crate::{Conn, Result, Store, corrupt};
+use riposte_model::{Alarm, InvestigationId};
+use serde::Serialize;
+use sqlx::Row;
+
+/// How parsing one evidence item went.
+#[derive(Debug, Clone, Serialize)]
+pub struct ParseReport {
+    /// The evidence item.
+    pub evidence_id: String,
+    /// The parser used.
+    pub parser: String,
+    /// Events produced.
+    pub events: i64,
+    /// Records that could not be parsed.
+    pub errors: i64,
+    /// The first error, to show the analyst what went wrong.
+    pub first_error: Option<String>,
+}
+
+impl Store {
+    /// Replaces an investigation's alarms (detection is retried as a whole).
+    pub async fn replace_alarms(
+        conn: &mut Conn,
+        inv: InvestigationId,
+        alarms: &[Alarm],
+    ) -> Result<()> {
+        sqlx::query("DELETE FROM alarms WHERE investigation_id = $1")
+            .bind(inv.to_string())
+            .execute(&mut *conn)
+            .await?;
+        for (seq, alarm) in alarms.iter().enumerate() {
+            let body = serde_json::to_string(alarm).map_err(|e| corrupt("alarm", e))?;
+            sqlx::query(
+                "INSERT INTO alarms (investigation_id, seq, detector, severity, title, body) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(inv.to_string())
+            .bind(seq as i64)
+            .bind(&alarm.detector)
+            .bind(alarm.severity.as_str())
+            .bind(&alarm.title)
+            .bind(body)
+            .execute(&mut *conn)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// The alarms of an investigation, in the order they were raised.
+    pub async fn list_alarms(&self, inv: InvestigationId) -> Result<Vec<Alarm>> {
+        let rows = sqlx::query("SELECT body FROM alarms WHERE investigation_id = $1 ORDER BY seq")
+            .bind(inv.to_string())
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let body: String = r.try_get("body")?;
+                serde_json::from_str(&body).map_err(|e| corrupt("alarms.body", e))
+            })
+            .collect()
+    }
+
+    /// Records (or replaces) the parse report of one evidence item.
+    pub async fn put_parse_report(
+        conn: &mut Conn,
+        inv: InvestigationId,
+        report: &ParseReport,
+    ) -> Result<()> {
+        sqlx::query("DELETE FROM parse_reports WHERE investigation_id = $1 AND evidence_id = $2")
+            .bind(inv.to_string())
+            .bind(&report.evidence_id)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query(
+            "INSERT INTO parse_reports (investigation_id, evidence_id, parser, events, errors, first_error) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(inv.to_string())
+        .bind(&report.evidence_id)
+        .bind(&report.parser)
+        .bind(report.events)
+        .bind(report.errors)
+        .bind(report.first_error.clone())
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+
+    /// The parse reports of an investigation.
+    pub async fn parse_reports(&self, inv: InvestigationId) -> Result<Vec<ParseReport>> {
+        let rows = sqlx::query(
+            "SELECT evidence_id, parser, events, errors, first_error FROM parse_reports WHERE investigation_id = $1 ORDER BY evidence_id",
+        )
+        .bind(inv.to_string())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ParseReport {
+                    evidence_id: r.try_get("evidence_id")?,
+                    parser: r.try_get("parser")?,
+                    events: r.try_get("events")?,
+                    errors: r.try_get("errors")?,
+                    first_error: r.try_get("first_error")?,
+                })
+            })
+            .collect()
+    }
+}

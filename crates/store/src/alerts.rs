@@ -1,0 +1,134 @@
+//! Accepted alerts, deduplicated by (source, vendor event id).
+
+use crate::{Conn, Result, Store, corrupt, ms};
+use riposte_model::{Alert, AlertId, InvestigationId};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+/// The outcome of storing an alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", content = "alert_id", rename_all = "lowercase")]
+pub enum AlertInsert {
+    /// A new alert was stored with this id.
+    Created(AlertId),
+    /// The same alert was already stored under this id; nothing changed.
+    Duplicate(AlertId),
+}
+
+/// An alert with what Riposte decided about it.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredAlert {
+    /// The alert.
+    #[serde(flatten)]
+    pub alert: Alert,
+    /// The investigation it started or joined, if any.
+    pub investigation_id: Option<InvestigationId>,
+    /// Why it did or did not start an investigation.
+    pub decision: Option<String>,
+}
+
+/// The deduplication key: source and vendor id, or a hash of the payload when the vendor gives no id.
+pub fn dedup_key(alert: &Alert) -> String {
+    match &alert.vendor_event_id {
+        Some(id) => format!("{}:{}", alert.source, id),
+        None => {
+            let canonical = serde_json::to_vec(&alert.raw).unwrap_or_default();
+            format!(
+                "{}:sha256:{}",
+                alert.source,
+                hex::encode(Sha256::digest(&canonical))
+            )
+        }
+    }
+}
+
+fn decode(row: &sqlx::any::AnyRow) -> Result<StoredAlert> {
+    let body: String = row.try_get("body")?;
+    let alert: Alert = serde_json::from_str(&body).map_err(|e| corrupt("alerts.body", e))?;
+    let investigation_id: Option<String> = row.try_get("investigation_id")?;
+    Ok(StoredAlert {
+        alert,
+        investigation_id: investigation_id
+            .map(|s| s.parse().map_err(|e| corrupt("alerts.investigation_id", e)))
+            .transpose()?,
+        decision: row.try_get("decision")?,
+    })
+}
+
+impl Store {
+    /// Stores an alert unless (source, vendor id) is already known.
+    pub async fn insert_alert(conn: &mut Conn, alert: &Alert) -> Result<AlertInsert> {
+        let body = serde_json::to_string(alert).map_err(|e| corrupt("alert", e))?;
+        let key = dedup_key(alert);
+        let done = sqlx::query(
+            "INSERT INTO alerts (id, source, dedup_key, vendor_event_id, severity, title, time_ms, received_at, body)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (dedup_key) DO NOTHING",
+        )
+        .bind(alert.id.to_string())
+        .bind(alert.source.as_str())
+        .bind(&key)
+        .bind(alert.vendor_event_id.clone())
+        .bind(alert.severity.as_str())
+        .bind(&alert.title)
+        .bind(ms(alert.time))
+        .bind(ms(alert.received_at))
+        .bind(body)
+        .execute(&mut *conn)
+        .await?;
+        if done.rows_affected() == 1 {
+            return Ok(AlertInsert::Created(alert.id));
+        }
+        let existing: String = sqlx::query_scalar("SELECT id FROM alerts WHERE dedup_key = $1")
+            .bind(&key)
+            .fetch_one(&mut *conn)
+            .await?;
+        Ok(AlertInsert::Duplicate(
+            existing.parse().map_err(|e| corrupt("alerts.id", e))?,
+        ))
+    }
+
+    /// Records the triage decision for an alert (and the investigation it belongs to, if any).
+    pub async fn set_alert_decision(
+        conn: &mut Conn,
+        alert: AlertId,
+        investigation: Option<InvestigationId>,
+        decision: &str,
+    ) -> Result<()> {
+        sqlx::query("UPDATE alerts SET investigation_id = $1, decision = $2 WHERE id = $3")
+            .bind(investigation.map(|i| i.to_string()))
+            .bind(decision)
+            .bind(alert.to_string())
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    }
+
+    /// One alert by id.
+    pub async fn get_alert(&self, id: AlertId) -> Result<Option<StoredAlert>> {
+        let row = sqlx::query("SELECT body, investigation_id, decision FROM alerts WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(decode).transpose()
+    }
+
+    /// The newest alerts first.
+    pub async fn list_alerts(&self, limit: i64, offset: i64) -> Result<Vec<StoredAlert>> {
+        let rows = sqlx::query(
+            "SELECT body, investigation_id, decision FROM alerts ORDER BY received_at DESC, id LIMIT $1 OFFSET $2",
+        )
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(decode).collect()
+    }
+
+    /// How many alerts are stored.
+    pub async fn count_alerts(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM alerts")
+            .fetch_one(self.pool())
+            .await?)
+    }
+}

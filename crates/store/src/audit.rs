@@ -1,0 +1,68 @@
+//! The audit trail and chain of custody: every state change, who made it, when.
+
+use crate::{Conn, Result, Store, from_ms, ms};
+use chrono::{DateTime, Utc};
+use riposte_model::InvestigationId;
+use serde::Serialize;
+use sqlx::Row;
+
+/// One recorded change.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditEntry {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who or what (an API key name, `worker:<id>`, `system`).
+    pub actor: String,
+    /// What happened (`alert.accepted`, `evidence.collected`, `verdict.reached`, …).
+    pub action: String,
+    /// Details (JSON text).
+    pub detail: String,
+}
+
+impl Store {
+    /// Appends an audit entry.
+    pub async fn audit(
+        conn: &mut Conn,
+        investigation: Option<InvestigationId>,
+        actor: &str,
+        action: &str,
+        detail: &serde_json::Value,
+    ) -> Result<()> {
+        sqlx::query("INSERT INTO audit_log (id, investigation_id, at, actor, action, detail) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(sortable_id())
+            .bind(investigation.map(|i| i.to_string()))
+            .bind(ms(Utc::now()))
+            .bind(actor)
+            .bind(action)
+            .bind(detail.to_string())
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    }
+
+    /// The audit trail of an investigation, oldest first.
+    pub async fn audit_trail(&self, investigation: InvestigationId) -> Result<Vec<AuditEntry>> {
+        let rows = sqlx::query(
+            "SELECT at, actor, action, detail FROM audit_log WHERE investigation_id = $1 ORDER BY id",
+        )
+        .bind(investigation.to_string())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AuditEntry {
+                    at: from_ms(r.try_get("at")?),
+                    actor: r.try_get("actor")?,
+                    action: r.try_get("action")?,
+                    detail: r.try_get("detail")?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// An id that sorts by creation time (nanoseconds, then randomness), so the trail reads in order.
+fn sortable_id() -> String {
+    let nanos = Utc::now().timestamp_nanos_opt().unwrap_or_default();
+    format!("{nanos:020}-{}", uuid::Uuid::new_v4().simple())
+}

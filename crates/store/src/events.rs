@@ -1,0 +1,235 @@
+//! Timeline events: batched inserts and a filtered, cursor-paged timeline.
+
+use crate::{Conn, Result, Store, corrupt};
+use riposte_model::{Action, EntityKind, Event, InvestigationId};
+use serde::{Deserialize, Serialize};
+use sqlx::{AssertSqlSafe, Row};
+
+/// Rows per multi-row INSERT (10 columns each keeps well under both backends' parameter limits).
+const BATCH: usize = 400;
+/// Sort key of events without a reliable time: after every timed event.
+const NO_TIME: i64 = i64::MAX;
+
+/// Filters and paging for a timeline read.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct TimelineQuery {
+    /// Only events at or after this time (epoch microseconds).
+    pub from_us: Option<i64>,
+    /// Only events before this time (epoch microseconds).
+    pub to_us: Option<i64>,
+    /// Only this entity.
+    pub entity: Option<EntityKind>,
+    /// Only this action.
+    pub action: Option<Action>,
+    /// Only this host.
+    pub host: Option<String>,
+    /// Only events about this user.
+    pub username: Option<String>,
+    /// Only events whose message contains this text (case-insensitive).
+    pub text: Option<String>,
+    /// Newest first instead of oldest first.
+    #[serde(default)]
+    pub descending: bool,
+    /// The cursor returned with the previous page.
+    pub cursor: Option<String>,
+    /// Page size (1–1000, default 100).
+    pub limit: Option<i64>,
+}
+
+/// One page of a timeline.
+#[derive(Debug, Clone, Serialize)]
+pub struct EventPage {
+    /// Events in order, each with its position in the investigation.
+    pub events: Vec<(u64, Event)>,
+    /// Pass this as `cursor` to read the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+fn sort_key(e: &Event) -> Option<i64> {
+    e.time.map(|t| t.timestamp_micros())
+}
+
+impl Store {
+    /// Removes an investigation's events (so a retried processing stage starts clean).
+    pub async fn delete_events(conn: &mut Conn, inv: InvestigationId) -> Result<()> {
+        sqlx::query("DELETE FROM events WHERE investigation_id = $1")
+            .bind(inv.to_string())
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Inserts events numbered from `first_seq`, in multi-row batches.
+    pub async fn insert_events(
+        conn: &mut Conn,
+        inv: InvestigationId,
+        first_seq: u64,
+        events: &[Event],
+    ) -> Result<()> {
+        let inv = inv.to_string();
+        for (chunk_no, chunk) in events.chunks(BATCH).enumerate() {
+            let mut sql = String::from(
+                "INSERT INTO events (investigation_id, seq, time_us, host, entity, action, username, remote_ip, message, body) VALUES ",
+            );
+            for i in 0..chunk.len() {
+                let b = i * 10;
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push_str(&format!(
+                    "(${},${},${},${},${},${},${},${},${},${})",
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4,
+                    b + 5,
+                    b + 6,
+                    b + 7,
+                    b + 8,
+                    b + 9,
+                    b + 10
+                ));
+            }
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for (i, e) in chunk.iter().enumerate() {
+                let seq = first_seq + (chunk_no * BATCH + i) as u64;
+                let body = serde_json::to_string(e).map_err(|err| corrupt("event", err))?;
+                q = q
+                    .bind(inv.clone())
+                    .bind(seq as i64)
+                    .bind(sort_key(e))
+                    .bind(e.host.clone())
+                    .bind(e.entity.as_str())
+                    .bind(e.action.as_str())
+                    .bind(e.attr("username").map(str::to_string))
+                    .bind(e.attr("remote_ip").map(str::to_string))
+                    .bind(e.message.clone())
+                    .bind(body);
+            }
+            q.execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+
+    /// How many events an investigation has.
+    pub async fn count_events(&self, inv: InvestigationId) -> Result<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE investigation_id = $1")
+                .bind(inv.to_string())
+                .fetch_one(self.pool())
+                .await?,
+        )
+    }
+
+    /// All events of an investigation in position order (for detection).
+    pub async fn all_events(conn: &mut Conn, inv: InvestigationId) -> Result<Vec<Event>> {
+        let rows = sqlx::query("SELECT body FROM events WHERE investigation_id = $1 ORDER BY seq")
+            .bind(inv.to_string())
+            .fetch_all(&mut *conn)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let body: String = r.try_get("body")?;
+                serde_json::from_str(&body).map_err(|e| corrupt("events.body", e))
+            })
+            .collect()
+    }
+
+    /// One page of the timeline, ordered by time (events without time last), then position.
+    pub async fn timeline(&self, inv: InvestigationId, q: &TimelineQuery) -> Result<EventPage> {
+        let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+        let key = format!("COALESCE(time_us, {NO_TIME})");
+        let mut sql =
+            format!("SELECT seq, {key} AS sort_key, body FROM events WHERE investigation_id = $1");
+        let mut binds: Vec<Bind> = vec![Bind::Text(inv.to_string())];
+        let mut push = |sql: &mut String, clause: &str, value: Bind| {
+            binds.push(value);
+            sql.push_str(&clause.replace('?', &format!("${}", binds.len())));
+        };
+        if let Some(v) = q.from_us {
+            push(&mut sql, " AND time_us >= ?", Bind::Int(v));
+        }
+        if let Some(v) = q.to_us {
+            push(&mut sql, " AND time_us < ?", Bind::Int(v));
+        }
+        if let Some(v) = q.entity {
+            push(&mut sql, " AND entity = ?", Bind::Text(v.as_str().into()));
+        }
+        if let Some(v) = q.action {
+            push(&mut sql, " AND action = ?", Bind::Text(v.as_str().into()));
+        }
+        if let Some(v) = &q.host {
+            push(&mut sql, " AND host = ?", Bind::Text(v.clone()));
+        }
+        if let Some(v) = &q.username {
+            push(&mut sql, " AND username = ?", Bind::Text(v.clone()));
+        }
+        if let Some(v) = &q.text {
+            let pattern = format!(
+                "%{}%",
+                v.to_lowercase()
+                    .replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_")
+            );
+            push(
+                &mut sql,
+                " AND LOWER(message) LIKE ? ESCAPE '\\'",
+                Bind::Text(pattern),
+            );
+        }
+        let (cmp, dir) = if q.descending {
+            ("<", "DESC")
+        } else {
+            (">", "ASC")
+        };
+        if let Some(cursor) = &q.cursor {
+            let (k, s) = parse_cursor(cursor)?;
+            push(&mut sql, &format!(" AND ({key} {cmp} ?"), Bind::Int(k));
+            push(&mut sql, &format!(" OR ({key} = ?"), Bind::Int(k));
+            push(&mut sql, &format!(" AND seq {cmp} ?))"), Bind::Int(s));
+        }
+        sql.push_str(&format!(
+            " ORDER BY sort_key {dir}, seq {dir} LIMIT {}",
+            limit + 1
+        ));
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for b in binds {
+            query = match b {
+                Bind::Text(t) => query.bind(t),
+                Bind::Int(i) => query.bind(i),
+            };
+        }
+        let rows = query.fetch_all(self.pool()).await?;
+        let mut events = Vec::with_capacity(rows.len());
+        let mut last = None;
+        for r in rows.iter().take(limit as usize) {
+            let seq: i64 = r.try_get("seq")?;
+            let k: i64 = r.try_get("sort_key")?;
+            let body: String = r.try_get("body")?;
+            let e: Event = serde_json::from_str(&body).map_err(|e| corrupt("events.body", e))?;
+            events.push((seq as u64, e));
+            last = Some((k, seq));
+        }
+        let next_cursor = if rows.len() as i64 > limit {
+            last.map(|(k, s)| format!("{k}.{s}"))
+        } else {
+            None
+        };
+        Ok(EventPage {
+            events,
+            next_cursor,
+        })
+    }
+}
+
+enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+fn parse_cursor(cursor: &str) -> Result<(i64, i64)> {
+    let bad = || crate::StoreError::NotFound(format!("cursor `{cursor}`"));
+    let (k, s) = cursor.split_once('.').ok_or_else(bad)?;
+    Ok((k.parse().map_err(|_| bad())?, s.parse().map_err(|_| bad())?))
+}

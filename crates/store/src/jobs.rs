@@ -1,0 +1,243 @@
+//! Durable jobs on the database itself: no extra queue service.
+//!
+//! A worker *claims* a job by taking a lease (`locked_by`, `locked_until`) in one atomic
+//! statement — `FOR UPDATE SKIP LOCKED` on Postgres so many workers never block each other,
+//! a single `UPDATE … RETURNING` on SQLite, whose writes are serialized anyway. The worker
+//! renews the lease while it runs. A process that dies (even by SIGKILL) simply stops
+//! renewing; once the lease expires the job is claimed again. A stage commits its results,
+//! the completion of its job and the enqueue of the next job in one transaction, and the
+//! completion only succeeds while the worker still holds the lease — so every stage's
+//! effects land exactly once.
+
+use crate::{Backend, Conn, Result, Store, corrupt, from_ms, ms};
+use chrono::{DateTime, Utc};
+use riposte_model::{InvestigationId, Job, JobId, JobKind, JobStatus};
+use serde::Serialize;
+use sqlx::{AssertSqlSafe, Row};
+use std::time::Duration;
+
+/// A job to enqueue.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    /// The stage to run.
+    pub kind: JobKind,
+    /// Its input.
+    pub payload: serde_json::Value,
+    /// The investigation it belongs to, if any (for progress in the API).
+    pub investigation_id: Option<InvestigationId>,
+    /// Attempts before it fails for good.
+    pub max_attempts: u32,
+}
+
+impl NewJob {
+    /// A job with the default of 5 attempts.
+    pub fn new(
+        kind: JobKind,
+        payload: serde_json::Value,
+        investigation_id: Option<InvestigationId>,
+    ) -> Self {
+        NewJob {
+            kind,
+            payload,
+            investigation_id,
+            max_attempts: 5,
+        }
+    }
+}
+
+/// A job a worker holds a lease on.
+#[derive(Debug, Clone)]
+pub struct ClaimedJob {
+    /// The job (attempts already counts this one).
+    pub job: Job,
+    /// Its investigation, if any.
+    pub investigation_id: Option<InvestigationId>,
+}
+
+/// Jobs by status.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct JobCounts {
+    /// Waiting.
+    pub queued: i64,
+    /// Leased by a worker.
+    pub running: i64,
+    /// Finished.
+    pub done: i64,
+    /// Given up.
+    pub failed: i64,
+}
+
+const RETURNING: &str = "id, kind, payload, status, attempts, max_attempts, run_at, last_error, investigation_id, created_at, updated_at";
+
+fn decode(row: &sqlx::any::AnyRow) -> Result<ClaimedJob> {
+    let id: String = row.try_get("id")?;
+    let kind: String = row.try_get("kind")?;
+    let payload: String = row.try_get("payload")?;
+    let status: String = row.try_get("status")?;
+    let inv: Option<String> = row.try_get("investigation_id")?;
+    let attempts: i64 = row.try_get("attempts")?;
+    let max_attempts: i64 = row.try_get("max_attempts")?;
+    Ok(ClaimedJob {
+        job: Job {
+            id: id.parse().map_err(|e| corrupt("jobs.id", e))?,
+            kind: kind.parse().map_err(|e| corrupt("jobs.kind", e))?,
+            payload: serde_json::from_str(&payload).map_err(|e| corrupt("jobs.payload", e))?,
+            status: status.parse().map_err(|e| corrupt("jobs.status", e))?,
+            attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+            max_attempts: u32::try_from(max_attempts).unwrap_or(u32::MAX),
+            run_at: from_ms(row.try_get("run_at")?),
+            last_error: row.try_get("last_error")?,
+            created_at: from_ms(row.try_get("created_at")?),
+            updated_at: from_ms(row.try_get("updated_at")?),
+        },
+        investigation_id: inv
+            .map(|s| s.parse().map_err(|e| corrupt("jobs.investigation_id", e)))
+            .transpose()?,
+    })
+}
+
+fn lease_end(lease: Duration) -> i64 {
+    ms(Utc::now()) + i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2)
+}
+
+impl Store {
+    /// Enqueues a job to run now.
+    pub async fn enqueue(conn: &mut Conn, job: &NewJob) -> Result<JobId> {
+        let id = JobId::new();
+        let now = ms(Utc::now());
+        sqlx::query(
+            "INSERT INTO jobs (id, kind, payload, status, attempts, max_attempts, run_at, investigation_id, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, 0, $5, $6, $7, $6, $6)",
+        )
+        .bind(id.to_string())
+        .bind(job.kind.as_str())
+        .bind(job.payload.to_string())
+        .bind(JobStatus::Queued.as_str())
+        .bind(i64::from(job.max_attempts))
+        .bind(now)
+        .bind(job.investigation_id.map(|i| i.to_string()))
+        .execute(&mut *conn)
+        .await?;
+        Ok(id)
+    }
+
+    /// Takes a lease on the next runnable job: a queued job whose time has come, or a
+    /// running job whose lease expired (its worker died).
+    pub async fn claim_job(&self, worker: &str, lease: Duration) -> Result<Option<ClaimedJob>> {
+        let skip_locked = match self.backend() {
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE jobs SET status = 'running', attempts = attempts + 1, locked_by = $1, locked_until = $2, updated_at = $3
+             WHERE id = (SELECT id FROM jobs
+                         WHERE (status = 'queued' AND run_at <= $3) OR (status = 'running' AND locked_until < $3)
+                         ORDER BY run_at, created_at LIMIT 1{skip_locked})
+             RETURNING {RETURNING}"
+        );
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(worker)
+            .bind(lease_end(lease))
+            .bind(ms(Utc::now()))
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(decode).transpose()
+    }
+
+    /// Extends a lease; false when the worker lost it (it must stop and not commit).
+    pub async fn renew_lease(&self, job: JobId, worker: &str, lease: Duration) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE jobs SET locked_until = $1 WHERE id = $2 AND locked_by = $3 AND status = 'running'",
+        )
+        .bind(lease_end(lease))
+        .bind(job.to_string())
+        .bind(worker)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Marks a job done, inside the transaction that commits its results. False when the
+    /// worker no longer holds the lease: the caller must roll back.
+    pub async fn complete_job(conn: &mut Conn, job: JobId, worker: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE jobs SET status = 'done', locked_by = NULL, locked_until = NULL, updated_at = $1
+             WHERE id = $2 AND locked_by = $3 AND status = 'running'",
+        )
+        .bind(ms(Utc::now()))
+        .bind(job.to_string())
+        .bind(worker)
+        .execute(&mut *conn)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Records a failed attempt: queued again at `retry_at`, or failed for good when `None`.
+    pub async fn fail_job(
+        &self,
+        job: JobId,
+        worker: &str,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<bool> {
+        let (status, run_at) = match retry_at {
+            Some(t) => (JobStatus::Queued, ms(t)),
+            None => (JobStatus::Failed, ms(Utc::now())),
+        };
+        let done = sqlx::query(
+            "UPDATE jobs SET status = $1, run_at = $2, last_error = $3, locked_by = NULL, locked_until = NULL, updated_at = $4
+             WHERE id = $5 AND locked_by = $6 AND status = 'running'",
+        )
+        .bind(status.as_str())
+        .bind(run_at)
+        .bind(error)
+        .bind(ms(Utc::now()))
+        .bind(job.to_string())
+        .bind(worker)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Counts of jobs by status.
+    pub async fn job_counts(&self) -> Result<JobCounts> {
+        let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status")
+            .fetch_all(self.pool())
+            .await?;
+        let mut counts = JobCounts::default();
+        for r in rows {
+            let status: String = r.try_get("status")?;
+            let n: i64 = r.try_get("n")?;
+            match status.as_str() {
+                "queued" => counts.queued = n,
+                "running" => counts.running = n,
+                "done" => counts.done = n,
+                "failed" => counts.failed = n,
+                _ => {}
+            }
+        }
+        Ok(counts)
+    }
+
+    /// The jobs of an investigation, oldest first (its progress).
+    pub async fn investigation_jobs(&self, inv: InvestigationId) -> Result<Vec<Job>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {RETURNING} FROM jobs WHERE investigation_id = $1 ORDER BY created_at, id"
+        )))
+        .bind(inv.to_string())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(|r| decode(r).map(|c| c.job)).collect()
+    }
+
+    /// All jobs of a kind, oldest first (for tests and the admin view).
+    pub async fn jobs_of_kind(&self, kind: JobKind) -> Result<Vec<Job>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {RETURNING} FROM jobs WHERE kind = $1 ORDER BY created_at, id"
+        )))
+        .bind(kind.as_str())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(|r| decode(r).map(|c| c.job)).collect()
+    }
+}

@@ -1,0 +1,102 @@
+//! Temporary databases for tests: the same suite runs on SQLite and on a real Postgres.
+//!
+//! Postgres comes from `RIPOSTE_TEST_POSTGRES_URL` (an admin URL such as
+//! `postgres://postgres@127.0.0.1:5432/postgres`); each test gets a fresh database in it.
+//! The variable is required: the test script starts Postgres and sets it, and a missing
+//! Postgres fails the tests instead of silently skipping half of them.
+
+use crate::Store;
+use sqlx::{AssertSqlSafe, Connection};
+
+/// A database that lives as long as the value (SQLite: a temp dir; Postgres: a fresh database).
+///
+/// Fields are reached through methods on purpose: a closure that used a field directly
+/// would capture only that field and drop the temporary directory under the database.
+pub struct TestDb {
+    store: Store,
+    url: String,
+    name: &'static str,
+    dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    /// The store, migrated.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The URL it was opened with.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Which backend (`sqlite` or `postgres`).
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The temporary directory of a SQLite database.
+    pub fn dir(&self) -> Option<&std::path::Path> {
+        self.dir.as_ref().map(|d| d.path())
+    }
+}
+
+/// The admin URL of the test Postgres; panics with instructions when unset.
+pub fn postgres_admin_url() -> String {
+    std::env::var("RIPOSTE_TEST_POSTGRES_URL").unwrap_or_else(|_| {
+        panic!(
+            "RIPOSTE_TEST_POSTGRES_URL is not set. Run the tests through `.ci/run` (which starts Postgres), \
+             or start one and export RIPOSTE_TEST_POSTGRES_URL=postgres://USER@127.0.0.1:5432/postgres"
+        )
+    })
+}
+
+/// A fresh, empty Postgres database URL (the database is created now).
+pub async fn fresh_postgres_url() -> String {
+    let admin = postgres_admin_url();
+    let name = format!("riposte_test_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::postgres::PgConnection::connect(&admin)
+        .await
+        .unwrap_or_else(|e| {
+            panic!("cannot connect to test Postgres at RIPOSTE_TEST_POSTGRES_URL: {e}")
+        });
+    sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
+    let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+    format!("{base}/{name}")
+}
+
+/// A fresh SQLite database in a temporary directory.
+pub async fn sqlite() -> TestDb {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("riposte.db").display()
+    );
+    let store = Store::connect(&url).await.expect("open sqlite");
+    TestDb {
+        store,
+        url,
+        name: "sqlite",
+        dir: Some(dir),
+    }
+}
+
+/// A fresh Postgres database.
+pub async fn postgres() -> TestDb {
+    let url = fresh_postgres_url().await;
+    let store = Store::connect(&url).await.expect("open postgres");
+    TestDb {
+        store,
+        url,
+        name: "postgres",
+        dir: None,
+    }
+}
+
+/// Both backends, for running one test body against each.
+pub async fn both() -> Vec<TestDb> {
+    vec![sqlite().await, postgres().await]
+}

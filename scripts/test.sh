@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Runs Riposte's whole test suite on a fresh machine: installs what the tests need
+# (idempotently), starts a private PostgreSQL on loopback, then runs every test —
+# unit, integration on SQLite and Postgres, and the corpus tier over ../shared/corpus.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/riposte/target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+PG_PORT="${RIPOSTE_TEST_PG_PORT:-54329}"
+PG_DIR="${RIPOSTE_TEST_PG_DIR:-/tmp/riposte-pg-$(id -u)}"
+
+need_apt=()
+command -v pg_ctlcluster >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
+if ((${#need_apt[@]})); then
+  echo "installing: ${need_apt[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${need_apt[@]}" >/dev/null
+fi
+
+PG_BIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
+as_pg() {
+  if [ "$(id -u)" -eq 0 ]; then su postgres -s /bin/sh -c "$*"; else sh -c "$*"; fi
+}
+if ! "$PG_BIN/pg_isready" -h 127.0.0.1 -p "$PG_PORT" >/dev/null 2>&1; then
+  mkdir -p "$PG_DIR"
+  [ "$(id -u)" -eq 0 ] && chown postgres "$PG_DIR"
+  if [ ! -f "$PG_DIR/data/PG_VERSION" ]; then
+    as_pg "'$PG_BIN/initdb' -D '$PG_DIR/data' -A trust -U postgres >/dev/null"
+  fi
+  as_pg "'$PG_BIN/pg_ctl' -D '$PG_DIR/data' -l '$PG_DIR/log' -o \"-p $PG_PORT -k '$PG_DIR' -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off\" -w start >/dev/null"
+fi
+export RIPOSTE_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
+export RIPOSTE_CORPUS="${RIPOSTE_CORPUS:-$(cd .. && pwd)/shared/corpus}"
+[ -d "$RIPOSTE_CORPUS" ] || { echo "corpus not found at $RIPOSTE_CORPUS (expected ../shared/corpus beside the clone)"; exit 1; }
+
+cargo build --workspace --all-targets --locked
+cargo test --workspace --locked -- --test-threads="${RIPOSTE_TEST_THREADS:-4}"

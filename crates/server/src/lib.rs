@@ -1,1 +1,49 @@
-//! placeholder
+//! Riposte's HTTP API. Handlers are thin: parse at the edge (`riposte-sources`), store
+//! before answering (`riposte-store`), and leave the rest to the durable pipeline
+//! (`riposte-worker`). Every route but `/health` needs an API key.
+
+mod auth;
+mod error;
+mod routes;
+
+pub use auth::Caller;
+pub use error::ApiError;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use riposte_store::Store;
+use std::sync::OnceLock;
+
+/// Largest request body accepted (alerts are small; anything bigger is refused with 413).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub store: Store,
+}
+
+/// The process-wide Prometheus recorder (installed on first use).
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            // Fails only if another recorder was installed first; then we render an empty registry.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+/// The API router.
+pub fn router(state: AppState) -> Router {
+    metrics_handle();
+    routes::routes()
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}

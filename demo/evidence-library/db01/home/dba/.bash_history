@@ -1,0 +1,3 @@
+psql -U postgres -c 'select 1'
+df -h
+exit

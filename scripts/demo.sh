@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Riposte's main job on the embedded defaults (SQLite, local evidence store) with demo data:
+# a SECDO-style firewall alert about 10.0.5.20 becomes an investigation with a verdict.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/riposte/target}"
+
+cargo build --locked -q -p riposte-cli
+RIPOSTE="$CARGO_TARGET_DIR/debug/riposte"
+DATA="$(mktemp -d)"
+PORT="${RIPOSTE_DEMO_PORT:-8089}"
+trap 'kill "$SERVER" 2>/dev/null || true; rm -rf "$DATA"' EXIT
+
+KEY="$("$RIPOSTE" apikey create --data-dir "$DATA" --role analyst --name demo 2>/dev/null)"
+"$RIPOSTE" serve --data-dir "$DATA" --listen "127.0.0.1:$PORT" --evidence-library demo/evidence-library 2>"$DATA/server.log" &
+SERVER=$!
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.2; done
+
+echo "== A firewall reports 10.0.5.20 talking to a known C2 address (SECDO enrichment API)"
+ALERT=$(cat <<JSON
+{"company": "demo", "apikey": "$KEY", "timestamp": "$(date +%s)000", "vendor": "Palo Alto Networks",
+ "product": "PAN-OS", "source_ip": "10.0.5.20", "source_port": "51432", "destination_ip": "203.0.113.77",
+ "destination_port": "4444", "type": "OutgoingConnectionEvent", "severity": "HIGH", "event_id": "demo-$(date +%s)"}
+JSON
+)
+curl -s -D "$DATA/headers" -H 'content-type: application/json' -d "$ALERT" "http://127.0.0.1:$PORT/publicapi/v2/enrich_with_secdo/"; echo
+ALERT_ID=$(awk 'tolower($1)=="x-riposte-alert-id:" {print $2}' "$DATA/headers" | tr -d '\r')
+
+echo "== Waiting for the investigation (alert $ALERT_ID)"
+auth=(-H "Authorization: Bearer $KEY")
+for _ in $(seq 100); do
+  INV=$(curl -s "${auth[@]}" "http://127.0.0.1:$PORT/api/v1/alerts/$ALERT_ID" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("investigation_id") or "")')
+  if [ -n "$INV" ]; then
+    STATUS=$(curl -s "${auth[@]}" "http://127.0.0.1:$PORT/api/v1/investigations/$INV" | python3 -c 'import json,sys; print(json.load(sys.stdin)["investigation"]["status"])')
+    [ "$STATUS" = complete ] || [ "$STATUS" = failed ] && break
+  fi
+  sleep 0.3
+done
+curl -s "${auth[@]}" "http://127.0.0.1:$PORT/api/v1/investigations/$INV" | python3 -c '
+import json, sys
+d = json.load(sys.stdin); inv = d["investigation"]
+print(f"Investigation {inv[\"id\"]}: {inv[\"title\"]}")
+print(f"  status: {inv[\"status\"]}   evidence items: {len(d[\"evidence\"])}   events: {d[\"events_count\"]}")
+for a in d["alarms"]:
+    print(f"  alarm [{a[\"severity\"]}] {a[\"title\"]}")
+v = inv.get("verdict") or {}
+print(f"  VERDICT: {v.get(\"verdict\")} (score {v.get(\"score\")})")
+for r in v.get("reasons", []): print(f"    - {r}")
+'
+echo
+echo "== The same triage offline: riposte investigate demo/evidence-library/db01"
+"$RIPOSTE" investigate demo/evidence-library/db01 2>/dev/null

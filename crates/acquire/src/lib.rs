@@ -1,1 +1,78 @@
-//! placeholder
+//! Evidence acquisition. For now: the local evidence library, a folder holding one triage
+//! collection per host, laid out like that host's root filesystem
+//! (`LIB/web01/etc/hostname`, `LIB/web01/var/log/auth.log`, …).
+//!
+//! [`EvidenceLibrary`] finds the collection an alert's [`Target`](riposte_model::Target)
+//! refers to, and a [`TriageProfile`] selects the files in it worth collecting.
+//!
+//! Collections are untrusted input: nothing here ever follows a symbolic link, so a link
+//! planted in a collection (say `etc -> /etc`) cannot make Riposte read the server's own
+//! files or anything outside the host folder.
+
+#![warn(missing_docs)]
+
+mod identity;
+mod library;
+mod pattern;
+mod resolve;
+mod safe;
+mod triage;
+
+pub use library::{EvidenceLibrary, LibraryHost};
+pub use resolve::Resolution;
+pub use triage::{
+    CollectedFile, DEFAULT_MAX_FILE_SIZE, SkipReason, SkippedFile, TriageOptions, TriageProfile,
+    TriageSelection, triage_files,
+};
+
+use std::io;
+use std::path::PathBuf;
+
+/// What can go wrong while reading an evidence library.
+#[derive(Debug, thiserror::Error)]
+pub enum AcquireError {
+    /// A path that must be a directory (the library, a host folder) is not one.
+    #[error("{} is not a directory", .path.display())]
+    NotADirectory {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// Reading a file or directory failed.
+    #[error("cannot read {}: {source}", .path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+    /// A path was refused because reading it could leave the evidence (a symbolic link,
+    /// a file replaced since it was selected, …).
+    #[error("refusing to read {}: {problem}", .path.display())]
+    Unsafe {
+        /// The path refused.
+        path: PathBuf,
+        /// Why.
+        problem: String,
+    },
+    /// A triage profile line is not a valid pattern.
+    #[error("triage profile {profile}, line {line}: {problem}")]
+    InvalidProfile {
+        /// The profile's name.
+        profile: String,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong with it.
+        problem: String,
+    },
+}
+
+impl AcquireError {
+    /// An [`AcquireError::Io`] for `path`.
+    pub(crate) fn io(path: impl Into<PathBuf>, source: io::Error) -> Self {
+        AcquireError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}

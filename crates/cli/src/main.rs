@@ -1,1 +1,97 @@
-fn main() {}
+//! `riposte`: the platform (`serve`, `worker`), its keys (`apikey`), and offline triage
+//! (`investigate`). A thin shell over the library crates.
+
+mod investigate;
+mod serve;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Agentless forensic triage and response: alert in, evidence collected, verdict out.
+#[derive(Parser)]
+#[command(name = "riposte", version, about)]
+struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the API server with its pipeline workers.
+    Serve(serve::ServeArgs),
+    /// Run pipeline workers only (scale-out on Postgres).
+    Worker(serve::WorkerArgs),
+    /// Manage API keys.
+    Apikey {
+        #[command(subcommand)]
+        command: ApikeyCommand,
+    },
+    /// Triage evidence offline: collect, parse, detect, and print a verdict.
+    Investigate(investigate::InvestigateArgs),
+}
+
+#[derive(Subcommand)]
+enum ApikeyCommand {
+    /// Create a key and print it (it is shown only once; only its hash is stored).
+    Create {
+        /// Data directory of the server.
+        #[arg(long, env = "RIPOSTE_DATA_DIR")]
+        data_dir: PathBuf,
+        /// Database URL (default: SQLite in the data directory).
+        #[arg(long, env = "RIPOSTE_DATABASE_URL")]
+        database_url: Option<String>,
+        /// Role: admin, analyst or viewer.
+        #[arg(long)]
+        role: String,
+        /// A name to recognise the key by.
+        #[arg(long, default_value = "api")]
+        name: String,
+    },
+}
+
+fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RIPOSTE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    init_logging(&cli.log_format);
+    match cli.command {
+        Command::Serve(args) => serve::serve(args).await,
+        Command::Worker(args) => serve::worker(args).await,
+        Command::Apikey {
+            command:
+                ApikeyCommand::Create {
+                    data_dir,
+                    database_url,
+                    role,
+                    name,
+                },
+        } => {
+            let role = role.parse().map_err(anyhow::Error::msg)?;
+            let store = serve::open_store(&data_dir, database_url.as_deref()).await?;
+            let (record, key) = store.create_api_key(&name, role).await?;
+            eprintln!(
+                "created {} key `{}` (id {}); it will not be shown again:",
+                record.role, record.name, record.id
+            );
+            println!("{key}");
+            Ok(())
+        }
+        Command::Investigate(args) => investigate::run(args).await,
+    }
+}

@@ -1,1 +1,77 @@
-//! placeholder
+//! Detections over an investigation's timeline events, and the verdict they lead to.
+//!
+//! Every detector is one module implementing [`Detector`] and is registered in
+//! [`detectors`]; [`run_detectors`] runs them all. Detectors read normalized
+//! [`Event`]s (attributes such as `remote_ip`, `cmd`, `stage`) and return [`Alarm`]s whose
+//! `event_refs` are 0-based positions in the slice they were given. [`VerdictPolicy`]
+//! turns the alarms into a [`riposte_model::VerdictSummary`].
+
+use riposte_model::{Alarm, Event, MitreTechnique};
+
+mod heuristics;
+pub mod verdict;
+
+pub use heuristics::shell_history::ShellHistory;
+pub use heuristics::ssh_bruteforce::{SshBruteForce, SshBruteForceConfig};
+pub use verdict::{PolicyError, SeverityWeights, VerdictPolicy};
+
+/// A detection: reads the whole event list and reports what it finds.
+pub trait Detector: Send + Sync {
+    /// Short stable name (e.g. `ssh_bruteforce`).
+    fn name(&self) -> &'static str;
+    /// Alarms over `events`; their `event_refs` index into `events`.
+    fn detect(&self, events: &[Event]) -> Vec<Alarm>;
+}
+
+static DETECTORS: &[&dyn Detector] = &[
+    &SshBruteForce::DEFAULT, //
+    &ShellHistory,
+];
+
+/// Every registered detector, with its default configuration.
+pub fn detectors() -> &'static [&'static dyn Detector] {
+    DETECTORS
+}
+
+/// Runs every registered detector over `events`, alarms in registry order.
+pub fn run_detectors(events: &[Event]) -> Vec<Alarm> {
+    detectors().iter().flat_map(|d| d.detect(events)).collect()
+}
+
+/// A MITRE ATT&CK technique from its tactic and id.
+pub(crate) fn mitre(tactic: &str, technique: &str) -> MitreTechnique {
+    MitreTechnique {
+        tactic: tactic.to_string(),
+        technique: technique.to_string(),
+    }
+}
+
+/// At most `max` characters of `s`, with `…` when cut: keeps titles one line long.
+pub(crate) fn shorten(s: &str, max: usize) -> String {
+    let one_line = s.replace(['\n', '\r'], " ");
+    match one_line.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &one_line[..cut]),
+        None => one_line,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_names_are_unique_and_empty_input_raises_nothing() {
+        let mut names: Vec<_> = detectors().iter().map(|d| d.name()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), detectors().len());
+        assert!(run_detectors(&[]).is_empty());
+    }
+
+    #[test]
+    fn shorten_cuts_on_characters() {
+        assert_eq!(shorten("abc", 5), "abc");
+        assert_eq!(shorten("ééééé\nz", 3), "ééé…");
+        assert_eq!(shorten("a\nb", 5), "a b");
+    }
+}

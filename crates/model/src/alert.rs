@@ -232,7 +232,15 @@ mod tests {
 
     #[test]
     fn sources_round_trip() {
-        for s in ["generic", "secdo", "guardduty", "crowdstrike", "defender", "sentinelone", "wiz"] {
+        for s in [
+            "generic",
+            "secdo",
+            "guardduty",
+            "crowdstrike",
+            "defender",
+            "sentinelone",
+            "wiz",
+        ] {
             assert_eq!(s.parse::<AlertSource>().unwrap().as_str(), s);
         }
         assert!("splunk".parse::<AlertSource>().is_err());

@@ -258,7 +258,11 @@ mod tests {
     fn every_action_round_trips_and_names_are_unique() {
         let mut seen = std::collections::HashSet::new();
         for a in Action::ALL {
-            assert!(seen.insert(a.as_str()), "duplicate action name {}", a.as_str());
+            assert!(
+                seen.insert(a.as_str()),
+                "duplicate action name {}",
+                a.as_str()
+            );
             assert_eq!(a.as_str().parse::<Action>().unwrap(), *a);
             assert_eq!(serde_json::to_value(a).unwrap(), a.as_str());
         }

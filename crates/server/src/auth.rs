@@ -16,7 +16,10 @@ impl Caller {
         if self.0.role.allows(needed) {
             Ok(())
         } else {
-            Err(ApiError::Forbidden(format!("this needs the {needed} role; the key `{}` is {}", self.0.prefix, self.0.role)))
+            Err(ApiError::Forbidden(format!(
+                "this needs the {needed} role; the key `{}` is {}",
+                self.0.prefix, self.0.role
+            )))
         }
     }
 
@@ -40,13 +43,19 @@ pub fn bearer(parts: &Parts) -> Option<&str> {
         .headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
 }
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let key = bearer(parts).ok_or_else(|| {
             ApiError::Unauthorized("missing API key: send `Authorization: Bearer <key>` (create one with `riposte apikey create`)".into())
         })?;

@@ -49,15 +49,22 @@ impl IntoResponse for ApiError {
                 json!({"error": format!("{} invalid field(s): {}", fields.len(), fields.iter().map(|f| f.field.as_str()).collect::<Vec<_>>().join(", ")), "fields": fields}),
             ),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, json!({"error": m})),
-            ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, json!({"error": self.to_string()})),
+            ApiError::TooLarge(_) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                json!({"error": self.to_string()}),
+            ),
             ApiError::Internal(e) => {
                 tracing::error!(error = %e, "request failed");
-                (StatusCode::INTERNAL_SERVER_ERROR, json!({"error": "internal error; see the server log"}))
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    json!({"error": "internal error; see the server log"}),
+                )
             }
         };
         let mut resp = (status, Json(body)).into_response();
         if status == StatusCode::UNAUTHORIZED {
-            resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         resp
     }

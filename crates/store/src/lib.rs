@@ -31,6 +31,12 @@ pub use jobs::{ClaimedJob, JobCounts, NewJob};
 
 use sqlx::AnyConnection;
 
+/// The database driver's error type, for callers that run their own transactions.
+pub use sqlx::Error as SqlxError;
+
+/// A database transaction; stage results and job state commit together in one.
+pub type Transaction = sqlx::Transaction<'static, sqlx::Any>;
+
 /// A connection or transaction to run store operations on (`&mut *tx` or a pool connection).
 pub type Conn = AnyConnection;
 

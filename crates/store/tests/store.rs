@@ -419,7 +419,7 @@ async fn evidence_alarms_and_audit_are_recorded() {
         Store::replace_alarms(&mut conn, inv.id, &[alarm.clone(), alarm.clone()])
             .await
             .unwrap();
-        Store::replace_alarms(&mut conn, inv.id, &[alarm.clone()])
+        Store::replace_alarms(&mut conn, inv.id, std::slice::from_ref(&alarm))
             .await
             .unwrap();
         assert_eq!(s.list_alarms(inv.id).await.unwrap(), vec![alarm]);

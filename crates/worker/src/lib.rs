@@ -1,1 +1,263 @@
-//! placeholder
+//! The durable pipeline. A [`Worker`] claims jobs from the store and runs the stage each
+//! one names — triage the alert, collect, process, detect, notify — committing the stage's
+//! results, its own completion and the next stage's job in one transaction. Any number of
+//! workers (threads of `riposte serve`, or `riposte worker` processes on Postgres) can run.
+
+pub mod pipeline;
+mod stages;
+
+use chrono::Utc;
+use riposte_acquire::EvidenceLibrary;
+use riposte_detect::VerdictPolicy;
+use riposte_model::{InvestigationStatus, JobKind};
+use riposte_notify::{OutboundPolicy, WebhookSender};
+use riposte_store::{BlobStore, ClaimedJob, Store};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// How a worker runs.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// The local evidence library, if one is configured.
+    pub evidence_library: Option<std::path::PathBuf>,
+    /// Where to POST investigation results.
+    pub webhook_url: Option<String>,
+    /// Secret to sign webhook bodies with (HMAC-SHA256).
+    pub webhook_secret: Option<String>,
+    /// Which non-public addresses webhooks may reach.
+    pub outbound: OutboundPolicy,
+    /// The server's external base URL, for links in notifications.
+    pub public_url: String,
+    /// How long a claimed job is leased before another worker may take it over.
+    pub lease: Duration,
+    /// How often an idle worker polls for work.
+    pub poll_interval: Duration,
+    /// Pause before each stage (testing aid: makes a pipeline slow enough to kill mid-way).
+    pub stage_delay: Duration,
+    /// The verdict policy.
+    pub verdict_policy: VerdictPolicy,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            evidence_library: None,
+            webhook_url: None,
+            webhook_secret: None,
+            outbound: OutboundPolicy::default(),
+            public_url: "http://127.0.0.1:8080".into(),
+            lease: Duration::from_secs(60),
+            poll_interval: Duration::from_millis(500),
+            stage_delay: Duration::ZERO,
+            verdict_policy: VerdictPolicy::default(),
+        }
+    }
+}
+
+/// A stage failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StageError {
+    /// Worth retrying (database busy, webhook receiver down, …).
+    #[error("{0}")]
+    Retry(String),
+    /// Retrying cannot help (missing alert, unreadable payload): the job fails now.
+    #[error("{0}")]
+    Fatal(String),
+    /// The worker lost its lease while running; another worker owns the job now.
+    #[error("lease lost")]
+    LeaseLost,
+}
+
+impl From<riposte_store::StoreError> for StageError {
+    fn from(e: riposte_store::StoreError) -> Self {
+        StageError::Retry(e.to_string())
+    }
+}
+
+impl From<riposte_store::SqlxError> for StageError {
+    fn from(e: riposte_store::SqlxError) -> Self {
+        StageError::Retry(e.to_string())
+    }
+}
+
+/// Runs pipeline jobs.
+#[derive(Clone)]
+pub struct Worker {
+    store: Store,
+    blobs: BlobStore,
+    config: Arc<WorkerConfig>,
+    library: Option<Arc<EvidenceLibrary>>,
+    webhooks: WebhookSender,
+    id: String,
+}
+
+impl Worker {
+    /// A worker over a store and an evidence blob store.
+    pub fn new(
+        store: Store,
+        blobs: BlobStore,
+        config: WorkerConfig,
+    ) -> Result<Self, riposte_acquire::AcquireError> {
+        let library = config
+            .evidence_library
+            .as_ref()
+            .map(EvidenceLibrary::open)
+            .transpose()?
+            .map(Arc::new);
+        let webhooks = WebhookSender::new(config.outbound.clone());
+        let id = format!(
+            "{}-{}",
+            std::process::id(),
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        Ok(Worker {
+            store,
+            blobs,
+            config: Arc::new(config),
+            library,
+            webhooks,
+            id,
+        })
+    }
+
+    /// This worker's id (recorded as the lease holder).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Runs until `shutdown` turns true: claim, run, repeat; sleeps when idle.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        tracing::info!(worker = %self.id, "worker started");
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            match self.run_one().await {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, "claiming a job failed; retrying"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(self.config.poll_interval) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+        tracing::info!(worker = %self.id, "worker stopped");
+    }
+
+    /// Claims and runs one job; false when there was nothing to do.
+    pub async fn run_one(&self) -> Result<bool, riposte_store::StoreError> {
+        let Some(job) = self.store.claim_job(&self.id, self.config.lease).await? else {
+            return Ok(false);
+        };
+        let kind = job.job.kind;
+        let span =
+            tracing::info_span!("job", id = %job.job.id, kind = %kind, attempt = job.job.attempts);
+        let _enter = span.enter();
+        drop(_enter);
+        if job.job.attempts > job.job.max_attempts {
+            let msg = format!(
+                "gave up after {} attempts (the worker running it stopped each time)",
+                job.job.max_attempts
+            );
+            self.give_up(&job, &msg).await?;
+            return Ok(true);
+        }
+        let renewer = self.spawn_lease_renewal(&job);
+        let started = std::time::Instant::now();
+        let outcome = self.dispatch(&job).await;
+        renewer.abort();
+        let outcome_label = match &outcome {
+            Ok(()) => "done",
+            Err(StageError::Retry(_)) => "retry",
+            Err(StageError::Fatal(_)) => "failed",
+            Err(StageError::LeaseLost) => "lease_lost",
+        };
+        metrics::counter!("riposte_jobs_total", "kind" => kind.as_str(), "outcome" => outcome_label).increment(1);
+        metrics::histogram!("riposte_job_seconds", "kind" => kind.as_str())
+            .record(started.elapsed().as_secs_f64());
+        match outcome {
+            Ok(()) => {
+                tracing::info!(job = %job.job.id, kind = %kind, ms = started.elapsed().as_millis() as u64, "job done")
+            }
+            Err(StageError::LeaseLost) => {
+                tracing::warn!(job = %job.job.id, "lost the lease; another worker took the job over")
+            }
+            Err(StageError::Retry(msg)) if job.job.attempts < job.job.max_attempts => {
+                let backoff = Duration::from_secs(2u64.saturating_pow(job.job.attempts).min(300));
+                tracing::warn!(job = %job.job.id, kind = %kind, error = %msg, retry_in_s = backoff.as_secs(), "job failed; will retry");
+                let at = Utc::now() + chrono::Duration::from_std(backoff).unwrap_or_default();
+                self.store
+                    .fail_job(job.job.id, &self.id, &msg, Some(at))
+                    .await?;
+            }
+            Err(StageError::Retry(msg)) | Err(StageError::Fatal(msg)) => {
+                tracing::error!(job = %job.job.id, kind = %kind, error = %msg, "job failed for good");
+                self.give_up(&job, &msg).await?;
+            }
+        }
+        Ok(true)
+    }
+
+    async fn dispatch(&self, job: &ClaimedJob) -> Result<(), StageError> {
+        if !self.config.stage_delay.is_zero() {
+            tokio::time::sleep(self.config.stage_delay).await;
+        }
+        match job.job.kind {
+            JobKind::TriageAlert => stages::triage::run(self, job).await,
+            JobKind::Collect => stages::collect::run(self, job).await,
+            JobKind::Process => stages::process::run(self, job).await,
+            JobKind::Detect => stages::detect::run(self, job).await,
+            JobKind::Notify => stages::notify::run(self, job).await,
+        }
+    }
+
+    async fn give_up(&self, job: &ClaimedJob, msg: &str) -> Result<(), riposte_store::StoreError> {
+        self.store.fail_job(job.job.id, &self.id, msg, None).await?;
+        if let Some(inv) = job.investigation_id {
+            // A failed notification does not undo a verdict; any other stage fails the investigation.
+            let mut conn = self.store.pool().acquire().await?;
+            if job.job.kind != JobKind::Notify {
+                let error = format!("{} stage failed: {msg}", job.job.kind);
+                Store::set_investigation_status(
+                    &mut conn,
+                    inv,
+                    InvestigationStatus::Failed,
+                    Some(&error),
+                )
+                .await?;
+            }
+            Store::audit(
+                &mut conn,
+                Some(inv),
+                &self.actor(),
+                "job.failed",
+                &serde_json::json!({"kind": job.job.kind, "error": msg}),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    fn spawn_lease_renewal(&self, job: &ClaimedJob) -> tokio::task::JoinHandle<()> {
+        let store = self.store.clone();
+        let id = job.job.id;
+        let worker = self.id.clone();
+        let lease = self.config.lease;
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(lease / 3).await;
+                match store.renew_lease(id, &worker, lease).await {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(e) => tracing::warn!(error = %e, "lease renewal failed"),
+                }
+            }
+        })
+    }
+
+    pub(crate) fn actor(&self) -> String {
+        format!("worker:{}", self.id)
+    }
+}

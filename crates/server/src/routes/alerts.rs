@@ -22,7 +22,10 @@ pub(crate) struct Page {
 
 impl Page {
     pub(crate) fn bounds(&self) -> (i64, i64) {
-        (self.limit.unwrap_or(50).clamp(1, 500), self.offset.unwrap_or(0).max(0))
+        (
+            self.limit.unwrap_or(50).clamp(1, 500),
+            self.offset.unwrap_or(0).max(0),
+        )
     }
 }
 
@@ -35,10 +38,15 @@ pub(crate) fn refused(e: SourceError) -> ApiError {
 }
 
 /// `POST /api/v1/alerts` (analyst): one alert in the generic schema.
-pub(crate) async fn create(State(state): State<AppState>, caller: Caller, body: Result<Bytes, BytesRejection>) -> Result<(StatusCode, Json<Value>), ApiError> {
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     caller.require(Role::Analyst)?;
     let payload = json_body(body)?;
-    let parser = riposte_sources::parser(AlertSource::Generic).ok_or_else(|| ApiError::Internal(anyhow::anyhow!("generic parser missing")))?;
+    let parser = riposte_sources::parser(AlertSource::Generic)
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("generic parser missing")))?;
     let alerts = parser.parse(&payload, now()).map_err(refused)?;
     let outcomes = accept(&state.store, &caller, &alerts).await?;
     let body = match outcomes.as_slice() {
@@ -46,21 +54,45 @@ pub(crate) async fn create(State(state): State<AppState>, caller: Caller, body: 
         [AlertInsert::Duplicate(id)] => json!({"alert_id": id, "outcome": "duplicate"}),
         many => json!({"alerts": many}),
     };
-    let status = if outcomes.iter().any(|o| matches!(o, AlertInsert::Created(_))) { StatusCode::ACCEPTED } else { StatusCode::OK };
+    let status = if outcomes
+        .iter()
+        .any(|o| matches!(o, AlertInsert::Created(_)))
+    {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
+    };
     Ok((status, Json(body)))
 }
 
 /// `GET /api/v1/alerts` (viewer): newest first, with the triage decision of each.
-pub(crate) async fn list(State(state): State<AppState>, caller: Caller, Query(page): Query<Page>) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(page): Query<Page>,
+) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Viewer)?;
     let (limit, offset) = page.bounds();
     let alerts = state.store.list_alerts(limit, offset).await?;
-    Ok(Json(json!({"alerts": alerts, "total": state.store.count_alerts().await?, "limit": limit, "offset": offset})))
+    Ok(Json(
+        json!({"alerts": alerts, "total": state.store.count_alerts().await?, "limit": limit, "offset": offset}),
+    ))
 }
 
 /// `GET /api/v1/alerts/{id}` (viewer).
-pub(crate) async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<StoredAlert>, ApiError> {
+pub(crate) async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<StoredAlert>, ApiError> {
     caller.require(Role::Viewer)?;
-    let id: AlertId = id.parse().map_err(|_| ApiError::BadRequest(format!("`{id}` is not an alert id (a UUID)")))?;
-    state.store.get_alert(id).await?.map(Json).ok_or_else(|| ApiError::NotFound(format!("alert {id} not found")))
+    let id: AlertId = id
+        .parse()
+        .map_err(|_| ApiError::BadRequest(format!("`{id}` is not an alert id (a UUID)")))?;
+    state
+        .store
+        .get_alert(id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("alert {id} not found")))
 }

@@ -9,25 +9,47 @@ use riposte_store::{Role, TimelineQuery};
 use serde_json::{Value, json};
 
 fn parse_id(id: &str) -> Result<InvestigationId, ApiError> {
-    id.parse().map_err(|_| ApiError::BadRequest(format!("`{id}` is not an investigation id (a UUID)")))
+    id.parse()
+        .map_err(|_| ApiError::BadRequest(format!("`{id}` is not an investigation id (a UUID)")))
 }
 
 /// `GET /api/v1/investigations` (viewer): newest first.
-pub(crate) async fn list(State(state): State<AppState>, caller: Caller, Query(page): Query<Page>) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(page): Query<Page>,
+) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Viewer)?;
     let (limit, offset) = page.bounds();
     let items = state.store.list_investigations(limit, offset).await?;
-    Ok(Json(json!({"investigations": items, "limit": limit, "offset": offset})))
+    Ok(Json(
+        json!({"investigations": items, "limit": limit, "offset": offset}),
+    ))
 }
 
 /// `GET /api/v1/investigations/{id}` (viewer): status, verdict, alarms, evidence, event
 /// count, the first timeline page, job progress, parse reports and the audit trail.
-pub(crate) async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Viewer)?;
     let id = parse_id(&id)?;
     let store = &state.store;
-    let inv = store.get_investigation(id).await?.ok_or_else(|| ApiError::NotFound(format!("investigation {id} not found")))?;
-    let timeline = store.timeline(id, &TimelineQuery { limit: Some(50), ..Default::default() }).await?;
+    let inv = store
+        .get_investigation(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("investigation {id} not found")))?;
+    let timeline = store
+        .timeline(
+            id,
+            &TimelineQuery {
+                limit: Some(50),
+                ..Default::default()
+            },
+        )
+        .await?;
     Ok(Json(json!({
         "investigation": inv,
         "alarms": store.list_alarms(id).await?,
@@ -54,7 +76,9 @@ pub(crate) async fn timeline(
         return Err(ApiError::NotFound(format!("investigation {id} not found")));
     }
     let page = state.store.timeline(id, &q).await.map_err(|e| match e {
-        riposte_store::StoreError::NotFound(what) => ApiError::BadRequest(format!("invalid {what}")),
+        riposte_store::StoreError::NotFound(what) => {
+            ApiError::BadRequest(format!("invalid {what}"))
+        }
         other => other.into(),
     })?;
     Ok(Json(json!(page)))

@@ -24,12 +24,19 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/publicapi/v2/enrich_with_secdo", post(secdo::enrich))
         .route("/api/v1/investigations", get(investigations::list))
         .route("/api/v1/investigations/{id}", get(investigations::get))
-        .route("/api/v1/investigations/{id}/timeline", get(investigations::timeline))
-        .fallback(|| async { ApiError::NotFound("no such route; see the API section of the README".into()) })
+        .route(
+            "/api/v1/investigations/{id}/timeline",
+            get(investigations::timeline),
+        )
+        .fallback(|| async {
+            ApiError::NotFound("no such route; see the API section of the README".into())
+        })
 }
 
 /// The body as JSON, with 413 for oversized bodies and 400 naming where the JSON breaks.
-pub(crate) fn json_body(body: Result<Bytes, BytesRejection>) -> Result<serde_json::Value, ApiError> {
+pub(crate) fn json_body(
+    body: Result<Bytes, BytesRejection>,
+) -> Result<serde_json::Value, ApiError> {
     let bytes = body.map_err(|e| {
         if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::TooLarge(MAX_BODY_BYTES)
@@ -37,25 +44,43 @@ pub(crate) fn json_body(body: Result<Bytes, BytesRejection>) -> Result<serde_jso
             ApiError::BadRequest(format!("cannot read request body: {e}"))
         }
     })?;
-    serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest(format!("request body is not valid JSON: {e}")))
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::BadRequest(format!("request body is not valid JSON: {e}")))
 }
 
 /// Stores parsed alerts and enqueues their triage, all before answering. Duplicates are
 /// reported and change nothing.
-pub(crate) async fn accept(store: &Store, caller: &Caller, alerts: &[Alert]) -> Result<Vec<AlertInsert>, ApiError> {
+pub(crate) async fn accept(
+    store: &Store,
+    caller: &Caller,
+    alerts: &[Alert],
+) -> Result<Vec<AlertInsert>, ApiError> {
     let mut tx = store.begin().await?;
     let mut outcomes = Vec::with_capacity(alerts.len());
     for alert in alerts {
         let outcome = Store::insert_alert(&mut tx, alert).await?;
         if let AlertInsert::Created(id) = outcome {
-            let job = NewJob::new(JobKind::TriageAlert, serde_json::json!({"alert_id": id.to_string()}), None);
+            let job = NewJob::new(
+                JobKind::TriageAlert,
+                serde_json::json!({"alert_id": id.to_string()}),
+                None,
+            );
             Store::enqueue(&mut tx, &job).await?;
-            Store::audit(&mut tx, None, &caller.actor(), "alert.accepted", &serde_json::json!({"alert_id": id, "source": alert.source})).await?;
+            Store::audit(
+                &mut tx,
+                None,
+                &caller.actor(),
+                "alert.accepted",
+                &serde_json::json!({"alert_id": id, "source": alert.source}),
+            )
+            .await?;
         }
         metrics::counter!("riposte_alerts_total", "source" => alert.source.as_str(), "outcome" => match outcome { AlertInsert::Created(_) => "created", AlertInsert::Duplicate(_) => "duplicate" }).increment(1);
         outcomes.push(outcome);
     }
-    tx.commit().await.map_err(|e| ApiError::Internal(e.into()))?;
+    tx.commit()
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
     Ok(outcomes)
 }
 

@@ -16,7 +16,11 @@ use riposte_model::AlertSource;
 use riposte_store::{AlertInsert, Role};
 
 /// Answers `true` like SECDO does; the alert id is in the `X-Riposte-Alert-Id` header.
-pub(crate) async fn enrich(State(state): State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
+pub(crate) async fn enrich(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
     let payload = json_body(body)?;
     let bearer = headers
         .get(AUTHORIZATION)
@@ -27,7 +31,8 @@ pub(crate) async fn enrich(State(state): State<AppState>, headers: HeaderMap, bo
     })?;
     let caller = authenticate(&state, key).await?;
     caller.require(Role::Analyst)?;
-    let parser = riposte_sources::parser(AlertSource::Secdo).ok_or_else(|| ApiError::Internal(anyhow::anyhow!("secdo parser missing")))?;
+    let parser = riposte_sources::parser(AlertSource::Secdo)
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("secdo parser missing")))?;
     let alerts = parser.parse(&payload, now()).map_err(refused)?;
     let outcomes = accept(&state.store, &caller, &alerts).await?;
     let mut resp = Json(true).into_response();

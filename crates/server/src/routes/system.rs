@@ -14,16 +14,27 @@ pub(crate) async fn health(State(state): State<AppState>) -> impl IntoResponse {
         Ok(()) => (StatusCode::OK, Json(json!({"status": "ok"}))),
         Err(e) => {
             tracing::error!(error = %e, "health check: database unreachable");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "unavailable", "database": "unreachable"})))
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"status": "unavailable", "database": "unreachable"})),
+            )
         }
     }
 }
 
 /// `GET /metrics`: Prometheus text format, with job queue gauges refreshed on each scrape.
-pub(crate) async fn metrics(State(state): State<AppState>, caller: Caller) -> Result<String, ApiError> {
+pub(crate) async fn metrics(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<String, ApiError> {
     caller.require(Role::Viewer)?;
     let counts = state.store.job_counts().await?;
-    for (status, n) in [("queued", counts.queued), ("running", counts.running), ("done", counts.done), ("failed", counts.failed)] {
+    for (status, n) in [
+        ("queued", counts.queued),
+        ("running", counts.running),
+        ("done", counts.done),
+        ("failed", counts.failed),
+    ] {
         metrics::gauge!("riposte_jobs", "status" => status).set(n as f64);
     }
     Ok(metrics_handle().render())

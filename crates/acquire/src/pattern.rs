@@ -1,0 +1,163 @@
+//! Triage patterns: absolute paths of the original system where a segment may hold
+//! `*` (any run of characters) and `?` (one character). Wildcards never cross a `/`,
+//! so every pattern is expanded one directory at a time, listing only directories it
+//! names: a huge collection is never walked whole.
+
+use std::fmt;
+
+/// One segment of a pattern.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Segment {
+    /// A plain name, looked up directly.
+    Literal(String),
+    /// A name with `*` or `?`, matched against a directory listing.
+    Wild(String),
+}
+
+impl Segment {
+    /// True when `name` matches this segment.
+    pub(crate) fn matches(&self, name: &str) -> bool {
+        match self {
+            Segment::Literal(s) => s == name,
+            Segment::Wild(p) => wildcard_match(p, name),
+        }
+    }
+}
+
+/// A parsed pattern such as `/home/*/.bash_history`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Pattern {
+    text: String,
+    segments: Vec<Segment>,
+}
+
+impl Pattern {
+    /// Parses one pattern line, explaining what is wrong when it is not valid.
+    pub(crate) fn parse(text: &str) -> Result<Self, String> {
+        let rest = text
+            .strip_prefix('/')
+            .ok_or_else(|| format!("pattern {text:?} must be an absolute path (start with /)"))?;
+        let mut segments = Vec::new();
+        for seg in rest.split('/') {
+            if seg.is_empty() || seg == "." || seg == ".." {
+                return Err(format!(
+                    "pattern {text:?} has an empty, `.` or `..` segment"
+                ));
+            }
+            if seg.contains("**") || seg.contains(['[', ']', '{', '}', '\\']) {
+                return Err(format!(
+                    "pattern {text:?}: only `*` and `?` are supported, within one segment"
+                ));
+            }
+            segments.push(if seg.contains(['*', '?']) {
+                Segment::Wild(seg.to_string())
+            } else {
+                Segment::Literal(seg.to_string())
+            });
+        }
+        Ok(Pattern {
+            text: text.to_string(),
+            segments,
+        })
+    }
+
+    /// The pattern as written.
+    pub(crate) fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The segments, root first.
+    pub(crate) fn segments(&self) -> &[Segment] {
+        &self.segments
+    }
+
+    /// True when the original-system path `path` matches the whole pattern.
+    #[cfg(test)]
+    pub(crate) fn matches(&self, path: &str) -> bool {
+        let Some(rest) = path.strip_prefix('/') else {
+            return false;
+        };
+        let parts: Vec<&str> = rest.split('/').collect();
+        parts.len() == self.segments.len()
+            && self.segments.iter().zip(parts).all(|(s, p)| s.matches(p))
+    }
+}
+
+impl fmt::Display for Pattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// Glob match of one name: `*` any run of characters, `?` exactly one.
+/// Iterative with a single backtrack point, so linear-ish and never recursive.
+fn wildcard_match(pattern: &str, name: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let n: Vec<char> = name.chars().collect();
+    let (mut pi, mut ni) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ni < n.len() {
+        match p.get(pi) {
+            Some('*') => {
+                star = Some((pi, ni));
+                pi += 1;
+            }
+            Some(&c) if c == '?' || c == n[ni] => {
+                pi += 1;
+                ni += 1;
+            }
+            _ => match star {
+                Some((sp, sn)) => {
+                    pi = sp + 1;
+                    ni = sn + 1;
+                    star = Some((sp, sn + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcards_match_within_a_segment() {
+        assert!(wildcard_match("auth.log*", "auth.log"));
+        assert!(wildcard_match("auth.log*", "auth.log.2.gz"));
+        assert!(!wildcard_match("auth.log*", "old-auth.log"));
+        assert!(wildcard_match("*.journal*", "system@0005.journal~"));
+        assert!(wildcard_match("a?c", "abc"));
+        assert!(!wildcard_match("a?c", "ac"));
+        assert!(wildcard_match("*a*b*c*", "xxaxxbxxcxx"));
+        assert!(!wildcard_match("*a*b*c", "xxaxxbxxcxx"));
+        assert!(wildcard_match("é*", "éa"));
+        assert!(wildcard_match("*", ""));
+    }
+
+    #[test]
+    fn patterns_match_whole_paths_segment_by_segment() {
+        let p = Pattern::parse("/home/*/.bash_history").unwrap();
+        assert!(p.matches("/home/alice/.bash_history"));
+        assert!(!p.matches("/home/alice/sub/.bash_history"));
+        assert!(!p.matches("/home/.bash_history"));
+        assert!(!p.matches("home/alice/.bash_history"));
+        assert_eq!(p.segments()[1], Segment::Wild("*".into()));
+    }
+
+    #[test]
+    fn invalid_patterns_are_explained() {
+        for bad in [
+            "var/log/x",
+            "/var//x",
+            "/var/../etc",
+            "/var/**/x",
+            "/etc/[ab]",
+            "/etc/",
+        ] {
+            assert!(Pattern::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

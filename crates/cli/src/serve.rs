@@ -1,0 +1,162 @@
+//! `riposte serve` and `riposte worker`.
+
+use anyhow::{Context, Result};
+use clap::Args;
+use riposte_notify::OutboundPolicy;
+use riposte_server::{AppState, router};
+use riposte_store::{BlobStore, Store};
+use riposte_worker::{Worker, WorkerConfig};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Options shared by `serve` and `worker`.
+#[derive(Args, Clone)]
+pub struct WorkerArgs {
+    /// Data directory: the SQLite database and the evidence store live here.
+    #[arg(long, env = "RIPOSTE_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// Database URL, e.g. postgres://riposte@db/riposte (default: SQLite in the data directory).
+    #[arg(long, env = "RIPOSTE_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Local evidence library: one folder per host, laid out like its root filesystem.
+    #[arg(long, env = "RIPOSTE_EVIDENCE_LIBRARY")]
+    pub evidence_library: Option<PathBuf>,
+    /// POST each investigation's result to this URL.
+    #[arg(long, env = "RIPOSTE_WEBHOOK_URL")]
+    pub webhook_url: Option<String>,
+    /// Sign webhook bodies with this secret (header X-Riposte-Signature).
+    #[arg(long, env = "RIPOSTE_WEBHOOK_SECRET", hide_env_values = true)]
+    pub webhook_secret: Option<String>,
+    /// Let webhooks reach this non-public network (repeatable), e.g. 10.0.5.0/24.
+    #[arg(long = "webhook-allow")]
+    pub webhook_allow: Vec<ipnet::IpNet>,
+    /// Pipeline workers in this process.
+    #[arg(long, default_value_t = 2)]
+    pub workers: usize,
+    /// Seconds a job stays leased to a worker that stopped answering.
+    #[arg(long, default_value_t = 60)]
+    pub job_lease_secs: u64,
+    /// External URL of the server, for links in notifications.
+    #[arg(long, env = "RIPOSTE_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Testing aid: pause this long before each pipeline stage.
+    #[arg(long, default_value_t = 0, hide = true)]
+    pub stage_delay_ms: u64,
+}
+
+/// Options of `serve`.
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "RIPOSTE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub common: WorkerArgs,
+}
+
+/// Opens the configured database (SQLite under the data dir by default), migrating it.
+pub async fn open_store(data_dir: &Path, database_url: Option<&str>) -> Result<Store> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
+    let store = match database_url {
+        Some(url) => Store::connect(url)
+            .await
+            .context("cannot open the database given by --database-url")?,
+        None => {
+            let path = data_dir.join("riposte.db");
+            Store::open_sqlite(&path)
+                .await
+                .with_context(|| format!("cannot open SQLite database {}", path.display()))?
+        }
+    };
+    Ok(store)
+}
+
+async fn start_workers(
+    args: &WorkerArgs,
+    store: &Store,
+    public_url: String,
+    shutdown: &watch::Receiver<bool>,
+) -> Result<Vec<tokio::task::JoinHandle<()>>> {
+    let blobs = BlobStore::local(&args.data_dir.join("evidence"))
+        .context("cannot open the evidence store")?;
+    let config = WorkerConfig {
+        evidence_library: args.evidence_library.clone(),
+        webhook_url: args.webhook_url.clone(),
+        webhook_secret: args.webhook_secret.clone(),
+        outbound: OutboundPolicy {
+            allow: args.webhook_allow.clone(),
+        },
+        public_url,
+        lease: Duration::from_secs(args.job_lease_secs.max(1)),
+        stage_delay: Duration::from_millis(args.stage_delay_ms),
+        ..WorkerConfig::default()
+    };
+    let mut handles = Vec::new();
+    for _ in 0..args.workers.max(1) {
+        let worker = Worker::new(store.clone(), blobs.clone(), config.clone())
+            .context("cannot open the evidence library")?;
+        handles.push(tokio::spawn(worker.run(shutdown.clone())));
+    }
+    Ok(handles)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return ctrl_c.await.unwrap_or(()),
+            };
+        tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+    }
+    #[cfg(not(unix))]
+    ctrl_c.await.unwrap_or(());
+}
+
+/// `riposte serve`.
+pub async fn serve(args: ServeArgs) -> Result<()> {
+    let store = open_store(&args.common.data_dir, args.common.database_url.as_deref()).await?;
+    let (tx, rx) = watch::channel(false);
+    let public_url = args
+        .common
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", args.listen));
+    let workers = start_workers(&args.common, &store, public_url, &rx).await?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    tracing::info!(listen = %args.listen, backend = ?store.backend(), workers = workers.len(), "riposte serving");
+    axum::serve(listener, router(AppState { store }))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    let _ = tx.send(true);
+    for w in workers {
+        let _ = w.await;
+    }
+    Ok(())
+}
+
+/// `riposte worker`.
+pub async fn worker(args: WorkerArgs) -> Result<()> {
+    let store = open_store(&args.data_dir, args.database_url.as_deref()).await?;
+    let (tx, rx) = watch::channel(false);
+    let workers = start_workers(
+        &args,
+        &store,
+        args.public_url.clone().unwrap_or_default(),
+        &rx,
+    )
+    .await?;
+    shutdown_signal().await;
+    let _ = tx.send(true);
+    for w in workers {
+        let _ = w.await;
+    }
+    Ok(())
+}

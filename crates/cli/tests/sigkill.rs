@@ -1,0 +1,241 @@
+//! A real `riposte serve` killed with SIGKILL mid-pipeline: after a restart the
+//! investigation completes, with nothing lost and nothing duplicated.
+
+mod common;
+
+use common::{library, secdo_network};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start(data: &Path, lib: &Path, db_url: Option<&str>, extra: &[&str]) -> Server {
+    let port = free_port();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_riposte"));
+    cmd.args(["serve", "--data-dir"])
+        .arg(data)
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--evidence-library",
+        ])
+        .arg(lib);
+    cmd.args(["--job-lease-secs", "2", "--workers", "1"])
+        .args(extra);
+    if let Some(url) = db_url {
+        cmd.args(["--database-url", url]);
+    }
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(data.join("server.log"))
+        .unwrap();
+    let child = cmd
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start riposte serve");
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "server did not start; log: {}",
+            std::fs::read_to_string(data.join("server.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Server { child, base }
+}
+
+fn apikey(data: &Path, db_url: Option<&str>) -> String {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_riposte"));
+    cmd.args(["apikey", "create", "--role", "analyst", "--data-dir"])
+        .arg(data);
+    if let Some(url) = db_url {
+        cmd.args(["--database-url", url]);
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+async fn get(http: &reqwest::Client, url: String, key: &str) -> Value {
+    http.get(url)
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn kill_mid_pipeline_then_recover(db_url: Option<&str>) {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let lib = library(tmp.path());
+    let key = apikey(&data, db_url);
+    let http = reqwest::Client::new();
+
+    // Slow stages so the kill lands mid-pipeline.
+    let first = start(&data, &lib, db_url, &["--stage-delay-ms", "1500"]);
+    let r = http
+        .post(format!("{}/publicapi/v2/enrich_with_secdo/", first.base))
+        .json(&secdo_network(&key, "10.20.0.9", "kill-1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let alert = r.headers()["x-riposte-alert-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let inv_id = loop {
+        let a = get(&http, format!("{}/api/v1/alerts/{alert}", first.base), &key).await;
+        if let Some(inv) = a["investigation_id"].as_str() {
+            let d = get(
+                &http,
+                format!("{}/api/v1/investigations/{inv}", first.base),
+                &key,
+            )
+            .await;
+            // Evidence is collected and the processing job is leased: kill now.
+            if d["investigation"]["status"] == "processing"
+                && d["jobs"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|j| j["kind"] == "process" && j["status"] == "running")
+            {
+                break inv.to_string();
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "pipeline never reached processing"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let pid = Pid::from_raw(first.child.id() as i32);
+    kill(pid, Signal::SIGKILL).unwrap();
+    drop(first);
+
+    // Restart on the same data: the expired lease is taken over and the pipeline finishes.
+    let second = start(&data, &lib, db_url, &[]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let d = loop {
+        let d = get(
+            &http,
+            format!("{}/api/v1/investigations/{inv_id}", second.base),
+            &key,
+        )
+        .await;
+        if d["investigation"]["status"] == "complete" {
+            break d;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "investigation did not complete after restart: {d:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(
+        d["investigation"]["verdict"]["verdict"],
+        "Malicious Activity Identified"
+    );
+    // Nothing duplicated: one investigation, each artifact once, each event once, each stage done once.
+    let list = get(
+        &http,
+        format!("{}/api/v1/investigations", second.base),
+        &key,
+    )
+    .await;
+    assert_eq!(list["investigations"].as_array().unwrap().len(), 1);
+    assert_eq!(d["evidence"].as_array().unwrap().len(), 3);
+    let collected = d["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["action"] == "evidence.collected")
+        .count();
+    assert_eq!(collected, 3, "each artifact recorded once");
+    let jobs: Vec<(&str, &str, u64)> = d["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| {
+            (
+                j["kind"].as_str().unwrap(),
+                j["status"].as_str().unwrap(),
+                j["attempts"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        jobs.iter().filter(|j| j.0 == "process").count(),
+        1,
+        "{jobs:?}"
+    );
+    assert!(jobs.iter().all(|j| j.1 == "done"), "{jobs:?}");
+    assert_eq!(
+        jobs.iter().find(|j| j.0 == "process").unwrap().2,
+        2,
+        "the killed stage ran twice: {jobs:?}"
+    );
+    // The stored events are exactly what one clean offline run produces.
+    let offline = Command::new(env!("CARGO_BIN_EXE_riposte"))
+        .args(["investigate", "--format", "json"])
+        .arg(lib.join("victim"))
+        .output()
+        .unwrap();
+    assert!(offline.status.success());
+    let offline: Value = serde_json::from_slice(&offline.stdout).unwrap();
+    assert_eq!(
+        d["events_count"], offline["events"],
+        "events after recovery equal a clean run's"
+    );
+    assert_eq!(
+        d["alarms"].as_array().unwrap().len(),
+        offline["alarms"].as_array().unwrap().len()
+    );
+}
+
+#[tokio::test]
+async fn sigkill_mid_pipeline_on_sqlite_loses_and_duplicates_nothing() {
+    kill_mid_pipeline_then_recover(None).await;
+}
+
+#[tokio::test]
+async fn sigkill_mid_pipeline_on_postgres_loses_and_duplicates_nothing() {
+    let url = riposte_store::testing::fresh_postgres_url().await;
+    kill_mid_pipeline_then_recover(Some(&url)).await;
+}

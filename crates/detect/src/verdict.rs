@@ -1,0 +1,322 @@
+//! The verdict policy: from alarms to "was this system compromised?".
+//!
+//! Scoring, with the defaults in brackets (all configurable):
+//! 1. Each alarm is worth the weight of its severity: informational 0, low 5, medium 20,
+//!    high 60, critical 100.
+//! 2. Repeats do not add up: alarms from the same `detector` at the same severity count
+//!    once (`count_repeats = false`). Forty internet scanners brute-forcing SSH are one
+//!    finding, not a compromise; findings of different detectors do add up.
+//! 3. The score is the sum, capped at `max_score` (100).
+//! 4. Malicious Activity Identified at `malicious_at` (60) or more, Suspicious Activity at
+//!    `suspicious_at` (15) or more, otherwise No Evidence Found. With the defaults one
+//!    high alarm is enough for Malicious, one medium for Suspicious, and low or
+//!    informational alarms alone never change the verdict.
+//!
+//! Reasons list every alarm with a non-zero weight, most severe first, as
+//! `[high] Successful SSH logon after brute force … (+60)`; repeats show `(+0, repeat)`,
+//! and a capped sum says so in a last line.
+
+use riposte_model::{Alarm, Severity, Verdict, VerdictSummary};
+use serde::Deserialize;
+use std::collections::HashSet;
+
+/// Points per alarm severity.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SeverityWeights {
+    /// Weight of an informational alarm (default 0).
+    pub informational: u32,
+    /// Weight of a low alarm (default 5).
+    pub low: u32,
+    /// Weight of a medium alarm (default 20).
+    pub medium: u32,
+    /// Weight of a high alarm (default 60).
+    pub high: u32,
+    /// Weight of a critical alarm (default 100).
+    pub critical: u32,
+}
+
+impl SeverityWeights {
+    /// The weight of one severity.
+    pub fn of(&self, severity: Severity) -> u32 {
+        match severity {
+            Severity::Informational => self.informational,
+            Severity::Low => self.low,
+            Severity::Medium => self.medium,
+            Severity::High => self.high,
+            Severity::Critical => self.critical,
+        }
+    }
+}
+
+impl Default for SeverityWeights {
+    fn default() -> Self {
+        SeverityWeights {
+            informational: 0,
+            low: 5,
+            medium: 20,
+            high: 60,
+            critical: 100,
+        }
+    }
+}
+
+/// How alarms become a verdict; see the module documentation for the rules.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VerdictPolicy {
+    /// Points per severity.
+    pub weights: SeverityWeights,
+    /// Whether every alarm of the same detector and severity adds its weight (default
+    /// false: they count once).
+    pub count_repeats: bool,
+    /// The score is capped here (default 100).
+    pub max_score: u32,
+    /// Score from which the verdict is Malicious (default 60).
+    pub malicious_at: u32,
+    /// Score from which the verdict is Suspicious (default 15).
+    pub suspicious_at: u32,
+}
+
+impl Default for VerdictPolicy {
+    fn default() -> Self {
+        VerdictPolicy {
+            weights: SeverityWeights::default(),
+            count_repeats: false,
+            max_score: 100,
+            malicious_at: 60,
+            suspicious_at: 15,
+        }
+    }
+}
+
+/// A verdict policy whose thresholds cannot work.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    /// A threshold is out of order or unreachable.
+    #[error("verdict policy: `{key}` = {value} {problem}")]
+    Threshold {
+        /// The offending key (e.g. `suspicious_at`).
+        key: &'static str,
+        /// Its value.
+        value: u32,
+        /// What is wrong with it.
+        problem: String,
+    },
+}
+
+impl VerdictPolicy {
+    /// Checks that 0 < `suspicious_at` ≤ `malicious_at` ≤ `max_score`.
+    pub fn validate(&self) -> Result<(), PolicyError> {
+        let fail = |key, value, problem: String| {
+            Err(PolicyError::Threshold {
+                key,
+                value,
+                problem,
+            })
+        };
+        if self.suspicious_at == 0 {
+            return fail(
+                "suspicious_at",
+                0,
+                "must be at least 1 (0 would make every investigation suspicious)".into(),
+            );
+        }
+        if self.suspicious_at > self.malicious_at {
+            return fail(
+                "suspicious_at",
+                self.suspicious_at,
+                format!("is above malicious_at ({})", self.malicious_at),
+            );
+        }
+        if self.malicious_at > self.max_score {
+            return fail(
+                "malicious_at",
+                self.malicious_at,
+                format!("can never be reached: max_score is {}", self.max_score),
+            );
+        }
+        Ok(())
+    }
+
+    /// Scores the alarms and decides the verdict, with one reason per contributing alarm.
+    pub fn decide(&self, alarms: &[Alarm]) -> VerdictSummary {
+        let mut ranked: Vec<&Alarm> = alarms
+            .iter()
+            .filter(|a| self.weights.of(a.severity) > 0)
+            .collect();
+        ranked.sort_by_key(|a| std::cmp::Reverse(a.severity)); // stable: detector order within a level
+        let mut counted: HashSet<(&str, Severity)> = HashSet::new();
+        let mut sum: u32 = 0;
+        let mut reasons = Vec::with_capacity(ranked.len() + 1);
+        for alarm in ranked {
+            let weight = self.weights.of(alarm.severity);
+            let first = counted.insert((alarm.detector.as_str(), alarm.severity));
+            if first || self.count_repeats {
+                sum = sum.saturating_add(weight);
+                reasons.push(format!("[{}] {} (+{weight})", alarm.severity, alarm.title));
+            } else {
+                reasons.push(format!(
+                    "[{}] {} (+0, repeat of {})",
+                    alarm.severity, alarm.title, alarm.detector
+                ));
+            }
+        }
+        let score = sum.min(self.max_score);
+        if score < sum {
+            reasons.push(format!("score capped at {} (sum {sum})", self.max_score));
+        }
+        let verdict = if score >= self.malicious_at {
+            Verdict::Malicious
+        } else if score >= self.suspicious_at {
+            Verdict::Suspicious
+        } else {
+            Verdict::NoEvidence
+        };
+        VerdictSummary {
+            verdict,
+            score,
+            reasons,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alarm(detector: &str, severity: Severity, title: &str) -> Alarm {
+        Alarm {
+            detector: detector.into(),
+            title: title.into(),
+            description: String::new(),
+            severity,
+            mitre: Vec::new(),
+            event_refs: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn no_alarms_is_no_evidence() {
+        let v = VerdictPolicy::default().decide(&[]);
+        assert_eq!(
+            (v.verdict, v.score, v.reasons.len()),
+            (Verdict::NoEvidence, 0, 0)
+        );
+    }
+
+    #[test]
+    fn one_high_alarm_is_malicious_and_reasons_say_why() {
+        let alarms = [
+            alarm(
+                "ssh_bruteforce",
+                Severity::Medium,
+                "SSH brute force from 1.2.3.4",
+            ),
+            alarm(
+                "ssh_bruteforce_success",
+                Severity::High,
+                "Successful SSH logon after brute force",
+            ),
+        ];
+        let v = VerdictPolicy::default().decide(&alarms);
+        assert_eq!((v.verdict, v.score), (Verdict::Malicious, 80));
+        assert_eq!(
+            v.reasons,
+            [
+                "[high] Successful SSH logon after brute force (+60)",
+                "[medium] SSH brute force from 1.2.3.4 (+20)"
+            ]
+        );
+    }
+
+    #[test]
+    fn repeats_of_a_finding_do_not_add_up_but_distinct_findings_do() {
+        let scanners: Vec<Alarm> = (0..6)
+            .map(|i| {
+                alarm(
+                    "ssh_bruteforce",
+                    Severity::Medium,
+                    &format!("SSH brute force from 10.0.0.{i}"),
+                )
+            })
+            .collect();
+        let v = VerdictPolicy::default().decide(&scanners);
+        assert_eq!(
+            (v.verdict, v.score, v.reasons.len()),
+            (Verdict::Suspicious, 20, 6)
+        );
+        assert_eq!(
+            v.reasons[1],
+            "[medium] SSH brute force from 10.0.0.1 (+0, repeat of ssh_bruteforce)"
+        );
+
+        let counting = VerdictPolicy {
+            count_repeats: true,
+            ..Default::default()
+        };
+        let v = counting.decide(&scanners);
+        assert_eq!((v.verdict, v.score), (Verdict::Malicious, 100));
+        assert_eq!(v.reasons.last().unwrap(), "score capped at 100 (sum 120)");
+
+        let mut mixed = scanners;
+        mixed.push(alarm(
+            "tty_upgrade",
+            Severity::Medium,
+            "Shell upgraded to a TTY",
+        ));
+        assert_eq!(VerdictPolicy::default().decide(&mixed).score, 40);
+    }
+
+    #[test]
+    fn low_and_informational_alarms_alone_stay_below_suspicious() {
+        let alarms = [
+            alarm("download_exec", Severity::Low, "Downloaded file executed"),
+            alarm("x", Severity::Low, "Something else"),
+            alarm("info", Severity::Informational, "Context"),
+        ];
+        let v = VerdictPolicy::default().decide(&alarms);
+        assert_eq!(
+            (v.verdict, v.score, v.reasons.len()),
+            (Verdict::NoEvidence, 10, 2)
+        );
+    }
+
+    #[test]
+    fn policy_deserializes_with_defaults_and_validates_naming_the_key() {
+        let p: VerdictPolicy =
+            serde_json::from_str(r#"{"malicious_at": 80, "weights": {"high": 50}}"#).unwrap();
+        assert_eq!(
+            (
+                p.malicious_at,
+                p.suspicious_at,
+                p.weights.high,
+                p.weights.medium
+            ),
+            (80, 15, 50, 20)
+        );
+        assert!(p.validate().is_ok());
+        assert!(serde_json::from_str::<VerdictPolicy>(r#"{"malicous_at": 80}"#).is_err());
+        let bad = VerdictPolicy {
+            suspicious_at: 70,
+            ..Default::default()
+        };
+        assert!(
+            bad.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("`suspicious_at` = 70")
+        );
+        let bad = VerdictPolicy {
+            malicious_at: 120,
+            ..Default::default()
+        };
+        assert!(
+            bad.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("`malicious_at`")
+        );
+        assert!(VerdictPolicy::default().validate().is_ok());
+    }
+}

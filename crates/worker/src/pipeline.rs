@@ -1,0 +1,75 @@
+//! The stages' pure work, shared by the durable worker and the offline `investigate` command:
+//! parse one artifact into events, and turn events into alarms and a verdict.
+
+use riposte_artifacts::{ArtifactContext, open_artifact, parser_for};
+use riposte_detect::{VerdictPolicy, run_detectors};
+use riposte_model::{Alarm, Event, VerdictSummary};
+use serde::Serialize;
+use std::io::Read;
+
+/// Per-artifact parsing statistics.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ArtifactStats {
+    /// The parser used (`none` when no parser claims the file).
+    pub parser: String,
+    /// Events produced.
+    pub events: u64,
+    /// Records that failed to parse.
+    pub errors: u64,
+    /// The first error message.
+    pub first_error: Option<String>,
+}
+
+/// Parses one artifact (gunzipping it if needed). Bad records are counted, never fatal.
+pub fn parse_artifact(
+    ctx: &ArtifactContext,
+    input: impl Read + Send,
+) -> (Vec<Event>, ArtifactStats) {
+    let Some(parser) = parser_for(&ctx.original_path) else {
+        return (
+            Vec::new(),
+            ArtifactStats {
+                parser: "none".into(),
+                ..Default::default()
+            },
+        );
+    };
+    let mut stats = ArtifactStats {
+        parser: parser.name().to_string(),
+        ..Default::default()
+    };
+    let reader = match open_artifact(input) {
+        Ok(r) => r,
+        Err(e) => {
+            stats.errors = 1;
+            stats.first_error = Some(format!("{}: cannot open: {e}", ctx.original_path));
+            return (Vec::new(), stats);
+        }
+    };
+    let mut events = Vec::new();
+    for record in parser.parse(ctx, reader) {
+        match record {
+            Ok(e) => events.push(e),
+            Err(e) => {
+                stats.errors += 1;
+                if stats.first_error.is_none() {
+                    stats.first_error = Some(e.to_string());
+                }
+            }
+        }
+    }
+    stats.events = events.len() as u64;
+    (events, stats)
+}
+
+/// Orders events by time (untimed last), keeping the artifacts' order among equals.
+pub fn order_events(events: &mut [Event]) {
+    events.sort_by_key(|e| e.time.map(|t| t.timestamp_micros()).unwrap_or(i64::MAX));
+}
+
+/// Runs every detector and the verdict policy.
+pub fn detect(events: &[Event], policy: &VerdictPolicy) -> (Vec<Alarm>, VerdictSummary) {
+    let alarms = run_detectors(events);
+    let verdict = policy.decide(&alarms);
+    (alarms, verdict)
+}

@@ -1,0 +1,18 @@
+//! Any bytes as every artifact the parsers claim (plain and gzip-sniffed): records may
+//! fail, the parser must never panic or stop early on its own.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+use riposte_artifacts::{ArtifactContext, open_artifact, parsers};
+
+const PATHS: &[&str] = &["/var/log/auth.log", "/var/log/secure", "/root/.bash_history", "/home/a/.zsh_history", "/root/.local/share/fish/fish_history"];
+
+fuzz_target!(|data: &[u8]| {
+    for path in PATHS {
+        for parser in parsers().iter().filter(|p| p.claims(path)) {
+            let ctx = ArtifactContext { host: "fuzz".into(), original_path: path.to_string(), modified: None };
+            if let Ok(reader) = open_artifact(data) {
+                for _ in parser.parse(&ctx, reader) {}
+            }
+        }
+    }
+});

@@ -28,25 +28,17 @@ ALERT_ID=$(awk 'tolower($1)=="x-riposte-alert-id:" {print $2}' "$DATA/headers" |
 
 echo "== Waiting for the investigation (alert $ALERT_ID)"
 auth=(-H "Authorization: Bearer $KEY")
+api="http://127.0.0.1:$PORT/api/v1"
 for _ in $(seq 100); do
-  INV=$(curl -s "${auth[@]}" "http://127.0.0.1:$PORT/api/v1/alerts/$ALERT_ID" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("investigation_id") or "")')
+  INV=$(curl -s "${auth[@]}" "$api/alerts/$ALERT_ID" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("investigation_id") or "")')
   if [ -n "$INV" ]; then
-    STATUS=$(curl -s "${auth[@]}" "http://127.0.0.1:$PORT/api/v1/investigations/$INV" | python3 -c 'import json,sys; print(json.load(sys.stdin)["investigation"]["status"])')
-    [ "$STATUS" = complete ] || [ "$STATUS" = failed ] && break
+    STATUS=$(curl -s "${auth[@]}" "$api/investigations/$INV" | python3 -c 'import json,sys; print(json.load(sys.stdin)["investigation"]["status"])')
+    if [ "$STATUS" = complete ] || [ "$STATUS" = failed ]; then break; fi
   fi
   sleep 0.3
 done
-curl -s "${auth[@]}" "http://127.0.0.1:$PORT/api/v1/investigations/$INV" | python3 -c '
-import json, sys
-d = json.load(sys.stdin); inv = d["investigation"]
-print(f"Investigation {inv[\"id\"]}: {inv[\"title\"]}")
-print(f"  status: {inv[\"status\"]}   evidence items: {len(d[\"evidence\"])}   events: {d[\"events_count\"]}")
-for a in d["alarms"]:
-    print(f"  alarm [{a[\"severity\"]}] {a[\"title\"]}")
-v = inv.get("verdict") or {}
-print(f"  VERDICT: {v.get(\"verdict\")} (score {v.get(\"score\")})")
-for r in v.get("reasons", []): print(f"    - {r}")
-'
+curl -s "${auth[@]}" "$api/investigations/$INV" | python3 scripts/show_investigation.py
+echo "(full record: curl -H 'Authorization: Bearer <key>' $api/investigations/$INV)"
 echo
 echo "== The same triage offline: riposte investigate demo/evidence-library/db01"
 "$RIPOSTE" investigate demo/evidence-library/db01 2>/dev/null

@@ -110,12 +110,7 @@ async fn api_contract_holds_on_both_backends() {
             .unwrap();
         assert_eq!(r.status(), 422);
         let body: Value = r.json().await.unwrap();
-        let fields: Vec<&str> = body["fields"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|f| f["field"].as_str().unwrap())
-            .collect();
+        let fields = field_names(&body);
         for f in [
             "company",
             "timestamp",
@@ -125,16 +120,14 @@ async fn api_contract_holds_on_both_backends() {
             "destination_ip",
             "destination_port",
         ] {
-            assert!(fields.contains(&f), "{f} must be named in {fields:?}");
+            assert!(
+                fields.iter().any(|x| x == f),
+                "{f} must be named in {fields:?}"
+            );
         }
         let r = http.post(&url).json(&json!({"apikey": analyst, "type": "SuspiciousFileEvent", "company": "c", "timestamp": "1493209485000", "vendor": "McAfee", "product": "ePO"})).send().await.unwrap();
         let body: Value = r.json().await.unwrap();
-        let fields: Vec<&str> = body["fields"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|f| f["field"].as_str().unwrap())
-            .collect();
+        let fields = field_names(&body);
         assert_eq!(fields, ["agent_ip", "file_path"]);
         // Wrong types and values.
         let mut bad = secdo_network(&analyst, "not-an-ip", "x3");
@@ -150,14 +143,12 @@ async fn api_contract_holds_on_both_backends() {
             .json()
             .await
             .unwrap();
-        let fields: Vec<&str> = body["fields"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|f| f["field"].as_str().unwrap())
-            .collect();
+        let fields = field_names(&body);
         for f in ["source_ip", "destination_port", "severity", "timestamp"] {
-            assert!(fields.contains(&f), "{f} must be named in {fields:?}");
+            assert!(
+                fields.iter().any(|x| x == f),
+                "{f} must be named in {fields:?}"
+            );
         }
         // Malformed JSON and oversized bodies.
         let r = http
@@ -266,6 +257,16 @@ async fn api_contract_holds_on_both_backends() {
             .unwrap();
         assert_eq!(r.status(), 404);
     }
+}
+
+/// The `field` names of a 422 body, in order.
+fn field_names(body: &Value) -> Vec<String> {
+    body["fields"]
+        .as_array()
+        .expect("a fields list")
+        .iter()
+        .map(|f| f["field"].as_str().unwrap_or_default().to_string())
+        .collect()
 }
 
 fn uuid_like() -> String {

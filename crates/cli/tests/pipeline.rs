@@ -168,7 +168,7 @@ async fn alerts_become_investigations_with_verdicts_and_webhooks() {
             .unwrap();
         let logons = page["events"].as_array().unwrap();
         assert_eq!(logons.len(), 1, "{page:#}");
-        assert_eq!(logons[0][1]["attributes"]["remote_ip"], BRUTE_IP);
+        assert_eq!(logons[0]["attributes"]["remote_ip"], BRUTE_IP);
         let r = http
             .get(format!(
                 "{base}/api/v1/investigations/{inv_id}/timeline?action=teleport"

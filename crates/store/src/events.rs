@@ -36,11 +36,21 @@ pub struct TimelineQuery {
     pub limit: Option<i64>,
 }
 
+/// An event with its position in the investigation (what alarms' `event_refs` point at).
+#[derive(Debug, Clone, Serialize)]
+pub struct TimelineEvent {
+    /// Position in the investigation's event list.
+    pub seq: u64,
+    /// The event.
+    #[serde(flatten)]
+    pub event: Event,
+}
+
 /// One page of a timeline.
 #[derive(Debug, Clone, Serialize)]
 pub struct EventPage {
-    /// Events in order, each with its position in the investigation.
-    pub events: Vec<(u64, Event)>,
+    /// Events in order.
+    pub events: Vec<TimelineEvent>,
     /// Pass this as `cursor` to read the next page; absent on the last page.
     pub next_cursor: Option<String>,
 }
@@ -208,7 +218,10 @@ impl Store {
             let k: i64 = r.try_get("sort_key")?;
             let body: String = r.try_get("body")?;
             let e: Event = serde_json::from_str(&body).map_err(|e| corrupt("events.body", e))?;
-            events.push((seq as u64, e));
+            events.push(TimelineEvent {
+                seq: seq as u64,
+                event: e,
+            });
             last = Some((k, seq));
         }
         let next_cursor = if rows.len() as i64 > limit {

@@ -25,7 +25,7 @@ pub use apikeys::{ApiKeyRecord, Role};
 pub use audit::AuditEntry;
 pub use blobs::{BlobStore, StoredBlob};
 pub use db::{Backend, Store};
-pub use events::{EventPage, TimelineQuery};
+pub use events::{EventPage, TimelineEvent, TimelineQuery};
 pub use investigations::InvestigationSummary;
 pub use jobs::{ClaimedJob, JobCounts, NewJob};
 

@@ -179,51 +179,121 @@ async fn timeline_filters_sorts_and_pages() {
         // 1000 events (more than one insert batch), times out of order, some untimed.
         let events: Vec<Event> = (0..1000)
             .map(|i| {
-                let t = if i % 10 == 0 { None } else { Some(1_700_000_000 + (i * 7919) % 1000) };
-                let action = if i % 2 == 0 { Action::UserLogonFailed } else { Action::UserLogon };
-                event(t, action, if i % 3 == 0 { "root" } else { "alice" }, &format!("Event number {i}"))
+                let t = if i % 10 == 0 {
+                    None
+                } else {
+                    Some(1_700_000_000 + (i * 7919) % 1000)
+                };
+                let action = if i % 2 == 0 {
+                    Action::UserLogonFailed
+                } else {
+                    Action::UserLogon
+                };
+                event(
+                    t,
+                    action,
+                    if i % 3 == 0 { "root" } else { "alice" },
+                    &format!("Event number {i}"),
+                )
             })
             .collect();
-        Store::insert_events(&mut conn, inv.id, 0, &events).await.unwrap();
+        Store::insert_events(&mut conn, inv.id, 0, &events)
+            .await
+            .unwrap();
         assert_eq!(s.count_events(inv.id).await.unwrap(), 1000);
 
         // Page through everything: every event exactly once, in (time, seq) order, untimed last.
         let mut seen = Vec::new();
-        let mut q = TimelineQuery { limit: Some(77), ..Default::default() };
+        let mut q = TimelineQuery {
+            limit: Some(77),
+            ..Default::default()
+        };
         loop {
             let page = s.timeline(inv.id, &q).await.unwrap();
-            seen.extend(page.events.into_iter().map(|(seq, e)| (e.time, seq)));
+            seen.extend(page.events.into_iter().map(|t| (t.event.time, t.seq)));
             match page.next_cursor {
                 Some(c) => q.cursor = Some(c),
                 None => break,
             }
         }
         assert_eq!(seen.len(), 1000);
-        assert_eq!(seen.iter().map(|(_, s)| *s).collect::<HashSet<_>>().len(), 1000);
+        assert_eq!(
+            seen.iter().map(|(_, s)| *s).collect::<HashSet<_>>().len(),
+            1000
+        );
         let key = |t: &Option<chrono::DateTime<Utc>>| t.map(|t| t.timestamp()).unwrap_or(i64::MAX);
-        assert!(seen.windows(2).all(|w| (key(&w[0].0), w[0].1) < (key(&w[1].0), w[1].1)));
+        assert!(
+            seen.windows(2)
+                .all(|w| (key(&w[0].0), w[0].1) < (key(&w[1].0), w[1].1))
+        );
 
         // Filters.
-        let q = TimelineQuery { action: Some(Action::UserLogon), username: Some("root".into()), limit: Some(1000), ..Default::default() };
+        let q = TimelineQuery {
+            action: Some(Action::UserLogon),
+            username: Some("root".into()),
+            limit: Some(1000),
+            ..Default::default()
+        };
         let page = s.timeline(inv.id, &q).await.unwrap();
         let expected = (0..1000).filter(|i| i % 2 == 1 && i % 3 == 0).count();
         assert_eq!(page.events.len(), expected);
-        assert!(page.events.iter().all(|(_, e)| e.action == Action::UserLogon && e.attr("username") == Some("root")));
-        let q = TimelineQuery { text: Some("NUMBER 99".into()), limit: Some(1000), ..Default::default() };
+        assert!(page.events.iter().all(
+            |t| t.event.action == Action::UserLogon && t.event.attr("username") == Some("root")
+        ));
+        let q = TimelineQuery {
+            text: Some("NUMBER 99".into()),
+            limit: Some(1000),
+            ..Default::default()
+        };
         let page = s.timeline(inv.id, &q).await.unwrap();
-        let mut hits: Vec<u64> = page.events.iter().map(|(s, _)| *s).collect();
+        let mut hits: Vec<u64> = page.events.iter().map(|t| t.seq).collect();
         hits.sort();
-        assert_eq!(hits, vec![99, 990, 991, 992, 993, 994, 995, 996, 997, 998, 999]);
-        let q = TimelineQuery { text: Some("100%".into()), ..Default::default() };
-        assert!(s.timeline(inv.id, &q).await.unwrap().events.is_empty(), "LIKE wildcards in user text are literal");
-        let q = TimelineQuery { from_us: Some(1_700_000_500_000_000), to_us: Some(1_700_000_600_000_000), limit: Some(1000), ..Default::default() };
+        assert_eq!(
+            hits,
+            vec![99, 990, 991, 992, 993, 994, 995, 996, 997, 998, 999]
+        );
+        let q = TimelineQuery {
+            text: Some("100%".into()),
+            ..Default::default()
+        };
+        assert!(
+            s.timeline(inv.id, &q).await.unwrap().events.is_empty(),
+            "LIKE wildcards in user text are literal"
+        );
+        let q = TimelineQuery {
+            from_us: Some(1_700_000_500_000_000),
+            to_us: Some(1_700_000_600_000_000),
+            limit: Some(1000),
+            ..Default::default()
+        };
         let page = s.timeline(inv.id, &q).await.unwrap();
         assert!(!page.events.is_empty());
-        assert!(page.events.iter().all(|(_, e)| (1_700_000_500..1_700_000_600).contains(&e.time.unwrap().timestamp())));
-        let q = TimelineQuery { descending: true, limit: Some(1), ..Default::default() };
+        assert!(
+            page.events.iter().all(
+                |t| (1_700_000_500..1_700_000_600).contains(&t.event.time.unwrap().timestamp())
+            )
+        );
+        let q = TimelineQuery {
+            descending: true,
+            limit: Some(1),
+            ..Default::default()
+        };
         let page = s.timeline(inv.id, &q).await.unwrap();
-        assert!(page.events[0].1.time.is_none(), "untimed events sort last, so first when descending");
-        assert!(s.timeline(inv.id, &TimelineQuery { cursor: Some("garbage".into()), ..Default::default() }).await.is_err());
+        assert!(
+            page.events[0].event.time.is_none(),
+            "untimed events sort last, so first when descending"
+        );
+        assert!(
+            s.timeline(
+                inv.id,
+                &TimelineQuery {
+                    cursor: Some("garbage".into()),
+                    ..Default::default()
+                }
+            )
+            .await
+            .is_err()
+        );
 
         // Reprocessing replaces events.
         Store::delete_events(&mut conn, inv.id).await.unwrap();

@@ -78,6 +78,21 @@ impl BlobStore {
         Ok(StoredBlob { sha256, size, key })
     }
 
+    /// A blob as a stream of byte chunks (memory stays bounded by one chunk).
+    pub async fn get_stream(
+        &self,
+        key: &str,
+    ) -> Result<impl tokio::io::AsyncRead + Send + Unpin + 'static> {
+        use futures::TryStreamExt;
+        let stream = self
+            .inner
+            .get(&ObjectPath::from(key))
+            .await?
+            .into_stream()
+            .map_err(std::io::Error::other);
+        Ok(tokio_util::io::StreamReader::new(stream))
+    }
+
     /// All bytes of a stored blob.
     pub async fn get(&self, key: &str) -> Result<bytes::Bytes> {
         Ok(self
@@ -111,6 +126,14 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(store.get(&a.key).await.unwrap().as_ref(), &data[..]);
         assert!(store.verify(&a).await.unwrap());
+        let mut streamed = Vec::new();
+        tokio::io::AsyncReadExt::read_to_end(
+            &mut store.get_stream(&a.key).await.unwrap(),
+            &mut streamed,
+        )
+        .await
+        .unwrap();
+        assert_eq!(streamed, data);
         let empty = store.put_stream(&b""[..]).await.unwrap();
         assert_eq!(
             empty.sha256,

@@ -12,15 +12,19 @@ pub(crate) async fn run(w: &Worker, job: &ClaimedJob) -> Result<(), StageError> 
     let inv: InvestigationId = payload(job, "investigation_id")?;
     let evidence = w.store.list_evidence(inv).await?;
     let mut tasks = tokio::task::JoinSet::new();
+    let runtime = tokio::runtime::Handle::current();
     for item in evidence {
-        let bytes = w.blobs.get(&item.storage_key).await?;
+        // Parsers are synchronous: bridge the blob's async stream into them on a blocking
+        // thread, so no artifact is ever held in memory whole.
+        let stream = w.blobs.get_stream(&item.storage_key).await?;
+        let bytes = tokio_util::io::SyncIoBridge::new_with_handle(stream, runtime.clone());
         tasks.spawn_blocking(move || {
             let ctx = ArtifactContext {
                 host: item.provenance.host.clone(),
                 original_path: item.provenance.original_path.clone(),
                 modified: item.provenance.modified,
             };
-            let (events, stats) = parse_artifact(&ctx, &bytes[..]);
+            let (events, stats) = parse_artifact(&ctx, bytes);
             (item.id, item.provenance.original_path, events, stats)
         });
     }

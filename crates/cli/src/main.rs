@@ -51,6 +51,26 @@ enum ApikeyCommand {
         #[arg(long, default_value = "api")]
         name: String,
     },
+    /// List active keys (id, name, prefix, role; never the secret).
+    List {
+        /// Data directory of the server.
+        #[arg(long, env = "RIPOSTE_DATA_DIR")]
+        data_dir: PathBuf,
+        /// Database URL (default: SQLite in the data directory).
+        #[arg(long, env = "RIPOSTE_DATABASE_URL")]
+        database_url: Option<String>,
+    },
+    /// Revoke a key by id; it stops working immediately.
+    Revoke {
+        /// The key's id (from `apikey list`).
+        id: String,
+        /// Data directory of the server.
+        #[arg(long, env = "RIPOSTE_DATA_DIR")]
+        data_dir: PathBuf,
+        /// Database URL (default: SQLite in the data directory).
+        #[arg(long, env = "RIPOSTE_DATABASE_URL")]
+        database_url: Option<String>,
+    },
 }
 
 fn init_logging(format: &str) {
@@ -90,6 +110,41 @@ async fn main() -> Result<()> {
                 record.role, record.name, record.id
             );
             println!("{key}");
+            Ok(())
+        }
+        Command::Apikey {
+            command:
+                ApikeyCommand::List {
+                    data_dir,
+                    database_url,
+                },
+        } => {
+            let store = serve::open_store(&data_dir, database_url.as_deref()).await?;
+            for key in store.list_api_keys().await? {
+                println!(
+                    "{}\t{}\t{}…\t{}\t{}",
+                    key.id,
+                    key.role,
+                    key.prefix,
+                    key.name,
+                    key.created_at.to_rfc3339()
+                );
+            }
+            Ok(())
+        }
+        Command::Apikey {
+            command:
+                ApikeyCommand::Revoke {
+                    id,
+                    data_dir,
+                    database_url,
+                },
+        } => {
+            let store = serve::open_store(&data_dir, database_url.as_deref()).await?;
+            if !store.revoke_api_key(&id).await? {
+                anyhow::bail!("no active API key with id {id}; see `riposte apikey list`");
+            }
+            eprintln!("revoked {id}");
             Ok(())
         }
         Command::Investigate(args) => investigate::run(args).await,

@@ -117,9 +117,23 @@ async fn alerts_become_investigations_with_verdicts_and_webhooks() {
             "auth.log, .bash_history, hostname: {:#}",
             d["evidence"]
         );
+        // Chain of custody: each item's hash is the source file's, and the stored copy matches.
         for item in d["evidence"].as_array().unwrap() {
-            assert_eq!(item["sha256"].as_str().unwrap().len(), 64);
+            use sha2::Digest;
             assert_eq!(item["provenance"]["method"], "evidence-library");
+            let source = std::fs::read(item["provenance"]["source"].as_str().unwrap()).unwrap();
+            assert_eq!(item["sha256"], hex::encode(sha2::Sha256::digest(&source)));
+            assert_eq!(item["size"], source.len());
+            let stored = blobs
+                .get(item["storage_key"].as_str().unwrap())
+                .await
+                .unwrap();
+            assert_eq!(
+                &stored[..],
+                &source[..],
+                "stored copy of {}",
+                item["provenance"]["original_path"]
+            );
         }
         assert!(d["events_count"].as_i64().unwrap() > 10);
         let jobs: Vec<(&str, &str)> = d["jobs"]

@@ -80,6 +80,17 @@ pub(crate) fn hash_key(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
 }
 
+fn decode(row: &sqlx::any::AnyRow) -> Result<ApiKeyRecord> {
+    let role: String = row.try_get("role")?;
+    Ok(ApiKeyRecord {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        prefix: row.try_get("prefix")?,
+        role: role.parse().map_err(|e| corrupt("api_keys.role", e))?,
+        created_at: from_ms(row.try_get("created_at")?),
+    })
+}
+
 fn new_secret() -> Result<String> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| corrupt("random source", e))?;
@@ -119,15 +130,17 @@ impl Store {
         .bind(hash_key(presented))
         .fetch_optional(self.pool())
         .await?;
-        let Some(row) = row else { return Ok(None) };
-        let role: String = row.try_get("role")?;
-        Ok(Some(ApiKeyRecord {
-            id: row.try_get("id")?,
-            name: row.try_get("name")?,
-            prefix: row.try_get("prefix")?,
-            role: role.parse().map_err(|e| corrupt("api_keys.role", e))?,
-            created_at: from_ms(row.try_get("created_at")?),
-        }))
+        row.as_ref().map(decode).transpose()
+    }
+
+    /// Active keys, oldest first (never their secrets).
+    pub async fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>> {
+        let rows = sqlx::query(
+            "SELECT id, name, prefix, role, created_at FROM api_keys WHERE revoked_at IS NULL ORDER BY created_at, id",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(decode).collect()
     }
 
     /// Revokes a key by id; returns false when there was no such active key.

@@ -436,7 +436,18 @@ async fn api_keys_are_hashed_and_revocable() {
             Role::Analyst
         );
         assert!(s.authenticate_api_key("rip_nope").await.unwrap().is_none());
+        let listed = s.list_api_keys().await.unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(
+            (listed[0].id.as_str(), listed[0].role),
+            (rec.id.as_str(), Role::Analyst)
+        );
         assert!(s.revoke_api_key(&rec.id).await.unwrap());
+        assert!(s.list_api_keys().await.unwrap().is_empty());
+        assert!(
+            !s.revoke_api_key(&rec.id).await.unwrap(),
+            "revoking twice reports no active key"
+        );
         assert!(s.authenticate_api_key(&key).await.unwrap().is_none());
         assert!(Role::Admin.allows(Role::Analyst) && !Role::Viewer.allows(Role::Analyst));
     })

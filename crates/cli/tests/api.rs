@@ -222,6 +222,79 @@ async fn api_contract_holds_on_both_backends() {
             .await
             .unwrap();
         assert_eq!(list["total"], 2);
+        let generic_and_secdo = 2;
+
+        // Vendor payloads through their source's parser: a real GuardDuty finding from the corpus.
+        let finding: Value = serde_json::from_str(
+            &std::fs::read_to_string(
+                common::corpus()
+                    .join("alerts/guardduty/elastic-ec2-trojan-blackholetraffic-dns.json"),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let r = http
+            .post(format!("{base}/api/v1/sources/guardduty/alerts"))
+            .bearer_auth(&analyst)
+            .json(&finding)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 202);
+        let body: Value = r.json().await.unwrap();
+        let gd_id = body["alerts"][0]["alert_id"].as_str().unwrap().to_string();
+        let stored: Value = http
+            .get(format!("{base}/api/v1/alerts/{gd_id}"))
+            .bearer_auth(&viewer)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(stored["source"], "guardduty");
+        assert_eq!(stored["vendor_event_id"], finding["id"]);
+        assert_eq!(stored["finding_type"], finding["type"]);
+        assert_eq!(
+            stored["target"]["instance_id"],
+            finding["resource"]["instanceDetails"]["instanceId"]
+        );
+        let r = http
+            .post(format!("{base}/api/v1/sources/guardduty/alerts"))
+            .bearer_auth(&analyst)
+            .json(&finding)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "the same finding again is a duplicate");
+        let r = http
+            .post(format!("{base}/api/v1/sources/splunk/alerts"))
+            .bearer_auth(&analyst)
+            .json(&finding)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404);
+        let r = http
+            .post(format!("{base}/api/v1/sources/crowdstrike/alerts"))
+            .bearer_auth(&analyst)
+            .json(&finding)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            r.status() == 400 || r.status() == 422,
+            "a GuardDuty finding is not a CrowdStrike alert: {}",
+            r.status()
+        );
+        let r = http
+            .post(format!("{base}/api/v1/sources/guardduty/alerts"))
+            .bearer_auth(&viewer)
+            .json(&finding)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403);
 
         // Each accepted alert has exactly one triage job queued (no worker runs here).
         assert_eq!(
@@ -230,7 +303,7 @@ async fn api_contract_holds_on_both_backends() {
                 .await
                 .unwrap()
                 .len(),
-            2
+            generic_and_secdo + 1
         );
         let metrics = http
             .get(format!("{base}/metrics"))

@@ -1,6 +1,9 @@
 //! Field checks shared by the parsers. Each check records a [`FieldError`] and returns
 //! `None` instead of stopping, so a parser reports every problem of a payload at once.
 
+pub(crate) mod node;
+pub(crate) mod walk;
+
 use crate::{FieldError, SourceError};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;

@@ -6,9 +6,14 @@
 
 #![warn(missing_docs)]
 
+pub mod crowdstrike;
+pub mod defender;
 mod fields;
 pub mod generic;
+pub mod guardduty;
 pub mod secdo;
+pub mod sentinelone;
+pub mod wiz;
 
 use chrono::{DateTime, Utc};
 use riposte_model::{Alert, AlertSource};
@@ -31,7 +36,15 @@ pub trait AlertParser: Send + Sync {
 }
 
 /// Every registered parser: adding a source is one module plus one line here.
-static PARSERS: &[&dyn AlertParser] = &[&generic::GenericParser, &secdo::SecdoParser];
+static PARSERS: &[&dyn AlertParser] = &[
+    &generic::GenericParser,
+    &secdo::SecdoParser,
+    &crowdstrike::CrowdStrikeParser,
+    &defender::DefenderParser,
+    &sentinelone::SentinelOneParser,
+    &guardduty::GuardDutyParser,
+    &wiz::WizParser,
+];
 
 /// The parser for `source`, or `None` when that source has no parser yet.
 pub fn parser(source: AlertSource) -> Option<&'static dyn AlertParser> {
@@ -94,16 +107,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn registry_has_generic_and_secdo_only() {
-        assert_eq!(
-            parser(AlertSource::Generic).map(|p| p.source()),
-            Some(AlertSource::Generic)
-        );
-        assert_eq!(
-            parser(AlertSource::Secdo).map(|p| p.source()),
-            Some(AlertSource::Secdo)
-        );
-        assert!(parser(AlertSource::GuardDuty).is_none());
+    fn every_source_has_exactly_its_own_parser() {
+        use AlertSource::*;
+        for source in [
+            Generic,
+            Secdo,
+            GuardDuty,
+            CrowdStrike,
+            Defender,
+            SentinelOne,
+            Wiz,
+        ] {
+            assert_eq!(parser(source).map(|p| p.source()), Some(source), "{source}");
+        }
     }
 
     #[test]

@@ -65,6 +65,35 @@ pub(crate) async fn create(
     Ok((status, Json(body)))
 }
 
+/// `POST /api/v1/sources/{source}/alerts` (analyst): a vendor's own payload (GuardDuty
+/// finding or EventBridge/SNS event, CrowdStrike, Defender, SentinelOne, Wiz), normalized by
+/// that source's parser. Lists of alerts in one payload are accepted as a whole or refused.
+pub(crate) async fn create_from_source(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(source): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    caller.require(Role::Analyst)?;
+    let source: AlertSource = source
+        .parse()
+        .map_err(|e: riposte_model::UnknownValue| ApiError::NotFound(e.to_string()))?;
+    let parser = riposte_sources::parser(source)
+        .ok_or_else(|| ApiError::NotFound(format!("no parser for source {source}")))?;
+    let payload = json_body(body)?;
+    let alerts = parser.parse(&payload, now()).map_err(refused)?;
+    let outcomes = accept(&state.store, &caller, &alerts).await?;
+    let created = outcomes
+        .iter()
+        .any(|o| matches!(o, AlertInsert::Created(_)));
+    let status = if created {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(json!({"alerts": outcomes}))))
+}
+
 /// `GET /api/v1/alerts` (viewer): newest first, with the triage decision of each.
 pub(crate) async fn list(
     State(state): State<AppState>,

@@ -20,6 +20,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/metrics", get(system::metrics))
         .route("/api/v1/alerts", post(alerts::create).get(alerts::list))
         .route("/api/v1/alerts/{id}", get(alerts::get))
+        .route(
+            "/api/v1/sources/{source}/alerts",
+            post(alerts::create_from_source),
+        )
         .route("/publicapi/v2/enrich_with_secdo/", post(secdo::enrich))
         .route("/publicapi/v2/enrich_with_secdo", post(secdo::enrich))
         .route("/api/v1/investigations", get(investigations::list))

@@ -134,7 +134,34 @@ pub async fn run(args: InvestigateArgs) -> Result<()> {
     Ok(())
 }
 
+/// The evidence of one collection, parsed: per-artifact reports and the ordered timeline.
+pub(crate) struct Gathered {
+    host: String,
+    artifacts: Vec<ArtifactReport>,
+    /// Events ordered by time, untimed last.
+    pub(crate) events: Vec<Event>,
+}
+
 fn build_report(path: &Path, host: Option<String>) -> Result<Report> {
+    let Gathered {
+        host,
+        artifacts,
+        events,
+    } = gather(path, host)?;
+    let (alarms, verdict) = detect(&events, &VerdictPolicy::default());
+    Ok(Report {
+        host,
+        source: path.display().to_string(),
+        artifacts,
+        events: events.len(),
+        alarms,
+        verdict,
+        timeline: events,
+    })
+}
+
+/// Selects, hashes and parses the artifacts of a collection (or one file), streaming each.
+pub(crate) fn gather(path: &Path, host: Option<String>) -> Result<Gathered> {
     let host = host.unwrap_or_else(|| {
         path.canonicalize()
             .ok()
@@ -173,15 +200,10 @@ fn build_report(path: &Path, host: Option<String>) -> Result<Report> {
         });
     }
     order_events(&mut events);
-    let (alarms, verdict) = detect(&events, &VerdictPolicy::default());
-    Ok(Report {
+    Ok(Gathered {
         host,
-        source: path.display().to_string(),
         artifacts,
-        events: events.len(),
-        alarms,
-        verdict,
-        timeline: events,
+        events,
     })
 }
 

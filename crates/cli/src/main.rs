@@ -3,6 +3,7 @@
 
 mod investigate;
 mod serve;
+mod timeline;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -32,6 +33,8 @@ enum Command {
     },
     /// Triage evidence offline: collect, parse, detect, and print a verdict.
     Investigate(investigate::InvestigateArgs),
+    /// Write the timeline of evidence in Timesketch's import format (JSONL or CSV).
+    Timeline(timeline::TimelineArgs),
 }
 
 #[derive(Subcommand)]
@@ -86,11 +89,25 @@ fn init_logging(format: &str) {
     }
 }
 
+/// True when the error is the reader of our output going away (`riposte timeline … | head`).
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain()
+        .filter_map(|c| c.downcast_ref::<std::io::Error>())
+        .any(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let cli = Cli::parse();
     init_logging(&cli.log_format);
-    match cli.command {
+    match run(cli.command).await {
+        Err(e) if is_broken_pipe(&e) => Ok(()),
+        other => other,
+    }
+}
+
+async fn run(command: Command) -> Result<()> {
+    match command {
         Command::Serve(args) => serve::serve(args).await,
         Command::Worker(args) => serve::worker(args).await,
         Command::Apikey {
@@ -148,5 +165,6 @@ async fn main() -> Result<()> {
             Ok(())
         }
         Command::Investigate(args) => investigate::run(args).await,
+        Command::Timeline(args) => timeline::run(args).await,
     }
 }

@@ -1,5 +1,6 @@
 //! Hand-written detections over normalized events, one module each.
 
+pub mod privileged_account;
 pub mod shell_history;
 pub mod ssh_bruteforce;
 

@@ -11,6 +11,7 @@ use riposte_model::{Alarm, Event, MitreTechnique};
 mod heuristics;
 pub mod verdict;
 
+pub use heuristics::privileged_account::PrivilegedAccount;
 pub use heuristics::shell_history::ShellHistory;
 pub use heuristics::ssh_bruteforce::{SshBruteForce, SshBruteForceConfig};
 pub use verdict::{PolicyError, SeverityWeights, VerdictPolicy};
@@ -26,6 +27,7 @@ pub trait Detector: Send + Sync {
 static DETECTORS: &[&dyn Detector] = &[
     &SshBruteForce::DEFAULT, //
     &ShellHistory,
+    &PrivilegedAccount,
 ];
 
 /// Every registered detector, with its default configuration.

@@ -121,11 +121,8 @@ fn inputs(path: &Path) -> Result<Vec<Input>> {
 
 /// Runs `investigate`.
 pub async fn run(args: InvestigateArgs) -> Result<()> {
-    let report = tokio::task::spawn_blocking(move || {
-        build_report(&args.path, args.host).map(|r| (r, args.format))
-    })
-    .await??;
-    let (report, format) = report;
+    let InvestigateArgs { path, format, host } = args;
+    let report = tokio::task::spawn_blocking(move || build_report(&path, host)).await??;
     if format == "json" {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

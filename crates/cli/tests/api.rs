@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{secdo_network, serve_in_process};
+use common::{get_json, post_json, secdo_network, serve_in_process};
 use riposte_store::Role;
 use riposte_store::testing::both;
 use serde_json::{Value, json};
@@ -68,15 +68,8 @@ async fn api_contract_holds_on_both_backends() {
             "duplicate maps to the first alert"
         );
         assert_eq!(store.count_alerts().await.unwrap(), 1);
-        let stored: Value = http
-            .get(format!("{base}/api/v1/alerts/{alert_id}"))
-            .bearer_auth(&viewer)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let stored: Value =
+            get_json(&http, format!("{base}/api/v1/alerts/{alert_id}"), &viewer).await;
         assert_eq!(stored["source"], "secdo");
         assert_eq!(stored["vendor_event_id"], "1674573196751");
         assert!(
@@ -171,13 +164,13 @@ async fn api_contract_holds_on_both_backends() {
             .await
             .unwrap();
         assert_eq!(r.status(), 413);
-        let r = http
-            .post(format!("{base}/api/v1/alerts"))
-            .bearer_auth(&analyst)
-            .json(&json!([1, 2]))
-            .send()
-            .await
-            .unwrap();
+        let r = post_json(
+            &http,
+            format!("{base}/api/v1/alerts"),
+            &analyst,
+            &json!([1, 2]),
+        )
+        .await;
         assert_eq!(r.status(), 400);
         assert_eq!(
             store.count_alerts().await.unwrap(),
@@ -187,40 +180,20 @@ async fn api_contract_holds_on_both_backends() {
 
         // The generic API.
         let generic = json!({"title": "Suspicious binary", "severity": "high", "event_id": "g-1", "target": {"hostname": "web01", "ips": ["10.0.0.5"]}});
-        let r = http
-            .post(format!("{base}/api/v1/alerts"))
-            .bearer_auth(&analyst)
-            .json(&generic)
-            .send()
-            .await
-            .unwrap();
+        let r = post_json(&http, format!("{base}/api/v1/alerts"), &analyst, &generic).await;
         assert_eq!(r.status(), 202);
-        let r = http
-            .post(format!("{base}/api/v1/alerts"))
-            .bearer_auth(&analyst)
-            .json(&generic)
-            .send()
-            .await
-            .unwrap();
+        let r = post_json(&http, format!("{base}/api/v1/alerts"), &analyst, &generic).await;
         assert_eq!(r.status(), 200);
         assert_eq!(r.json::<Value>().await.unwrap()["outcome"], "duplicate");
-        let r = http
-            .post(format!("{base}/api/v1/alerts"))
-            .bearer_auth(&analyst)
-            .json(&json!({"severity": "severe", "target": {}}))
-            .send()
-            .await
-            .unwrap();
+        let r = post_json(
+            &http,
+            format!("{base}/api/v1/alerts"),
+            &analyst,
+            &json!({"severity": "severe", "target": {}}),
+        )
+        .await;
         assert_eq!(r.status(), 422);
-        let list: Value = http
-            .get(format!("{base}/api/v1/alerts"))
-            .bearer_auth(&viewer)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let list: Value = get_json(&http, format!("{base}/api/v1/alerts"), &viewer).await;
         assert_eq!(list["total"], 2);
         let generic_and_secdo = 2;
 
@@ -233,25 +206,17 @@ async fn api_contract_holds_on_both_backends() {
             .unwrap(),
         )
         .unwrap();
-        let r = http
-            .post(format!("{base}/api/v1/sources/guardduty/alerts"))
-            .bearer_auth(&analyst)
-            .json(&finding)
-            .send()
-            .await
-            .unwrap();
+        let r = post_json(
+            &http,
+            format!("{base}/api/v1/sources/guardduty/alerts"),
+            &analyst,
+            &finding,
+        )
+        .await;
         assert_eq!(r.status(), 202);
         let body: Value = r.json().await.unwrap();
         let gd_id = body["alerts"][0]["alert_id"].as_str().unwrap().to_string();
-        let stored: Value = http
-            .get(format!("{base}/api/v1/alerts/{gd_id}"))
-            .bearer_auth(&viewer)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let stored: Value = get_json(&http, format!("{base}/api/v1/alerts/{gd_id}"), &viewer).await;
         assert_eq!(stored["source"], "guardduty");
         assert_eq!(stored["vendor_event_id"], finding["id"]);
         assert_eq!(stored["finding_type"], finding["type"]);
@@ -259,41 +224,41 @@ async fn api_contract_holds_on_both_backends() {
             stored["target"]["instance_id"],
             finding["resource"]["instanceDetails"]["instanceId"]
         );
-        let r = http
-            .post(format!("{base}/api/v1/sources/guardduty/alerts"))
-            .bearer_auth(&analyst)
-            .json(&finding)
-            .send()
-            .await
-            .unwrap();
+        let r = post_json(
+            &http,
+            format!("{base}/api/v1/sources/guardduty/alerts"),
+            &analyst,
+            &finding,
+        )
+        .await;
         assert_eq!(r.status(), 200, "the same finding again is a duplicate");
-        let r = http
-            .post(format!("{base}/api/v1/sources/splunk/alerts"))
-            .bearer_auth(&analyst)
-            .json(&finding)
-            .send()
-            .await
-            .unwrap();
+        let r = post_json(
+            &http,
+            format!("{base}/api/v1/sources/splunk/alerts"),
+            &analyst,
+            &finding,
+        )
+        .await;
         assert_eq!(r.status(), 404);
-        let r = http
-            .post(format!("{base}/api/v1/sources/crowdstrike/alerts"))
-            .bearer_auth(&analyst)
-            .json(&finding)
-            .send()
-            .await
-            .unwrap();
+        let r = post_json(
+            &http,
+            format!("{base}/api/v1/sources/crowdstrike/alerts"),
+            &analyst,
+            &finding,
+        )
+        .await;
         assert!(
             r.status() == 400 || r.status() == 422,
             "a GuardDuty finding is not a CrowdStrike alert: {}",
             r.status()
         );
-        let r = http
-            .post(format!("{base}/api/v1/sources/guardduty/alerts"))
-            .bearer_auth(&viewer)
-            .json(&finding)
-            .send()
-            .await
-            .unwrap();
+        let r = post_json(
+            &http,
+            format!("{base}/api/v1/sources/guardduty/alerts"),
+            &viewer,
+            &finding,
+        )
+        .await;
         assert_eq!(r.status(), 403);
 
         // Each accepted alert has exactly one triage job queued (no worker runs here).

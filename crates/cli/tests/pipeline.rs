@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{BRUTE_IP, library, secdo_network, serve_in_process, webhook_receiver};
+use common::{BRUTE_IP, get_json, library, secdo_network, serve_in_process, webhook_receiver};
 use riposte_model::InvestigationStatus;
 use riposte_notify::OutboundPolicy;
 use riposte_store::testing::both;
@@ -18,25 +18,9 @@ async fn wait_for_investigation(
     alert_id: &str,
 ) -> Value {
     for _ in 0..300 {
-        let alert: Value = http
-            .get(format!("{base}/api/v1/alerts/{alert_id}"))
-            .bearer_auth(key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let alert: Value = get_json(http, format!("{base}/api/v1/alerts/{alert_id}"), key).await;
         if let Some(inv) = alert["investigation_id"].as_str() {
-            let d: Value = http
-                .get(format!("{base}/api/v1/investigations/{inv}"))
-                .bearer_auth(key)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let d: Value = get_json(http, format!("{base}/api/v1/investigations/{inv}"), key).await;
             if matches!(
                 d["investigation"]["status"].as_str(),
                 Some("complete" | "failed")
@@ -169,17 +153,12 @@ async fn alerts_become_investigations_with_verdicts_and_webhooks() {
 
         // The timeline API filters what was stored.
         let inv_id = inv["id"].as_str().unwrap();
-        let page: Value = http
-            .get(format!(
-                "{base}/api/v1/investigations/{inv_id}/timeline?action=logon&limit=10"
-            ))
-            .bearer_auth(&key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let page: Value = get_json(
+            &http,
+            format!("{base}/api/v1/investigations/{inv_id}/timeline?action=logon&limit=10"),
+            &key,
+        )
+        .await;
         let logons = page["events"].as_array().unwrap();
         assert_eq!(logons.len(), 1, "{page:#}");
         assert_eq!(logons[0]["attributes"]["remote_ip"], BRUTE_IP);
@@ -217,33 +196,22 @@ async fn alerts_become_investigations_with_verdicts_and_webhooks() {
             .lines()
             .filter(|l| l.contains("Accepted ") || l.contains("session opened"))
             .count() as i64;
-        let page: Value = http
-            .get(format!(
+        let page: Value = get_json(
+            &http,
+            format!(
                 "{base}/api/v1/investigations/{}/timeline?action=logon",
                 d["investigation"]["id"].as_str().unwrap()
-            ))
-            .bearer_auth(&key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            ),
+            &key,
+        )
+        .await;
         assert_eq!(page["events"].as_array().unwrap().len() as i64, accepted);
 
         // An alert about an unknown host is stored, explained, and starts nothing.
         let alert = post_secdo(&http, &base, &key, "10.99.99.99", "nobody-1").await;
         let mut decision = Value::Null;
         for _ in 0..100 {
-            let a: Value = http
-                .get(format!("{base}/api/v1/alerts/{alert}"))
-                .bearer_auth(&key)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let a: Value = get_json(&http, format!("{base}/api/v1/alerts/{alert}"), &key).await;
             if !a["decision"].is_null() {
                 decision = a;
                 break;

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{library, secdo_network};
+use common::{get_json, library, secdo_network};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::Value;
@@ -86,17 +86,6 @@ fn apikey(data: &Path, db_url: Option<&str>) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
-async fn get(http: &reqwest::Client, url: String, key: &str) -> Value {
-    http.get(url)
-        .bearer_auth(key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 async fn kill_mid_pipeline_then_recover(db_url: Option<&str>) {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
@@ -120,9 +109,9 @@ async fn kill_mid_pipeline_then_recover(db_url: Option<&str>) {
         .to_string();
     let deadline = Instant::now() + Duration::from_secs(60);
     let inv_id = loop {
-        let a = get(&http, format!("{}/api/v1/alerts/{alert}", first.base), &key).await;
+        let a = get_json(&http, format!("{}/api/v1/alerts/{alert}", first.base), &key).await;
         if let Some(inv) = a["investigation_id"].as_str() {
-            let d = get(
+            let d = get_json(
                 &http,
                 format!("{}/api/v1/investigations/{inv}", first.base),
                 &key,
@@ -153,7 +142,7 @@ async fn kill_mid_pipeline_then_recover(db_url: Option<&str>) {
     let second = start(&data, &lib, db_url, &[]);
     let deadline = Instant::now() + Duration::from_secs(60);
     let d = loop {
-        let d = get(
+        let d = get_json(
             &http,
             format!("{}/api/v1/investigations/{inv_id}", second.base),
             &key,
@@ -173,7 +162,7 @@ async fn kill_mid_pipeline_then_recover(db_url: Option<&str>) {
         "Malicious Activity Identified"
     );
     // Nothing duplicated: one investigation, each artifact once, each event once, each stage done once.
-    let list = get(
+    let list = get_json(
         &http,
         format!("{}/api/v1/investigations", second.base),
         &key,

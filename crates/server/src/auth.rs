@@ -2,6 +2,7 @@
 
 use crate::{ApiError, AppState};
 use axum::extract::FromRequestParts;
+use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use riposte_store::{ApiKeyRecord, Role};
@@ -37,10 +38,9 @@ pub async fn authenticate(state: &AppState, key: &str) -> Result<Caller, ApiErro
     }
 }
 
-/// The bearer token of a request, if any.
-pub fn bearer(parts: &Parts) -> Option<&str> {
-    parts
-        .headers
+/// The bearer token of a request (`Authorization: Bearer …`), if any.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| {
@@ -56,7 +56,7 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let key = bearer(parts).ok_or_else(|| {
+        let key = bearer(&parts.headers).ok_or_else(|| {
             ApiError::Unauthorized("missing API key: send `Authorization: Bearer <key>` (create one with `riposte apikey create`)".into())
         })?;
         authenticate(state, key).await

@@ -34,7 +34,10 @@ pub enum ApiError {
 
 impl From<riposte_store::StoreError> for ApiError {
     fn from(e: riposte_store::StoreError) -> Self {
-        ApiError::Internal(e.into())
+        match e {
+            riposte_store::StoreError::InvalidCursor(_) => ApiError::BadRequest(e.to_string()),
+            other => ApiError::Internal(other.into()),
+        }
     }
 }
 

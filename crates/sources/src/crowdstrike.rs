@@ -10,7 +10,7 @@
 
 mod stream;
 
-use crate::fields::walk::{at, each_item, file_path, object, push_hash, push_ip, text};
+use crate::fields::walk::{at, each_item, file_path, object, one_item, push_hash, push_ip, text};
 use crate::fields::{self, Errors, MAX_STRING_BYTES, MAX_TEXT_BYTES, Need, quote};
 use crate::{AlertParser, SourceError};
 use chrono::{DateTime, Utc};
@@ -37,16 +37,14 @@ impl AlertParser for CrowdStrikeParser {
                 api_alert(errs, path, item, received_at)
             });
         }
-        let mut errs = Errors::default();
-        let alert = if obj.contains_key("metadata") && obj.contains_key("event") {
-            stream::event(&mut errs, obj, received_at)
-        } else {
-            api_alert(&mut errs, "", payload, received_at)
-        };
-        match alert {
-            Some(alert) if errs.len() == 0 => Ok(vec![alert]),
-            _ => Err(errs.into_error()),
-        }
+        let is_stream_event = obj.contains_key("metadata") && obj.contains_key("event");
+        one_item(|errs| {
+            if is_stream_event {
+                stream::event(errs, obj, received_at)
+            } else {
+                api_alert(errs, "", payload, received_at)
+            }
+        })
     }
 }
 

@@ -9,7 +9,9 @@
 //! Advanced Hunting streaming records and Sentinel incidents are refused: they are not
 //! alerts about one device.
 
-use crate::fields::walk::{at, each_item, file_path, items, object, push_hash, push_ip, text};
+use crate::fields::walk::{
+    at, each_item, file_path, items, object, one_item, push_hash, push_ip, text,
+};
 use crate::fields::{self, Errors, MAX_STRING_BYTES, MAX_TEXT_BYTES, Need, quote};
 use crate::{AlertParser, SourceError};
 use chrono::{DateTime, Utc};
@@ -39,11 +41,7 @@ impl AlertParser for DefenderParser {
                 alert(errs, path, item, received_at)
             });
         }
-        let mut errs = Errors::default();
-        match alert(&mut errs, "", payload, received_at) {
-            Some(alert) if errs.len() == 0 => Ok(vec![alert]),
-            _ => Err(errs.into_error()),
-        }
+        one_item(|errs| alert(errs, "", payload, received_at))
     }
 }
 

@@ -6,7 +6,7 @@
 //! Medium), else an explicit `severity`, else Medium. Alert severities come from the rule
 //! (`ruleInfo.severity`, or `E_MEDIUM`-style names in activities).
 
-use crate::fields::walk::{at, each_item, object, push_hash, push_ip, text};
+use crate::fields::walk::{at, each_item, object, one_item, push_hash, push_ip, text};
 use crate::fields::{self, Errors, MAX_STRING_BYTES, MAX_TEXT_BYTES, Need, quote};
 use crate::{AlertParser, SourceError};
 use chrono::{DateTime, Utc};
@@ -36,11 +36,7 @@ impl AlertParser for SentinelOneParser {
                 alert(errs, path, item, received_at)
             });
         }
-        let mut errs = Errors::default();
-        match alert(&mut errs, "", payload, received_at) {
-            Some(alert) if errs.len() == 0 => Ok(vec![alert]),
-            _ => Err(errs.into_error()),
-        }
+        one_item(|errs| alert(errs, "", payload, received_at))
     }
 }
 

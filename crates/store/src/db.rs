@@ -55,16 +55,14 @@ pub struct Store {
     backend: Backend,
 }
 
-fn migrations(backend: Backend) -> Migrator {
-    let sql: &'static str = match backend {
-        Backend::Sqlite => include_str!("../migrations/sqlite/0001_init.sql"),
-        Backend::Postgres => include_str!("../migrations/postgres/0001_init.sql"),
-    };
+/// The schema's migrations. Both backends run the same SQL (portable types only); a
+/// migration that must differ gets a per-backend file when that day comes.
+fn migrations() -> Migrator {
     Migrator::with_migrations(vec![Migration::new(
         1,
         "init".into(),
         MigrationType::Simple,
-        sql.into_sql_str(),
+        include_str!("../migrations/0001_init.sql").into_sql_str(),
         false,
     )])
 }
@@ -101,7 +99,7 @@ impl Store {
                 .execute(&pool)
                 .await?;
         }
-        migrations(backend).run(&pool).await?;
+        migrations().run(&pool).await?;
         tracing::debug!(url = %redact_url(url), ?backend, "store opened");
         Ok(Store { pool, backend })
     }

@@ -242,7 +242,7 @@ enum Bind {
 }
 
 fn parse_cursor(cursor: &str) -> Result<(i64, i64)> {
-    let bad = || crate::StoreError::NotFound(format!("cursor `{cursor}`"));
+    let bad = || crate::StoreError::InvalidCursor(cursor.to_string());
     let (k, s) = cursor.split_once('.').ok_or_else(bad)?;
     Ok((k.parse().map_err(|_| bad())?, s.parse().map_err(|_| bad())?))
 }

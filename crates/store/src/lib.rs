@@ -4,7 +4,8 @@
 //!
 //! Queries are written once against sqlx's `Any` driver with `$n` placeholders, which
 //! both backends accept; the only backend-specific statement is the job claim
-//! (`FOR UPDATE SKIP LOCKED` on Postgres). Times are stored as epoch milliseconds.
+//! (`FOR UPDATE SKIP LOCKED` on Postgres). Times are stored as epoch milliseconds, and
+//! both backends run the same migration SQL.
 
 mod alarms;
 mod alerts;
@@ -66,9 +67,9 @@ pub enum StoreError {
     /// Reading evidence bytes failed.
     #[error("evidence read error: {0}")]
     Io(#[from] std::io::Error),
-    /// Something asked for does not exist.
-    #[error("{0} not found")]
-    NotFound(String),
+    /// A timeline cursor that no page ever returned.
+    #[error("invalid timeline cursor `{0}`: pass the `next_cursor` of the previous page")]
+    InvalidCursor(String),
 }
 
 /// Result alias for the storage layer.

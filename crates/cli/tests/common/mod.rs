@@ -117,6 +117,37 @@ pub async fn serve_in_process(store: Store) -> String {
     format!("http://{addr}")
 }
 
+/// GETs `url` with a bearer key and returns the JSON body.
+pub async fn get_json(
+    http: &reqwest::Client,
+    url: impl reqwest::IntoUrl,
+    key: &str,
+) -> serde_json::Value {
+    http.get(url)
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// POSTs `body` as JSON to `url` with a bearer key.
+pub async fn post_json(
+    http: &reqwest::Client,
+    url: impl reqwest::IntoUrl,
+    key: &str,
+    body: &serde_json::Value,
+) -> reqwest::Response {
+    http.post(url)
+        .bearer_auth(key)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// The SECDO seed's network example, with a given key, source IP and event id.
 pub fn secdo_network(key: &str, source_ip: &str, event_id: &str) -> serde_json::Value {
     serde_json::json!({

@@ -1,6 +1,6 @@
 //! `POST/GET /api/v1/alerts`: the generic alert intake and the alert list.
 
-use super::{accept, json_body, now};
+use super::{intake, intake_status, json_body};
 use crate::{ApiError, AppState, Caller};
 use axum::Json;
 use axum::body::Bytes;
@@ -8,7 +8,6 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use riposte_model::{AlertId, AlertSource};
-use riposte_sources::SourceError;
 use riposte_store::{AlertInsert, Role, StoredAlert};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -29,14 +28,6 @@ impl Page {
     }
 }
 
-/// Maps a source's refusal to a 400/422 naming the fields.
-pub(crate) fn refused(e: SourceError) -> ApiError {
-    match e {
-        SourceError::NotAnObject => ApiError::BadRequest(e.to_string()),
-        SourceError::InvalidFields(fields) => ApiError::Invalid(fields),
-    }
-}
-
 /// `POST /api/v1/alerts` (analyst): one alert in the generic schema.
 pub(crate) async fn create(
     State(state): State<AppState>,
@@ -45,24 +36,13 @@ pub(crate) async fn create(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     caller.require(Role::Analyst)?;
     let payload = json_body(body)?;
-    let parser = riposte_sources::parser(AlertSource::Generic)
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("generic parser missing")))?;
-    let alerts = parser.parse(&payload, now()).map_err(refused)?;
-    let outcomes = accept(&state.store, &caller, &alerts).await?;
+    let outcomes = intake(&state.store, &caller, AlertSource::Generic, &payload).await?;
     let body = match outcomes.as_slice() {
         [AlertInsert::Created(id)] => json!({"alert_id": id, "outcome": "created"}),
         [AlertInsert::Duplicate(id)] => json!({"alert_id": id, "outcome": "duplicate"}),
         many => json!({"alerts": many}),
     };
-    let status = if outcomes
-        .iter()
-        .any(|o| matches!(o, AlertInsert::Created(_)))
-    {
-        StatusCode::ACCEPTED
-    } else {
-        StatusCode::OK
-    };
-    Ok((status, Json(body)))
+    Ok((intake_status(&outcomes), Json(body)))
 }
 
 /// `POST /api/v1/sources/{source}/alerts` (analyst): a vendor's own payload (GuardDuty
@@ -78,20 +58,9 @@ pub(crate) async fn create_from_source(
     let source: AlertSource = source
         .parse()
         .map_err(|e: riposte_model::UnknownValue| ApiError::NotFound(e.to_string()))?;
-    let parser = riposte_sources::parser(source)
-        .ok_or_else(|| ApiError::NotFound(format!("no parser for source {source}")))?;
     let payload = json_body(body)?;
-    let alerts = parser.parse(&payload, now()).map_err(refused)?;
-    let outcomes = accept(&state.store, &caller, &alerts).await?;
-    let created = outcomes
-        .iter()
-        .any(|o| matches!(o, AlertInsert::Created(_)));
-    let status = if created {
-        StatusCode::ACCEPTED
-    } else {
-        StatusCode::OK
-    };
-    Ok((status, Json(json!({"alerts": outcomes}))))
+    let outcomes = intake(&state.store, &caller, source, &payload).await?;
+    Ok((intake_status(&outcomes), Json(json!({"alerts": outcomes}))))
 }
 
 /// `GET /api/v1/alerts` (viewer): newest first, with the triage decision of each.

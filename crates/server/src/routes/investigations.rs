@@ -75,11 +75,6 @@ pub(crate) async fn timeline(
     if state.store.get_investigation(id).await?.is_none() {
         return Err(ApiError::NotFound(format!("investigation {id} not found")));
     }
-    let page = state.store.timeline(id, &q).await.map_err(|e| match e {
-        riposte_store::StoreError::NotFound(what) => {
-            ApiError::BadRequest(format!("invalid {what}"))
-        }
-        other => other.into(),
-    })?;
+    let page = state.store.timeline(id, &q).await?;
     Ok(Json(json!(page)))
 }

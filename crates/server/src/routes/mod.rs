@@ -9,9 +9,10 @@ use crate::{ApiError, AppState, Caller, MAX_BODY_BYTES};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
+use axum::http::StatusCode;
 use axum::routing::{get, post};
-use chrono::Utc;
-use riposte_model::{Alert, JobKind};
+use riposte_model::{AlertSource, JobKind};
+use riposte_sources::SourceError;
 use riposte_store::{AlertInsert, NewJob, Store};
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -52,16 +53,28 @@ pub(crate) fn json_body(
         .map_err(|e| ApiError::BadRequest(format!("request body is not valid JSON: {e}")))
 }
 
-/// Stores parsed alerts and enqueues their triage, all before answering. Duplicates are
-/// reported and change nothing.
-pub(crate) async fn accept(
+/// Maps a source's refusal to a 400/422 naming the fields.
+fn refused(e: SourceError) -> ApiError {
+    match e {
+        SourceError::NotAnObject => ApiError::BadRequest(e.to_string()),
+        SourceError::InvalidFields(fields) => ApiError::Invalid(fields),
+    }
+}
+
+/// Parses a payload with `source`'s parser, then stores the alerts and enqueues their
+/// triage, all before answering. Duplicates are reported and change nothing.
+pub(crate) async fn intake(
     store: &Store,
     caller: &Caller,
-    alerts: &[Alert],
+    source: AlertSource,
+    payload: &serde_json::Value,
 ) -> Result<Vec<AlertInsert>, ApiError> {
+    let parser = riposte_sources::parser(source)
+        .ok_or_else(|| ApiError::NotFound(format!("no parser for source {source}")))?;
+    let alerts = parser.parse(payload, chrono::Utc::now()).map_err(refused)?;
     let mut tx = store.begin().await?;
     let mut outcomes = Vec::with_capacity(alerts.len());
-    for alert in alerts {
+    for alert in &alerts {
         let outcome = Store::insert_alert(&mut tx, alert).await?;
         if let AlertInsert::Created(id) = outcome {
             let job = NewJob::new(
@@ -79,7 +92,12 @@ pub(crate) async fn accept(
             )
             .await?;
         }
-        metrics::counter!("riposte_alerts_total", "source" => alert.source.as_str(), "outcome" => match outcome { AlertInsert::Created(_) => "created", AlertInsert::Duplicate(_) => "duplicate" }).increment(1);
+        let label = match outcome {
+            AlertInsert::Created(_) => "created",
+            AlertInsert::Duplicate(_) => "duplicate",
+        };
+        metrics::counter!("riposte_alerts_total", "source" => alert.source.as_str(), "outcome" => label)
+            .increment(1);
         outcomes.push(outcome);
     }
     tx.commit()
@@ -88,6 +106,14 @@ pub(crate) async fn accept(
     Ok(outcomes)
 }
 
-pub(crate) fn now() -> chrono::DateTime<Utc> {
-    Utc::now()
+/// 202 when anything new was accepted, 200 when everything was a duplicate.
+pub(crate) fn intake_status(outcomes: &[AlertInsert]) -> StatusCode {
+    if outcomes
+        .iter()
+        .any(|o| matches!(o, AlertInsert::Created(_)))
+    {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
+    }
 }

@@ -2,15 +2,14 @@
 //! firewall, AV or SIEM script written for SECDO can send alerts unchanged. The `apikey`
 //! field of the body is accepted as the credential (a Bearer header works too).
 
-use super::alerts::refused;
-use super::{accept, json_body, now};
-use crate::auth::authenticate;
+use super::{intake, json_body};
+use crate::auth::{authenticate, bearer};
 use crate::{ApiError, AppState};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::http::{HeaderMap, HeaderValue, header::AUTHORIZATION};
+use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use riposte_model::AlertSource;
 use riposte_store::{AlertInsert, Role};
@@ -22,19 +21,12 @@ pub(crate) async fn enrich(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let payload = json_body(body)?;
-    let bearer = headers
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    let key = bearer.or_else(|| riposte_sources::secdo_api_key(&payload)).ok_or_else(|| {
+    let key = bearer(&headers).or_else(|| riposte_sources::secdo_api_key(&payload)).ok_or_else(|| {
         ApiError::Unauthorized("missing API key: send the `apikey` field (mandatory) or `Authorization: Bearer <key>`".into())
     })?;
     let caller = authenticate(&state, key).await?;
     caller.require(Role::Analyst)?;
-    let parser = riposte_sources::parser(AlertSource::Secdo)
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("secdo parser missing")))?;
-    let alerts = parser.parse(&payload, now()).map_err(refused)?;
-    let outcomes = accept(&state.store, &caller, &alerts).await?;
+    let outcomes = intake(&state.store, &caller, AlertSource::Secdo, &payload).await?;
     let mut resp = Json(true).into_response();
     if let Some(AlertInsert::Created(id) | AlertInsert::Duplicate(id)) = outcomes.first()
         && let Ok(v) = HeaderValue::from_str(&id.to_string())

@@ -99,6 +99,18 @@ pub(crate) fn each_item(
     Ok(alerts)
 }
 
+/// The payload itself as one alert: refused, with every problem, unless parsing it
+/// recorded none.
+pub(crate) fn one_item(
+    parse: impl FnOnce(&mut Errors) -> Option<Alert>,
+) -> Result<Vec<Alert>, SourceError> {
+    let mut errs = Errors::default();
+    match parse(&mut errs) {
+        Some(alert) if errs.len() == 0 => Ok(vec![alert]),
+        _ => Err(errs.into_error()),
+    }
+}
+
 /// Adds an IP (or comma-separated IPs) given as a string, once.
 pub(crate) fn push_ip(errs: &mut Errors, ips: &mut Vec<IpAddr>, path: &str, value: Option<&Value>) {
     let Some(list) = fields::string(errs, path, value, Need::Optional, MAX_STRING_BYTES) else {

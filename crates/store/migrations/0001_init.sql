@@ -1,4 +1,4 @@
--- Riposte schema v1 (SQLite). Times are epoch milliseconds (UTC) unless the column says _us.
+-- Riposte schema v1, for SQLite and Postgres alike (portable types only). Times are epoch milliseconds (UTC) unless the column says _us.
 CREATE TABLE api_keys (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL,

@@ -1,6 +1,7 @@
 //! `riposte`: the platform (`serve`, `worker`), its keys (`apikey`), and offline triage
 //! (`investigate`). A thin shell over the library crates.
 
+mod alert;
 mod investigate;
 mod serve;
 mod timeline;
@@ -35,6 +36,8 @@ enum Command {
     Investigate(investigate::InvestigateArgs),
     /// Write the timeline of evidence in Timesketch's import format (JSONL or CSV).
     Timeline(timeline::TimelineArgs),
+    /// Check alert mappings: parse a vendor payload and print the normalized alerts.
+    Alert(alert::AlertArgs),
 }
 
 #[derive(Subcommand)]
@@ -166,5 +169,6 @@ async fn run(command: Command) -> Result<()> {
         }
         Command::Investigate(args) => investigate::run(args).await,
         Command::Timeline(args) => timeline::run(args).await,
+        Command::Alert(args) => alert::run(args),
     }
 }

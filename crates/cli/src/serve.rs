@@ -4,7 +4,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use riposte_notify::OutboundPolicy;
 use riposte_server::{AppState, router};
-use riposte_store::{BlobStore, Store};
+use riposte_store::{BlobStore, MasterKey, Store};
 use riposte_worker::{Worker, WorkerConfig};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -29,9 +29,10 @@ pub struct WorkerArgs {
     /// Sign webhook bodies with this secret (header X-Riposte-Signature).
     #[arg(long, env = "RIPOSTE_WEBHOOK_SECRET", hide_env_values = true)]
     pub webhook_secret: Option<String>,
-    /// Let webhooks reach this non-public network (repeatable), e.g. 10.0.5.0/24.
-    #[arg(long = "webhook-allow")]
-    pub webhook_allow: Vec<ipnet::IpNet>,
+    /// Let outbound calls (webhooks, vendor APIs of pull connections) reach this non-public
+    /// network (repeatable), e.g. 10.0.5.0/24. `--webhook-allow` is an alias.
+    #[arg(long = "outbound-allow", alias = "webhook-allow")]
+    pub outbound_allow: Vec<ipnet::IpNet>,
     /// Pipeline workers in this process.
     #[arg(long, default_value_t = 2)]
     pub workers: usize,
@@ -41,6 +42,14 @@ pub struct WorkerArgs {
     /// External URL of the server, for links in notifications.
     #[arg(long, env = "RIPOSTE_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Master key (32 random bytes, base64) that seals integration secrets and XDR
+    /// credentials at rest. Every server and worker of one deployment needs the same key.
+    #[arg(long, env = "RIPOSTE_MASTER_KEY", hide_env_values = true)]
+    pub master_key: Option<String>,
+    /// File holding the master key when --master-key is not given; created (mode 0600)
+    /// with a new random key if missing [default: <data-dir>/master.key].
+    #[arg(long, env = "RIPOSTE_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
     /// Testing aid: pause this long before each pipeline stage.
     #[arg(long, default_value_t = 0, hide = true)]
     pub stage_delay_ms: u64,
@@ -74,10 +83,23 @@ pub async fn open_store(data_dir: &Path, database_url: Option<&str>) -> Result<S
     Ok(store)
 }
 
+/// The master key from --master-key, else the key file (created on first start).
+pub fn master_key(args: &WorkerArgs) -> Result<MasterKey> {
+    if let Some(text) = &args.master_key {
+        return MasterKey::from_base64(text).context("invalid --master-key / RIPOSTE_MASTER_KEY");
+    }
+    let path = args
+        .master_key_file
+        .clone()
+        .unwrap_or_else(|| args.data_dir.join("master.key"));
+    MasterKey::load_or_create(&path).context("cannot load the master key")
+}
+
 async fn start_workers(
     args: &WorkerArgs,
     store: &Store,
     public_url: String,
+    master_key: MasterKey,
     shutdown: &watch::Receiver<bool>,
 ) -> Result<Vec<tokio::task::JoinHandle<()>>> {
     let blobs = BlobStore::local(&args.data_dir.join("evidence"))
@@ -87,9 +109,10 @@ async fn start_workers(
         webhook_url: args.webhook_url.clone(),
         webhook_secret: args.webhook_secret.clone(),
         outbound: OutboundPolicy {
-            allow: args.webhook_allow.clone(),
+            allow: args.outbound_allow.clone(),
         },
         public_url,
+        master_key,
         lease: Duration::from_secs(args.job_lease_secs.max(1)),
         stage_delay: Duration::from_millis(args.stage_delay_ms),
         ..WorkerConfig::default()
@@ -127,12 +150,21 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{}", args.listen));
-    let workers = start_workers(&args.common, &store, public_url, &rx).await?;
+    let key = master_key(&args.common)?;
+    let workers = start_workers(&args.common, &store, public_url.clone(), key.clone(), &rx).await?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     tracing::info!(listen = %args.listen, backend = ?store.backend(), workers = workers.len(), "riposte serving");
-    axum::serve(listener, router(AppState { store }))
+    let state = AppState {
+        store,
+        master_key: key,
+        public_url,
+        outbound: OutboundPolicy {
+            allow: args.common.outbound_allow.clone(),
+        },
+    };
+    axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     let _ = tx.send(true);
@@ -150,6 +182,7 @@ pub async fn worker(args: WorkerArgs) -> Result<()> {
         &args,
         &store,
         args.public_url.clone().unwrap_or_default(),
+        master_key(&args)?,
         &rx,
     )
     .await?;

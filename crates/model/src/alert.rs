@@ -123,6 +123,14 @@ pub struct Alert {
     pub finding_type: String,
     /// When the vendor says the activity happened.
     pub time: DateTime<Utc>,
+    /// When the vendor says the activity was first observed (e.g. GuardDuty
+    /// `service.eventFirstSeen`); `None` when the vendor does not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_seen: Option<DateTime<Utc>>,
+    /// When the vendor says the activity was last observed (e.g. GuardDuty
+    /// `service.eventLastSeen`); `None` when the vendor does not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<DateTime<Utc>>,
     /// When Riposte accepted the alert.
     pub received_at: DateTime<Utc>,
     /// The system the alert is about.
@@ -179,6 +187,8 @@ impl Alert {
                 "title": self.title,
                 "desc": self.description,
                 "types": [self.finding_type],
+                "first_seen_time": self.first_seen.map(|t| t.timestamp_millis()),
+                "last_seen_time": self.last_seen.map(|t| t.timestamp_millis()),
             },
             "device": {
                 "hostname": self.target.hostname,
@@ -214,6 +224,8 @@ mod tests {
             severity: Severity::High,
             finding_type: "OutgoingConnectionEvent".into(),
             time: DateTime::from_timestamp_millis(1_493_209_485_000).unwrap(),
+            first_seen: DateTime::from_timestamp_millis(1_493_209_000_000),
+            last_seen: None,
             received_at: Utc::now(),
             target: Target::default(),
             observables: Observables {
@@ -228,6 +240,41 @@ mod tests {
         assert_eq!(o["time"], 1_493_209_485_000_i64);
         assert_eq!(o["finding_info"]["uid"], "1674573196751");
         assert_eq!(o["observables"][0]["value"], "137.254.120.31");
+        assert_eq!(o["finding_info"]["first_seen_time"], 1_493_209_000_000_i64);
+        assert!(o["finding_info"]["last_seen_time"].is_null());
+    }
+
+    #[test]
+    fn first_and_last_seen_are_optional_in_json() {
+        let alert = Alert {
+            id: AlertId::new(),
+            source: AlertSource::Generic,
+            vendor: "v".into(),
+            product: "p".into(),
+            vendor_event_id: None,
+            title: "t".into(),
+            description: String::new(),
+            severity: Severity::Low,
+            finding_type: String::new(),
+            time: DateTime::from_timestamp_millis(1_700_000_000_000).unwrap(),
+            first_seen: None,
+            last_seen: None,
+            received_at: DateTime::from_timestamp_millis(1_700_000_001_000).unwrap(),
+            target: Target::default(),
+            observables: Observables::default(),
+            raw: Value::Null,
+        };
+        let mut json = serde_json::to_value(&alert).unwrap();
+        assert!(json.get("first_seen").is_none() && json.get("last_seen").is_none());
+        // Alerts stored before the fields existed still load.
+        let back: Alert = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(back, alert);
+        json["last_seen"] = "2023-11-14T22:13:30Z".into();
+        let back: Alert = serde_json::from_value(json).unwrap();
+        assert_eq!(
+            back.last_seen,
+            DateTime::from_timestamp_millis(1_700_000_010_000)
+        );
     }
 
     #[test]

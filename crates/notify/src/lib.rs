@@ -4,9 +4,11 @@
 //! primitive against the cloud metadata service and internal systems).
 
 mod guard;
+mod signature;
 mod webhook;
 
 pub use guard::{OutboundPolicy, is_public};
+pub use signature::{SignatureError, VerifiedSignature, verify};
 pub use webhook::{Delivery, SIGNATURE_HEADER, WebhookSender, sign};
 
 /// What can go wrong sending a notification.
@@ -22,7 +24,7 @@ pub enum NotifyError {
     },
     /// The URL resolves to an address the outbound policy refuses.
     #[error(
-        "webhook url `{url}` resolves to {ip}, a non-public address; add it to the outbound allowlist (--webhook-allow {ip}/32) if this is intended"
+        "webhook url `{url}` resolves to {ip}, a non-public address; add it to the outbound allowlist (--outbound-allow {ip}/32) if this is intended"
     )]
     Blocked {
         /// The URL.

@@ -227,6 +227,6 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(err, NotifyError::Blocked { .. }));
-        assert!(err.to_string().contains("--webhook-allow"));
+        assert!(err.to_string().contains("--outbound-allow"));
     }
 }

@@ -12,7 +12,8 @@ pub use error::ApiError;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use riposte_store::Store;
+use riposte_notify::OutboundPolicy;
+use riposte_store::{MasterKey, Store};
 use std::sync::OnceLock;
 
 /// Largest request body accepted (alerts are small; anything bigger is refused with 413).
@@ -23,6 +24,25 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub struct AppState {
     /// The database.
     pub store: Store,
+    /// Seals and opens integration secrets and connection credentials.
+    pub master_key: MasterKey,
+    /// The server's external base URL (integration URLs are built from it).
+    pub public_url: String,
+    /// Which non-public addresses outbound calls (vendor APIs) may reach.
+    pub outbound: OutboundPolicy,
+}
+
+impl AppState {
+    /// State with the given store and key, for `http://127.0.0.1:8080` and the default
+    /// outbound policy.
+    pub fn new(store: Store, master_key: MasterKey) -> Self {
+        AppState {
+            store,
+            master_key,
+            public_url: "http://127.0.0.1:8080".into(),
+            outbound: OutboundPolicy::default(),
+        }
+    }
 }
 
 /// The process-wide Prometheus recorder (installed on first use).

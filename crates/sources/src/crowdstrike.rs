@@ -98,6 +98,12 @@ fn api_alert(
         Need::Optional,
     ));
 
+    // The first and last occurrence of the behaviour (set on aggregated alerts such as
+    // cloud IOAs). `created_/updated_timestamp` are Falcon's bookkeeping: `updated` moves
+    // when an analyst changes the status, so it says nothing about the activity.
+    let [first_seen, last_seen] = ["first_timestamp", "last_timestamp"]
+        .map(|f| fields::rfc3339(errs, &at(prefix, f), obj.get(f), Need::Optional));
+
     let device_path = at(prefix, "device");
     let device = object(errs, &device_path, obj.get("device"), Need::Optional);
     let d = |errs: &mut Errors, name: &str| {
@@ -165,6 +171,8 @@ fn api_alert(
         severity,
         finding_type,
         time: time.unwrap_or(received_at),
+        first_seen,
+        last_seen,
         received_at,
         target,
         observables,

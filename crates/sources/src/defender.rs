@@ -82,16 +82,18 @@ fn alert(
     let description = text(errs, prefix, obj, "description", MAX_TEXT_BYTES);
     let severity = severity(errs, &at(prefix, "severity"), obj.get("severity"));
     let category = s(errs, "category").filter(|c| c != "null");
-    let mut time = None;
-    for field in [
-        "firstEventTime",
-        "firstActivityDateTime",
-        "alertCreationTime",
-        "createdDateTime",
-    ] {
-        let t = fields::rfc3339(errs, &at(prefix, field), obj.get(field), Need::Optional);
-        time = time.or(t);
-    }
+    // The observed activity window: MDE `first/lastEventTime`, Graph alerts_v2
+    // `first/lastActivityDateTime`. The alert's time is its first activity, else its creation.
+    let mut time_of = |names: [&str; 2]| {
+        names.into_iter().fold(None, |found, field| {
+            let t = fields::rfc3339(errs, &at(prefix, field), obj.get(field), Need::Optional);
+            found.or(t)
+        })
+    };
+    let first_seen = time_of(["firstEventTime", "firstActivityDateTime"]);
+    let last_seen = time_of(["lastEventTime", "lastActivityDateTime"]);
+    let created = time_of(["alertCreationTime", "createdDateTime"]);
+    let time = first_seen.or(created);
 
     let mut target = Target {
         hostname: s(errs, "computerDnsName"),
@@ -166,6 +168,8 @@ fn alert(
         severity,
         finding_type: category.unwrap_or_default(),
         time: time.unwrap_or(received_at),
+        first_seen,
+        last_seen,
         received_at,
         target,
         observables,

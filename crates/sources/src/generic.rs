@@ -39,6 +39,8 @@ impl AlertParser for GenericParser {
         let title = text(&mut errs, "title", req, MAX_STRING_BYTES);
         let severity = severity(&mut errs, obj.get("severity"));
         let time = fields::rfc3339(&mut errs, "time", obj.get("time"), opt);
+        let first_seen = fields::rfc3339(&mut errs, "first_seen", obj.get("first_seen"), opt);
+        let last_seen = fields::rfc3339(&mut errs, "last_seen", obj.get("last_seen"), opt);
         let vendor = text(&mut errs, "vendor", opt, MAX_STRING_BYTES);
         let product = text(&mut errs, "product", opt, MAX_STRING_BYTES);
         let event_id = fields::string_or_integer(&mut errs, "event_id", obj.get("event_id"), opt);
@@ -63,6 +65,8 @@ impl AlertParser for GenericParser {
             severity,
             finding_type: finding_type.unwrap_or_default(),
             time: time.unwrap_or(received_at),
+            first_seen,
+            last_seen,
             received_at,
             target,
             observables: observables.unwrap_or_default(),

@@ -201,8 +201,12 @@ fn finding(
         resource::describe(errs, &r, &mut target);
         username = resource::username(errs, &r);
     }
-    let mut observables = match f.child(errs, "service", opt) {
-        Some(service) => resource::observables(errs, &service),
+    let (mut observables, first_seen, last_seen) = match f.child(errs, "service", opt) {
+        Some(service) => (
+            resource::observables(errs, &service),
+            service.time(errs, "eventFirstSeen"),
+            service.time(errs, "eventLastSeen"),
+        ),
         None => Default::default(),
     };
     observables.username = username;
@@ -219,6 +223,8 @@ fn finding(
         severity,
         finding_type,
         time,
+        first_seen,
+        last_seen,
         received_at,
         target,
         observables,

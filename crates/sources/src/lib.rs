@@ -11,6 +11,7 @@ pub mod defender;
 mod fields;
 pub mod generic;
 pub mod guardduty;
+pub mod poll;
 pub mod secdo;
 pub mod sentinelone;
 pub mod wiz;

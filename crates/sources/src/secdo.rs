@@ -168,6 +168,9 @@ impl AlertParser for SecdoParser {
             severity: severity.unwrap_or(Severity::Medium),
             finding_type: event_type.name().to_string(),
             time,
+            // SECDO sends one event time (`timestamp`), no observation window.
+            first_seen: None,
+            last_seen: None,
             received_at,
             target: Target {
                 ips: vec![target_ip],

@@ -49,6 +49,7 @@ struct Mapped {
     severity: Option<Severity>,
     finding_type: Option<String>,
     time: Option<DateTime<Utc>>,
+    first_seen: Option<DateTime<Utc>>,
     target: Target,
     observables: Observables,
 }
@@ -72,7 +73,7 @@ fn alert(
     } else if obj.contains_key("alertInfo") {
         cloud_alert(errs, prefix, obj)
     } else if obj.contains_key("activityType") {
-        activity(errs, prefix, obj)?
+        activity(errs, prefix, obj, received_at)?
     } else {
         errs.push(
             if prefix.is_empty() { "$" } else { prefix },
@@ -103,6 +104,10 @@ fn alert(
         severity,
         finding_type: m.finding_type.unwrap_or_default(),
         time: m.time.unwrap_or(received_at),
+        first_seen: m.first_seen,
+        // No shape states a last observation: `updatedAt` moves with mitigation and
+        // analyst actions.
+        last_seen: None,
         received_at,
         target: m.target,
         observables: m.observables,
@@ -262,6 +267,10 @@ fn threat(errs: &mut Errors, prefix: &str, obj: &Map<String, Value>) -> Mapped {
     };
     for field in ["identifiedAt", "createdAt"] {
         let t = fields::rfc3339(errs, &at(&ti_path, field), ti.get(field), Need::Optional);
+        if field == "identifiedAt" {
+            // When the agent identified the threat: its first observation.
+            m.first_seen = t;
+        }
         m.time = m.time.or(t);
     }
     m.observables = process(
@@ -331,7 +340,12 @@ fn cloud_alert(errs: &mut Errors, prefix: &str, obj: &Map<String, Value>) -> Map
 }
 
 /// An `/activities` item; only custom-rule alerts (type 3608) are detections.
-fn activity(errs: &mut Errors, prefix: &str, obj: &Map<String, Value>) -> Option<Mapped> {
+fn activity(
+    errs: &mut Errors,
+    prefix: &str,
+    obj: &Map<String, Value>,
+    received_at: DateTime<Utc>,
+) -> Option<Mapped> {
     let type_path = at(prefix, "activityType");
     match obj.get("activityType").and_then(Value::as_u64) {
         Some(CUSTOM_RULE_ALERT_ACTIVITY) => {}
@@ -355,6 +369,14 @@ fn activity(errs: &mut Errors, prefix: &str, obj: &Map<String, Value>) -> Option
     };
     let data = member(errs, prefix, obj, "data", req)?;
     let s = |errs: &mut Errors, name: &str| text(errs, &data_path, data, name, MAX_STRING_BYTES);
+    // When the rule matched, in epoch milliseconds.
+    m.first_seen = fields::epoch_millis(
+        errs,
+        &at(&data_path, "detectedat"),
+        data.get("detectedat"),
+        Need::Optional,
+        received_at,
+    );
     m.severity = severity_name(errs, &at(&data_path, "severity"), data.get("severity"), req);
     m.title = s(errs, "rulename");
     m.finding_type = s(errs, "dveventtype");

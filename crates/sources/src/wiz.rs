@@ -36,6 +36,8 @@ struct Parts {
     description: Option<String>,
     finding_type: Option<String>,
     time: Option<DateTime<Utc>>,
+    first_seen: Option<DateTime<Utc>>,
+    last_seen: Option<DateTime<Utc>>,
     target: Target,
     observables: Observables,
 }
@@ -82,6 +84,8 @@ impl AlertParser for WizParser {
             description: p.description.unwrap_or_default(),
             severity,
             time: p.time.unwrap_or(received_at),
+            first_seen: p.first_seen,
+            last_seen: p.last_seen,
             received_at,
             target: p.target,
             observables: p.observables,
@@ -129,10 +133,10 @@ fn webhook(errs: &mut Errors, root: &Node<'_>) -> Parts {
     let description = control
         .as_ref()
         .and_then(|c| c.text(errs, "description", MAX_TEXT_BYTES));
-    let time = issue.as_ref().and_then(|i| {
-        let t = [i.time(errs, "updated"), i.time(errs, "created")];
-        t.into_iter().flatten().next()
-    });
+    let (updated, created) = match &issue {
+        Some(i) => (i.time(errs, "updated"), i.time(errs, "created")),
+        None => (None, None),
+    };
     let finding_type = issue
         .as_ref()
         .and_then(|i| i.string(errs, "type", Need::Optional));
@@ -146,7 +150,11 @@ fn webhook(errs: &mut Errors, root: &Node<'_>) -> Parts {
         title,
         description,
         finding_type: finding_type.or(Some("ISSUE".to_string())),
-        time,
+        time: updated.or(created),
+        // An issue is created when Wiz first detects it; `updated` also moves with
+        // status changes, so it is no last observation.
+        first_seen: created,
+        last_seen: None,
         target,
         observables: Observables::default(),
     }
@@ -161,6 +169,7 @@ fn api_issue(errs: &mut Errors, root: &Node<'_>) -> Parts {
     let description = rule
         .as_ref()
         .and_then(|r| r.text(errs, "controlDescription", MAX_TEXT_BYTES));
+    let (updated, created) = (root.time(errs, "updatedAt"), root.time(errs, "createdAt"));
     let mut target = Target::default();
     if let Some(entity) = root.child(errs, "entitySnapshot", Need::Optional) {
         describe(errs, &entity, &mut target);
@@ -171,7 +180,9 @@ fn api_issue(errs: &mut Errors, root: &Node<'_>) -> Parts {
         title,
         description,
         finding_type: root.string(errs, "type", Need::Optional),
-        time: updated_or_created(errs, root),
+        time: updated.or(created),
+        first_seen: created,
+        last_seen: None,
         target,
         observables: Observables::default(),
     }
@@ -204,31 +215,36 @@ fn detection(errs: &mut Errors, root: &Node<'_>) -> Parts {
             describe(errs, &r, &mut target);
         }
     }
+    let (updated, created) = (root.time(errs, "updatedAt"), root.time(errs, "createdAt"));
     let mut observables = Observables::default();
-    if let Some(event) = root
+    let events = root
         .child(errs, "triggeringEvents", Need::Optional)
-        .and_then(|t| t.first(errs, "nodes"))
-    {
+        .map(|t| t.children(errs, "nodes"))
+        .unwrap_or_default();
+    if let Some(event) = events.first() {
         observables.source_ip = event.ip(errs, "actorIP");
         observables.command_line = event.text(errs, "commandLine", MAX_TEXT_BYTES);
     }
+    // The payload may list only some triggering events; the detection's creation shows
+    // activity at least that early.
+    let seen: Vec<DateTime<Utc>> = events
+        .iter()
+        .filter_map(|e| e.time(errs, "timestamp"))
+        .collect();
+    let first_seen = seen.iter().copied().chain(created).min();
+    let last_seen = seen.iter().copied().max();
     Parts {
         id: root.string(errs, "id", Need::Required("mandatory")),
         severity: severity(errs, root),
         finding_type: title.clone(),
         title,
         description: root.text(errs, "description", MAX_TEXT_BYTES),
-        time: updated_or_created(errs, root),
+        time: updated.or(created),
+        first_seen,
+        last_seen,
         target,
         observables,
     }
-}
-
-/// `updatedAt`, else `createdAt`.
-fn updated_or_created(errs: &mut Errors, node: &Node<'_>) -> Option<DateTime<Utc>> {
-    let updated = node.time(errs, "updatedAt");
-    let created = node.time(errs, "createdAt");
-    updated.or(created)
 }
 
 /// The mandatory `severity`: INFORMATIONAL, LOW, MEDIUM, HIGH or CRITICAL, any case.

@@ -81,8 +81,45 @@ fn check_common(a: &Alert, ty: &str, severity: Severity, region: &str, account: 
     assert_eq!(a.product, "GuardDuty");
 }
 
+/// `first_seen` and `last_seen` as RFC 3339 strings.
+fn seen(a: &Alert) -> (Option<String>, Option<String>) {
+    (
+        a.first_seen.map(|t| t.to_rfc3339()),
+        a.last_seen.map(|t| t.to_rfc3339()),
+    )
+}
+
+fn both(first: &str, last: &str) -> (Option<String>, Option<String>) {
+    (Some(first.to_string()), Some(last.to_string()))
+}
+
+/// `service.eventFirstSeen` / `service.eventLastSeen` as each GuardDuty sample states them.
+fn guardduty_seen(name: &str) -> (Option<String>, Option<String>) {
+    match name {
+        "elastic-ec2-trojan-blackholetraffic-dns.json"
+        | "elastic-eks-persistence-anonymous-access.json" => {
+            both("2022-11-17T09:33:19+00:00", "2022-11-22T12:22:20+00:00")
+        }
+        "elastic-rds-anomalous-successful-login.json" => {
+            both("2022-12-07T10:28:35+00:00", "2022-12-07T10:28:35+00:00")
+        }
+        "eventbridge-ec2-backdoor-spambot.json" => both(
+            "2021-03-07T00:29:35.498+00:00",
+            "2021-03-07T00:29:35.498+00:00",
+        ),
+        n if n.starts_with("panther-") => {
+            both("2018-08-26T14:17:23+00:00", "2018-08-26T14:17:23+00:00")
+        }
+        n if n.starts_with("sekoia-") => {
+            both("2023-03-20T15:33:12+00:00", "2023-03-20T15:33:12+00:00")
+        }
+        other => panic!("{other}: new GuardDuty sample without first/last seen"),
+    }
+}
+
 fn check_guardduty(name: &str, a: &Alert) {
     use Severity::*;
+    assert_eq!(seen(a), guardduty_seen(name), "{name}");
     let t = &a.target;
     let tag = |k: &str| t.tags.get(k).map(String::as_str);
     let o = &a.observables;
@@ -340,6 +377,26 @@ fn check_wiz(name: &str, result: Result<Vec<Alert>, SourceError>) {
         other => panic!("{name}: expected one alert, got {other:?}"),
     };
     assert_eq!((a.vendor.as_str(), a.product.as_str()), ("Wiz", "Wiz"));
+    // Detections: earliest of createdAt and the triggering events, latest triggering event.
+    // Issues: createdAt only (updatedAt also moves with status changes).
+    let expected_seen = match name {
+        "elastic-defend-detection-guardduty-origin-sshbruteforce.json" => both(
+            "2026-07-01T15:05:03.533+00:00",
+            "2026-07-01T15:05:03.533+00:00",
+        ),
+        "elastic-defend-threat-sensor-generated.json" => both(
+            "2026-06-30T10:53:40.878210500+00:00",
+            "2026-07-01T08:18:21.326+00:00",
+        ),
+        "sekoia-defend-threat-suspicious-database-access.json" => {
+            both("2024-01-15T10:25:00+00:00", "2024-01-15T10:25:00+00:00")
+        }
+        "sekoia-issue-critical-vulnerability-findings.json" => {
+            (Some("2025-02-11T13:56:41.048452+00:00".into()), None)
+        }
+        _ => (Some("2023-08-23T07:56:09.903743+00:00".into()), None),
+    };
+    assert_eq!(seen(&a), expected_seen, "{name}");
     let t = &a.target;
     let tag = |k: &str| t.tags.get(k).map(String::as_str);
     match name {

@@ -100,6 +100,18 @@ fn ips(a: &Alert) -> Vec<String> {
     a.target.ips.iter().map(|i| i.to_string()).collect()
 }
 
+/// `first_seen` and `last_seen` as RFC 3339 strings.
+fn seen(a: &Alert) -> (Option<String>, Option<String>) {
+    (
+        a.first_seen.map(|t| t.to_rfc3339()),
+        a.last_seen.map(|t| t.to_rfc3339()),
+    )
+}
+
+fn both(first: &str, last: &str) -> (Option<String>, Option<String>) {
+    (Some(first.to_string()), Some(last.to_string()))
+}
+
 fn tag<'a>(a: &'a Alert, key: &str) -> Option<&'a str> {
     a.target.tags.get(key).map(String::as_str)
 }
@@ -194,6 +206,13 @@ fn crowdstrike_alerts_api_samples() {
     );
     assert_eq!(ioa[1].severity, Severity::Low);
     assert_eq!(ioa[1].title, "Another IOA");
+    // first_/last_timestamp: the behaviour's first and last occurrence.
+    assert_eq!(
+        seen(&ioa[0]),
+        both("2026-04-20T22:39:25+00:00", "2026-04-20T22:39:25+00:00")
+    );
+    // created_/updated_timestamp are Falcon's record times, not the activity.
+    assert_eq!(seen(&ioa[1]), (None, None));
 
     let idp = one("crowdstrike/elastic-alertsapi-idp-identity-verification-denied.json");
     assert_eq!(idp.severity, Severity::High);
@@ -229,6 +248,7 @@ fn crowdstrike_alerts_api_samples() {
     );
     assert_eq!(pup.observables.username.as_deref(), Some("mohit.jha"));
     assert_eq!(pup.time.to_rfc3339(), "2023-11-03T18:00:22.328+00:00");
+    assert_eq!((seen(&idp), seen(&pup)), ((None, None), (None, None)));
 }
 
 #[test]
@@ -302,6 +322,13 @@ fn crowdstrike_stream_samples() {
     let mobile = one("crowdstrike/sekoia-stream-mobiledetectionsummary.json");
     assert_eq!(mobile.severity, Severity::Medium); // 50 of 100
     assert_eq!(mobile.target.hostname.as_deref(), Some("example.com"));
+
+    // Detection summaries state no first/last observation.
+    for a in [
+        &intel, &file, &overwatch, &setup, &linux, &ngav, &scan, &win, &mobile,
+    ] {
+        assert_eq!(seen(a), (None, None), "{:?}", a.vendor_event_id);
+    }
 }
 
 #[test]
@@ -318,9 +345,32 @@ fn defender_samples() {
         list[0].vendor_event_id.as_deref(),
         Some("da637029414680409372_735564929")
     );
+    // firstEventTime / lastEventTime.
+    assert_eq!(
+        seen(&list[0]),
+        both(
+            "2019-08-05T00:53:51.146936700+00:00",
+            "2019-08-05T00:53:51.146936700+00:00"
+        )
+    );
+    assert_eq!(
+        seen(&list[2]),
+        both(
+            "2019-06-25T17:43:12.281298200+00:00",
+            "2019-08-10T03:33:38.105260400+00:00"
+        )
+    );
 
     let graph = one("defender/elastic-graph-alerts-v2-hidden-file-execution.json");
     assert_eq!(graph.severity, Severity::Low);
+    // firstActivityDateTime / lastActivityDateTime.
+    assert_eq!(
+        seen(&graph),
+        both(
+            "2021-04-26T07:45:50.116+00:00",
+            "2021-05-02T07:56:58.222+00:00"
+        )
+    );
     assert_eq!(graph.target.hostname.as_deref(), Some("tempDns"));
     assert_eq!(ips(&graph), ["1.1.1.1"]);
     assert_eq!(
@@ -340,6 +390,13 @@ fn defender_samples() {
     );
 
     let exe = one("defender/elastic-mde-api-alert-exeselrun-file-evidence.json");
+    assert_eq!(
+        seen(&exe),
+        both(
+            "2020-06-30T10:07:44.333733+00:00",
+            "2020-06-30T10:07:44.333733+00:00"
+        )
+    );
     assert_eq!(exe.target.hostname.as_deref(), Some("testserver4"));
     assert_eq!(
         exe.observables.file_path.as_deref(),
@@ -347,6 +404,13 @@ fn defender_samples() {
     );
 
     let mountsi = one("defender/elastic-mde-api-alert-mountsi-file-evidence.json");
+    assert_eq!(
+        seen(&mountsi),
+        both(
+            "2020-06-30T09:31:22.572955800+00:00",
+            "2020-06-30T09:46:15.087667600+00:00"
+        )
+    );
     assert_eq!(mountsi.severity, Severity::Informational);
     assert!(
         mountsi
@@ -358,12 +422,26 @@ fn defender_samples() {
 
     let met = one("defender/msdocs-mde-api-alert-meterpreter.json");
     assert_eq!(
+        seen(&met),
+        both(
+            "2020-07-20T10:52:17.665436900+00:00",
+            "2020-07-20T10:52:18.136290500+00:00"
+        )
+    );
+    assert_eq!(
         met.target.hostname.as_deref(),
         Some("temp123.middleeast.corp.microsoft.com")
     );
     assert_eq!(met.observables.username.as_deref(), Some("DOMAIN\\temp123"));
 
     let rundll = one("defender/msdocs-mde-api-alert-rundll32-with-evidence.json");
+    assert_eq!(
+        seen(&rundll),
+        both(
+            "2021-01-26T20:31:32.956266100+00:00",
+            "2021-01-26T20:31:33.057732200+00:00"
+        )
+    );
     assert_eq!(
         rundll.observables.command_line.as_deref(),
         Some("rundll32.exe  c:\\temp\\suspicious.dll,RepeatAfterMe")
@@ -399,8 +477,17 @@ fn sentinelone_samples() {
         mimikatz.vendor_event_id.as_deref(),
         Some("1113032189486913422")
     );
+    // threatInfo.identifiedAt; no shape states a last observation.
+    assert_eq!(
+        seen(&mimikatz),
+        (Some("2021-03-16T16:36:16.157+00:00".into()), None)
+    );
 
     let docker = one("sentinelone/sekoia-threat-linux-apprun-docker.json");
+    assert_eq!(
+        seen(&docker),
+        (Some("2025-02-10T10:55:23.587476+00:00".into()), None)
+    );
     assert_eq!(docker.severity, Severity::Medium); // suspicious
     assert_eq!(
         docker.target.hostname.as_deref(),
@@ -419,11 +506,19 @@ fn sentinelone_samples() {
     );
 
     let tmp = one("sentinelone/sekoia-threat-malware-suspicious-tmp.json");
+    assert_eq!(
+        seen(&tmp),
+        (Some("2021-03-16T14:00:14.188+00:00".into()), None)
+    );
     assert_eq!(tmp.target.hostname.as_deref(), Some("host07.example.com"));
     assert_eq!(ips(&tmp), ["1.1.1.1", "203.0.113.10"]);
     assert_eq!(tag(&tmp, "sentinelone.site"), Some("Sekoia.io"));
 
     let office = one("sentinelone/sekoia-threat-officetimeline.json");
+    assert_eq!(
+        seen(&office),
+        (Some("2022-03-11T12:44:16.158+00:00".into()), None)
+    );
     assert_eq!(
         office.target.hostname.as_deref(),
         Some("host05.example.com")
@@ -440,12 +535,22 @@ fn sentinelone_samples() {
             .any(|h| h == "75d6634a676fb0bea5bfd8d424e2bd4f685f3885853637ea143b2671a3bb76e9")
     );
 
+    // Cloud-detection alerts carry only record times (alertInfo.createdAt/updatedAt).
+    assert_eq!(seen(&star), (None, None));
+
     let doc = one("sentinelone/elastic-cloud-detection-alert-api-doc-placeholders.json");
+    assert_eq!(seen(&doc), (None, None));
     assert_eq!(doc.severity, Severity::Low);
     assert_eq!(ips(&doc), ["81.2.69.192"]); // srcMachineIp
 
     let activity = one("sentinelone/sekoia-activity-3608-star-custom-rule.json");
     assert_eq!(activity.severity, Severity::Medium); // E_MEDIUM
+    // data.detectedat, epoch milliseconds.
+    assert_eq!(
+        activity.first_seen.map(|t| t.timestamp_millis()),
+        Some(1_637_076_565_467)
+    );
+    assert_eq!(activity.last_seen, None);
     assert_eq!(
         activity.target.hostname.as_deref(),
         Some("host08.example.com")

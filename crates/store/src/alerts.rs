@@ -12,7 +12,8 @@ use sqlx::Row;
 pub enum AlertInsert {
     /// A new alert was stored with this id.
     Created(AlertId),
-    /// The same alert was already stored under this id; nothing changed.
+    /// The same alert was already stored under this id; only its repeat count and last
+    /// arrival time changed.
     Duplicate(AlertId),
 }
 
@@ -79,10 +80,13 @@ impl Store {
         if done.rows_affected() == 1 {
             return Ok(AlertInsert::Created(alert.id));
         }
-        let existing: String = sqlx::query_scalar("SELECT id FROM alerts WHERE dedup_key = $1")
-            .bind(&key)
-            .fetch_one(&mut *conn)
-            .await?;
+        let existing: String = sqlx::query_scalar(
+            "UPDATE alerts SET seen_count = seen_count + 1, last_received_at = $1 WHERE dedup_key = $2 RETURNING id",
+        )
+        .bind(ms(alert.received_at))
+        .bind(&key)
+        .fetch_one(&mut *conn)
+        .await?;
         Ok(AlertInsert::Duplicate(
             existing.parse().map_err(|e| corrupt("alerts.id", e))?,
         ))

@@ -58,13 +58,19 @@ pub struct Store {
 /// The schema's migrations. Both backends run the same SQL (portable types only); a
 /// migration that must differ gets a per-backend file when that day comes.
 fn migrations() -> Migrator {
-    Migrator::with_migrations(vec![Migration::new(
-        1,
-        "init".into(),
-        MigrationType::Simple,
-        include_str!("../migrations/0001_init.sql").into_sql_str(),
-        false,
-    )])
+    let migration = |version, name: &str, sql: &'static str| {
+        Migration::new(
+            version,
+            name.to_string().into(),
+            MigrationType::Simple,
+            sql.into_sql_str(),
+            false,
+        )
+    };
+    Migrator::with_migrations(vec![
+        migration(1, "init", include_str!("../migrations/0001_init.sql")),
+        migration(2, "sources", include_str!("../migrations/0002_sources.sql")),
+    ])
 }
 
 impl Store {

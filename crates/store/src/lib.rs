@@ -12,11 +12,14 @@ mod alerts;
 mod apikeys;
 mod audit;
 mod blobs;
+mod connections;
 mod db;
 mod events;
 mod evidence;
+mod integrations;
 mod investigations;
 mod jobs;
+mod sealed;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -25,10 +28,13 @@ pub use alerts::{AlertInsert, StoredAlert, dedup_key};
 pub use apikeys::{ApiKeyRecord, Role};
 pub use audit::AuditEntry;
 pub use blobs::{BlobStore, StoredBlob};
+pub use connections::{Connection, IngestError, NewConnection};
 pub use db::{Backend, Store};
 pub use events::{EventPage, TimelineEvent, TimelineQuery};
+pub use integrations::Integration;
 pub use investigations::InvestigationSummary;
 pub use jobs::{ClaimedJob, JobCounts, NewJob};
+pub use sealed::{MasterKey, SealError};
 
 use sqlx::AnyConnection;
 
@@ -67,6 +73,9 @@ pub enum StoreError {
     /// Reading evidence bytes failed.
     #[error("evidence read error: {0}")]
     Io(#[from] std::io::Error),
+    /// A sealed secret could not be opened (wrong master key, damaged value).
+    #[error("{0}")]
+    Sealed(SealError),
     /// A timeline cursor that no page ever returned.
     #[error("invalid timeline cursor `{0}`: pass the `next_cursor` of the previous page")]
     InvalidCursor(String),

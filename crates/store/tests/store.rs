@@ -19,6 +19,8 @@ fn alert(vendor_id: Option<&str>, raw: serde_json::Value) -> Alert {
         severity: Severity::High,
         finding_type: "OutgoingConnectionEvent".into(),
         time: Utc.timestamp_millis_opt(1_493_209_485_000).unwrap(),
+        first_seen: None,
+        last_seen: None,
         received_at: Utc::now(),
         target: Target {
             hostname: Some("web01".into()),
@@ -77,10 +79,10 @@ where
 #[tokio::test]
 async fn migrations_are_versioned_and_rerunnable() {
     for_each_backend(|db| async move {
-        assert_eq!(db.store().schema_version().await.unwrap(), 1);
+        assert_eq!(db.store().schema_version().await.unwrap(), 2);
         // Opening again re-runs the migrator, which must be a no-op.
         let again = Store::connect(db.url()).await.unwrap();
-        assert_eq!(again.schema_version().await.unwrap(), 1);
+        assert_eq!(again.schema_version().await.unwrap(), 2);
     })
     .await;
 }

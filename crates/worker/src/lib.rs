@@ -3,7 +3,10 @@
 //! results, its own completion and the next stage's job in one transaction. Any number of
 //! workers (threads of `riposte serve`, or `riposte worker` processes on Postgres) can run.
 
+pub mod connections;
+pub mod intake;
 pub mod pipeline;
+mod polling;
 mod stages;
 
 use chrono::Utc;
@@ -11,7 +14,7 @@ use riposte_acquire::EvidenceLibrary;
 use riposte_detect::VerdictPolicy;
 use riposte_model::{InvestigationStatus, JobKind};
 use riposte_notify::{OutboundPolicy, WebhookSender};
-use riposte_store::{BlobStore, ClaimedJob, Store};
+use riposte_store::{BlobStore, ClaimedJob, MasterKey, Store};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -37,6 +40,8 @@ pub struct WorkerConfig {
     pub stage_delay: Duration,
     /// The verdict policy.
     pub verdict_policy: VerdictPolicy,
+    /// Opens connection credentials for polling.
+    pub master_key: MasterKey,
 }
 
 impl Default for WorkerConfig {
@@ -51,6 +56,7 @@ impl Default for WorkerConfig {
             poll_interval: Duration::from_millis(500),
             stage_delay: Duration::ZERO,
             verdict_policy: VerdictPolicy::default(),
+            master_key: MasterKey::generate(),
         }
     }
 }
@@ -126,15 +132,24 @@ impl Worker {
         &self.id
     }
 
-    /// Runs until `shutdown` turns true: claim, run, repeat; sleeps when idle.
+    /// Runs until `shutdown` turns true: poll a due connection, claim and run a job, repeat;
+    /// sleeps when idle.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         tracing::info!(worker = %self.id, "worker started");
         loop {
             if *shutdown.borrow() {
                 break;
             }
+            let polled = match self.poll_one().await {
+                Ok(polled) => polled,
+                Err(e) => {
+                    tracing::warn!(error = %e, "claiming a connection to poll failed; retrying");
+                    false
+                }
+            };
             match self.run_one().await {
                 Ok(true) => continue,
+                Ok(false) if polled => continue,
                 Ok(false) => {}
                 Err(e) => tracing::warn!(error = %e, "claiming a job failed; retrying"),
             }

@@ -107,13 +107,14 @@ pub async fn webhook_receiver() -> (String, Received) {
 
 /// Serves the API in-process on an ephemeral port; returns its base URL.
 pub async fn serve_in_process(store: Store) -> String {
+    serve_state(AppState::new(store, riposte_store::MasterKey::generate())).await
+}
+
+/// Serves the API with the given state in-process on an ephemeral port; returns its base URL.
+pub async fn serve_state(state: AppState) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(listener, router(AppState { store }))
-            .await
-            .unwrap()
-    });
+    tokio::spawn(async move { axum::serve(listener, router(state)).await.unwrap() });
     format!("http://{addr}")
 }
 

@@ -36,7 +36,14 @@ pub(crate) async fn create(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     caller.require(Role::Analyst)?;
     let payload = json_body(body)?;
-    let outcomes = intake(&state.store, &caller, AlertSource::Generic, &payload).await?;
+    let outcomes = intake(
+        &state.store,
+        &caller.actor(),
+        AlertSource::Generic,
+        &payload,
+        None,
+    )
+    .await?;
     let body = match outcomes.as_slice() {
         [AlertInsert::Created(id)] => json!({"alert_id": id, "outcome": "created"}),
         [AlertInsert::Duplicate(id)] => json!({"alert_id": id, "outcome": "duplicate"}),
@@ -59,7 +66,7 @@ pub(crate) async fn create_from_source(
         .parse()
         .map_err(|e: riposte_model::UnknownValue| ApiError::NotFound(e.to_string()))?;
     let payload = json_body(body)?;
-    let outcomes = intake(&state.store, &caller, source, &payload).await?;
+    let outcomes = intake(&state.store, &caller.actor(), source, &payload, None).await?;
     Ok((intake_status(&outcomes), Json(json!({"alerts": outcomes}))))
 }
 

@@ -1,19 +1,22 @@
 //! Route table: one module per resource.
 
 mod alerts;
+mod connections;
+mod hooks;
+mod integrations;
 mod investigations;
 mod secdo;
 mod system;
 
-use crate::{ApiError, AppState, Caller, MAX_BODY_BYTES};
+use crate::{ApiError, AppState, MAX_BODY_BYTES};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use riposte_model::{AlertSource, JobKind};
+use riposte_model::AlertSource;
 use riposte_sources::SourceError;
-use riposte_store::{AlertInsert, NewJob, Store};
+use riposte_store::{AlertInsert, Store};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -25,6 +28,30 @@ pub(crate) fn routes() -> Router<AppState> {
             "/api/v1/sources/{source}/alerts",
             post(alerts::create_from_source),
         )
+        .route("/hooks/{id}", post(hooks::receive))
+        .route(
+            "/api/v1/integrations",
+            post(integrations::create).get(integrations::list),
+        )
+        .route(
+            "/api/v1/integrations/{id}",
+            axum::routing::delete(integrations::delete),
+        )
+        .route(
+            "/api/v1/integrations/{id}/secret",
+            post(integrations::rotate_secret),
+        )
+        .route(
+            "/api/v1/connections",
+            post(connections::create).get(connections::list),
+        )
+        .route(
+            "/api/v1/connections/{id}",
+            get(connections::get).delete(connections::delete),
+        )
+        .route("/api/v1/connections/{id}/test", post(connections::test))
+        .route("/api/v1/connections/{id}/poll", post(connections::poll_now))
+        .route("/api/v1/connections/{id}/errors", get(connections::errors))
         .route("/publicapi/v2/enrich_with_secdo/", post(secdo::enrich))
         .route("/publicapi/v2/enrich_with_secdo", post(secdo::enrich))
         .route("/api/v1/investigations", get(investigations::list))
@@ -42,15 +69,47 @@ pub(crate) fn routes() -> Router<AppState> {
 pub(crate) fn json_body(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<serde_json::Value, ApiError> {
-    let bytes = body.map_err(|e| {
+    parse_json(&body_bytes(body)?)
+}
+
+/// The raw body, with 413 for oversized bodies.
+pub(crate) fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|e| {
         if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::TooLarge(MAX_BODY_BYTES)
         } else {
             ApiError::BadRequest(format!("cannot read request body: {e}"))
         }
-    })?;
-    serde_json::from_slice(&bytes)
+    })
+}
+
+/// Bytes as JSON, with 400 naming where the JSON breaks.
+pub(crate) fn parse_json(bytes: &[u8]) -> Result<serde_json::Value, ApiError> {
+    serde_json::from_slice(bytes)
         .map_err(|e| ApiError::BadRequest(format!("request body is not valid JSON: {e}")))
+}
+
+/// One field's validation problem.
+pub(crate) fn field(field: &str, problem: impl Into<String>) -> riposte_sources::FieldError {
+    riposte_sources::FieldError {
+        field: field.into(),
+        problem: problem.into(),
+    }
+}
+
+/// Records an administrative action in the audit trail, in its own transaction.
+pub(crate) async fn audit(
+    store: &Store,
+    actor: &str,
+    action: &str,
+    detail: &serde_json::Value,
+) -> Result<(), ApiError> {
+    let mut tx = store.begin().await?;
+    Store::audit(&mut tx, None, actor, action, detail).await?;
+    tx.commit()
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    Ok(())
 }
 
 /// Maps a source's refusal to a 400/422 naming the fields.
@@ -61,45 +120,43 @@ fn refused(e: SourceError) -> ApiError {
     }
 }
 
+/// Optional extra step inside an intake's transaction: a signed webhook request's
+/// signature, remembered so the same request is refused if replayed.
+pub(crate) struct ReplayGuard<'a> {
+    pub(crate) integration: &'a str,
+    pub(crate) signature: &'a str,
+    pub(crate) expires_at: chrono::DateTime<chrono::Utc>,
+}
+
 /// Parses a payload with `source`'s parser, then stores the alerts and enqueues their
 /// triage, all before answering. Duplicates are reported and change nothing.
 pub(crate) async fn intake(
     store: &Store,
-    caller: &Caller,
+    actor: &str,
     source: AlertSource,
     payload: &serde_json::Value,
+    replay: Option<ReplayGuard<'_>>,
 ) -> Result<Vec<AlertInsert>, ApiError> {
     let parser = riposte_sources::parser(source)
         .ok_or_else(|| ApiError::NotFound(format!("no parser for source {source}")))?;
     let alerts = parser.parse(payload, chrono::Utc::now()).map_err(refused)?;
     let mut tx = store.begin().await?;
-    let mut outcomes = Vec::with_capacity(alerts.len());
-    for alert in &alerts {
-        let outcome = Store::insert_alert(&mut tx, alert).await?;
-        if let AlertInsert::Created(id) = outcome {
-            let job = NewJob::new(
-                JobKind::TriageAlert,
-                serde_json::json!({"alert_id": id.to_string()}),
-                None,
-            );
-            Store::enqueue(&mut tx, &job).await?;
-            Store::audit(
-                &mut tx,
-                None,
-                &caller.actor(),
-                "alert.accepted",
-                &serde_json::json!({"alert_id": id, "source": alert.source}),
-            )
-            .await?;
+    if let Some(guard) = replay {
+        if !Store::remember_signature(
+            &mut tx,
+            guard.integration,
+            guard.signature,
+            guard.expires_at,
+        )
+        .await?
+        {
+            return Err(ApiError::Unauthorized(
+                "this signed request was already accepted (replay refused); sign each request with a fresh timestamp".into(),
+            ));
         }
-        let label = match outcome {
-            AlertInsert::Created(_) => "created",
-            AlertInsert::Duplicate(_) => "duplicate",
-        };
-        metrics::counter!("riposte_alerts_total", "source" => alert.source.as_str(), "outcome" => label)
-            .increment(1);
-        outcomes.push(outcome);
+        Store::touch_integration(&mut tx, guard.integration).await?;
     }
+    let outcomes = riposte_worker::intake::accept_alerts(&mut tx, actor, &alerts).await?;
     tx.commit()
         .await
         .map_err(|e| ApiError::Internal(e.into()))?;

@@ -26,7 +26,14 @@ pub(crate) async fn enrich(
     })?;
     let caller = authenticate(&state, key).await?;
     caller.require(Role::Analyst)?;
-    let outcomes = intake(&state.store, &caller, AlertSource::Secdo, &payload).await?;
+    let outcomes = intake(
+        &state.store,
+        &caller.actor(),
+        AlertSource::Secdo,
+        &payload,
+        None,
+    )
+    .await?;
     let mut resp = Json(true).into_response();
     if let Some(AlertInsert::Created(id) | AlertInsert::Duplicate(id)) = outcomes.first()
         && let Ok(v) = HeaderValue::from_str(&id.to_string())

@@ -123,6 +123,10 @@ pub(super) fn event(
         severity,
         finding_type,
         time: time.unwrap_or(received_at),
+        // Detection summaries carry process start/end and the event's creation time, no
+        // first/last observation of the detected activity.
+        first_seen: None,
+        last_seen: None,
         received_at,
         target,
         observables,

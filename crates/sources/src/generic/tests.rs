@@ -14,6 +14,8 @@ fn example() -> Value {
         "title": "Reverse shell spawned by nginx worker",
         "severity": "high",
         "time": "2024-05-31T22:14:03Z",
+        "first_seen": "2024-05-31T22:10:41Z",
+        "last_seen": "2024-05-31T22:14:03Z",
         "vendor": "Acme",
         "product": "EDR",
         "event_id": "det-20240531-0042",
@@ -71,6 +73,14 @@ fn documented_example_parses() {
     assert_eq!(alert.source, AlertSource::Generic);
     assert_eq!(alert.severity, Severity::High);
     assert_eq!(alert.time.to_rfc3339(), "2024-05-31T22:14:03+00:00");
+    let seen = [alert.first_seen, alert.last_seen].map(|t| t.map(|t| t.to_rfc3339()));
+    assert_eq!(
+        seen,
+        [
+            Some("2024-05-31T22:10:41+00:00".into()),
+            Some("2024-05-31T22:14:03+00:00".into())
+        ]
+    );
     assert_eq!(alert.vendor_event_id.as_deref(), Some("det-20240531-0042"));
     assert_eq!(alert.finding_type, "Execution/ReverseShell");
     assert_eq!(alert.target.hostname.as_deref(), Some("web01.corp.example"));
@@ -184,6 +194,17 @@ fn time_must_be_rfc3339() {
         parse(&payload).unwrap().time.to_rfc3339(),
         "2024-05-31T22:14:03+00:00"
     );
+}
+
+#[test]
+fn first_and_last_seen_are_optional_rfc3339() {
+    let alert = parse(&minimal()).unwrap();
+    assert_eq!((alert.first_seen, alert.last_seen), (None, None));
+    let mut payload = minimal();
+    payload["first_seen"] = json!(1_717_193_643_000_i64);
+    payload["last_seen"] = json!("yesterday");
+    let fields: Vec<String> = problems(&payload).into_iter().map(|p| p.0).collect();
+    assert_eq!(fields, ["first_seen", "last_seen"]);
 }
 
 #[test]

@@ -1,0 +1,89 @@
+//! `POST /hooks/{id}`: push integrations. Each sender (SentinelOne's webhook app, Wiz, a
+//! GuardDuty EventBridge API destination, a SIEM script…) gets its own URL and secret, and
+//! authenticates every request with either
+//! - `Authorization: Bearer <secret>` (what vendor webhook UIs can send), or
+//! - `X-Riposte-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "t.body")>`, which
+//!   also proves the body is intact; signatures older or newer than five minutes are
+//!   refused, and each signature is accepted once.
+//!
+//! An unknown integration and a wrong secret get the same 401, so the endpoint does not
+//! reveal which integration ids exist.
+
+use super::{ReplayGuard, body_bytes, intake, intake_status, parse_json};
+use crate::auth::bearer;
+use crate::{ApiError, AppState};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use riposte_notify::SIGNATURE_HEADER;
+use serde_json::{Value, json};
+use subtle::ConstantTimeEq;
+
+/// How far a signature's timestamp may be from the server clock, either way.
+pub(crate) const SIGNATURE_TOLERANCE_SECONDS: i64 = 300;
+
+fn unauthorized() -> ApiError {
+    ApiError::Unauthorized(
+        "webhook authentication failed: send `Authorization: Bearer <integration secret>` or `X-Riposte-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of \"t.body\">` for this integration's URL".into(),
+    )
+}
+
+/// Authenticates the request with the integration's secret, then takes its payload in
+/// like any other alert intake (parsed by the integration's source, stored, triaged).
+pub(crate) async fn receive(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let bytes = body_bytes(body)?;
+    let Some((integration, secret)) = state
+        .store
+        .integration_with_secret(&state.master_key, &id)
+        .await?
+    else {
+        return Err(unauthorized());
+    };
+    let verified = if let Some(header) = headers.get(SIGNATURE_HEADER) {
+        let header = header.to_str().map_err(|_| unauthorized())?;
+        let now = chrono::Utc::now().timestamp();
+        let verified =
+            riposte_notify::verify(&secret, header, &bytes, now, SIGNATURE_TOLERANCE_SECONDS)
+                .map_err(|e| {
+                    tracing::warn!(integration = %integration.name, error = %e, "webhook signature refused");
+                    ApiError::Unauthorized(format!("webhook authentication failed: {e}"))
+                })?;
+        Some(verified)
+    } else {
+        match bearer(&headers) {
+            Some(token) if bool::from(token.trim().as_bytes().ct_eq(secret.as_bytes())) => None,
+            _ => {
+                tracing::warn!(integration = %integration.name, "webhook bearer token refused");
+                return Err(unauthorized());
+            }
+        }
+    };
+    let payload = parse_json(&bytes)?;
+    // The guard entry lives as long as the signature could still pass the window check.
+    let replay = verified.as_ref().map(|v| ReplayGuard {
+        integration: &integration.id,
+        signature: &v.mac,
+        expires_at: chrono::DateTime::from_timestamp(
+            v.timestamp + SIGNATURE_TOLERANCE_SECONDS + 1,
+            0,
+        )
+        .unwrap_or_else(chrono::Utc::now),
+    });
+    let actor = format!("integration:{}", integration.name);
+    let outcomes = intake(&state.store, &actor, integration.source, &payload, replay).await?;
+    if verified.is_none() {
+        let mut tx = state.store.begin().await?;
+        riposte_store::Store::touch_integration(&mut tx, &integration.id).await?;
+        tx.commit()
+            .await
+            .map_err(|e| ApiError::Internal(e.into()))?;
+    }
+    Ok((intake_status(&outcomes), Json(json!({"alerts": outcomes}))))
+}

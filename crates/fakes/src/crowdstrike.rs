@@ -7,6 +7,7 @@
 //! with 400, so a poller bug shows as a failure instead of as silently wrong results.
 
 use crate::FakeServer;
+use crate::oauth::{self, Admission, Fake, Tenant, Vendor};
 use axum::Router;
 use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -15,54 +16,36 @@ use axum::routing::{get, post};
 use chrono::{DateTime, Duration as ChronoDuration, SecondsFormat, Utc};
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
 
 /// The customer id on sample alerts.
 pub const SAMPLE_CID: &str = "5a1e7c0ffee04b5d9a3c2e1f0d9c8b7a";
 
 /// A fake Falcon tenant. Clones share state, so a test keeps one to turn knobs while the
 /// server runs.
-#[derive(Clone)]
-pub struct FakeCrowdStrike {
-    state: Arc<Mutex<CsState>>,
+pub type FakeCrowdStrike = Fake<Falcon>;
+
+/// What a Falcon tenant adds to the shared OAuth2 tenant: alerts are named by
+/// `composite_id`, dated by `updated_timestamp`, and the API client may lack its scope.
+pub struct Falcon {
+    forbidden: bool,
 }
 
-struct CsState {
-    client_id: String,
-    client_secret: String,
-    token_lifetime: Duration,
-    /// Issued token → when it expires.
-    tokens: HashMap<String, Instant>,
-    issued: u64,
-    rate_limited: u32,
-    retry_after_secs: u64,
-    max_page_size: usize,
-    forbidden: bool,
-    alerts: Vec<Value>,
-    token_requests: usize,
-    api_requests: usize,
+impl Vendor for Falcon {
+    const ID_FIELD: &'static str = "composite_id";
+    const UPDATED_FIELD: &'static str = "updated_timestamp";
 }
 
 impl FakeCrowdStrike {
     /// A tenant accepting exactly this API client; tokens live 30 minutes (1799 s, as Falcon).
     pub fn new(client_id: &str, client_secret: &str) -> Self {
-        FakeCrowdStrike {
-            state: Arc::new(Mutex::new(CsState {
-                client_id: client_id.into(),
-                client_secret: client_secret.into(),
-                token_lifetime: Duration::from_secs(1799),
-                tokens: HashMap::new(),
-                issued: 0,
-                rate_limited: 0,
-                retry_after_secs: 0,
-                max_page_size: usize::MAX,
-                forbidden: false,
-                alerts: Vec::new(),
-                token_requests: 0,
-                api_requests: 0,
-            })),
-        }
+        let falcon = Falcon { forbidden: false };
+        Fake::with_tenant(Tenant::new(
+            client_id,
+            client_secret,
+            1799,
+            usize::MAX,
+            falcon,
+        ))
     }
 
     /// Serves this fake on a loopback port; use [`FakeServer::url`] as the poller's base URL.
@@ -79,83 +62,9 @@ impl FakeCrowdStrike {
             .with_state(self.clone())
     }
 
-    fn lock(&self) -> MutexGuard<'_, CsState> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Lifetime of tokens issued from now on (also their `expires_in`); expired tokens get 401.
-    pub fn set_token_lifetime(&self, secs: u64) {
-        self.lock().token_lifetime = Duration::from_secs(secs);
-    }
-
-    /// Invalidates every token issued so far, as a revoked API client would.
-    pub fn revoke_tokens(&self) {
-        self.lock().tokens.clear();
-    }
-
-    /// The next `n` API requests (not token requests) answer 429.
-    pub fn rate_limit_next(&self, n: u32) {
-        self.lock().rate_limited = n;
-    }
-
-    /// The `Retry-After` seconds sent with 429 answers (default 0).
-    pub fn set_retry_after(&self, secs: u64) {
-        self.lock().retry_after_secs = secs;
-    }
-
-    /// Caps how many ids one query returns, whatever `limit` asks for.
-    pub fn set_max_page_size(&self, n: usize) {
-        self.lock().max_page_size = n.max(1);
-    }
-
     /// Makes the Alerts API answer 403, as for an API client without the *Alerts: Read* scope.
     pub fn set_api_forbidden(&self, forbidden: bool) {
-        self.lock().forbidden = forbidden;
-    }
-
-    /// Adds an alert entity; it needs a `composite_id` and an RFC 3339 `updated_timestamp`.
-    ///
-    /// # Panics
-    /// When either is missing: that is a bug in the test.
-    pub fn add_alert(&self, alert: Value) {
-        assert!(composite_id(&alert).is_some(), "alert needs a composite_id");
-        assert!(
-            updated(&alert).is_some(),
-            "alert needs an updated_timestamp"
-        );
-        self.lock().alerts.push(alert);
-    }
-
-    /// Replaces the alert with the same `composite_id` (e.g. a later `updated_timestamp`);
-    /// `false` when there is none.
-    pub fn update_alert(&self, alert: Value) -> bool {
-        assert!(
-            updated(&alert).is_some(),
-            "alert needs an updated_timestamp"
-        );
-        let mut state = self.lock();
-        let id = composite_id(&alert).map(str::to_string);
-        match state
-            .alerts
-            .iter_mut()
-            .find(|a| composite_id(a).map(str::to_string) == id)
-        {
-            Some(slot) => {
-                *slot = alert;
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// Token requests received, successful or not.
-    pub fn token_requests(&self) -> usize {
-        self.lock().token_requests
-    }
-
-    /// Alerts API requests received, including those answered 401 or 429.
-    pub fn api_requests(&self) -> usize {
-        self.lock().api_requests
+        self.lock().vendor.forbidden = forbidden;
     }
 }
 
@@ -204,17 +113,6 @@ pub fn sample_alert(n: u32, updated: DateTime<Utc>) -> Value {
     })
 }
 
-fn composite_id(alert: &Value) -> Option<&str> {
-    alert.get("composite_id").and_then(Value::as_str)
-}
-
-fn updated(alert: &Value) -> Option<DateTime<Utc>> {
-    let t = alert.get("updated_timestamp").and_then(Value::as_str)?;
-    DateTime::parse_from_rfc3339(t)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
-}
-
 /// The `{meta, resources, errors}` envelope.
 fn envelope(status: StatusCode, resources: Value, message: Option<&str>) -> Response {
     let errors = match message {
@@ -238,7 +136,7 @@ async fn token(
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     let mut state = fake.lock();
-    state.token_requests += 1;
+    state.count_token_request();
     let (Some(id), Some(secret)) = (form.get("client_id"), form.get("client_secret")) else {
         return bad_request("client_id and client_secret are required");
     };
@@ -249,12 +147,7 @@ async fn token(
             Some("Failed to issue access token - Not Authorized"),
         );
     }
-    state.issued += 1;
-    let token = format!("fake-falcon-token-{}", state.issued);
-    let lifetime = state.token_lifetime;
-    state
-        .tokens
-        .insert(token.clone(), Instant::now() + lifetime);
+    let (token, lifetime) = state.issue_token("fake-falcon-token");
     let body = json!({
         "access_token": token,
         "token_type": "bearer",
@@ -264,39 +157,29 @@ async fn token(
     (StatusCode::CREATED, axum::Json(body)).into_response()
 }
 
-/// Counts the request, then applies rate limiting and the bearer token check; `Some` is the
-/// refusal to send.
-fn admit(state: &mut CsState, headers: &HeaderMap) -> Option<Response> {
-    state.api_requests += 1;
-    if state.rate_limited > 0 {
-        state.rate_limited -= 1;
-        let mut response = envelope(
-            StatusCode::TOO_MANY_REQUESTS,
-            json!([]),
-            Some("API rate limit exceeded."),
-        );
-        let h = response.headers_mut();
-        h.insert(
-            header::RETRY_AFTER,
-            HeaderValue::from(state.retry_after_secs),
-        );
-        h.insert("x-ratelimit-limit", HeaderValue::from(6000u32));
-        h.insert("x-ratelimit-remaining", HeaderValue::from(0u32));
-        return Some(response);
-    }
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    let now = Instant::now();
-    match token.and_then(|t| state.tokens.get(t)) {
-        Some(expires) if now < *expires && state.forbidden => Some(envelope(
+/// Counts the request, then applies rate limiting, the bearer token check and the scope
+/// switch; `Some` is the refusal to send.
+fn admit(state: &mut Tenant<Falcon>, headers: &HeaderMap) -> Option<Response> {
+    match state.admit(headers) {
+        Admission::RateLimited { retry_after_secs } => {
+            let mut response = envelope(
+                StatusCode::TOO_MANY_REQUESTS,
+                json!([]),
+                Some("API rate limit exceeded."),
+            );
+            let h = response.headers_mut();
+            h.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            h.insert("x-ratelimit-limit", HeaderValue::from(6000u32));
+            h.insert("x-ratelimit-remaining", HeaderValue::from(0u32));
+            Some(response)
+        }
+        Admission::Admitted if state.vendor.forbidden => Some(envelope(
             StatusCode::FORBIDDEN,
             json!([]),
             Some("access denied, authorization failed"),
         )),
-        Some(expires) if now < *expires => None,
-        _ => Some(envelope(
+        Admission::Admitted => None,
+        Admission::Unauthorized => Some(envelope(
             StatusCode::UNAUTHORIZED,
             json!([]),
             Some("access denied, invalid bearer token"),
@@ -311,12 +194,7 @@ fn window(filter: &str) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
         .strip_prefix("updated_timestamp:>='")?
         .strip_suffix('\'')?;
     let until = b.strip_prefix("updated_timestamp:<'")?.strip_suffix('\'')?;
-    let parse = |t: &str| {
-        DateTime::parse_from_rfc3339(t)
-            .ok()
-            .map(|t| t.with_timezone(&Utc))
-    };
-    Some((parse(since)?, parse(until)?))
+    Some((oauth::parse_time(since)?, oauth::parse_time(until)?))
 }
 
 async fn query(
@@ -353,19 +231,13 @@ async fn query(
     if !(1..=10_000).contains(&limit) || offset + limit > 10_000 {
         return bad_request("limit must be 1–10000 and offset + limit at most 10000");
     }
-    let mut matching: Vec<(DateTime<Utc>, &str)> = state
-        .alerts
-        .iter()
-        .filter_map(|a| Some((updated(a)?, composite_id(a)?)))
-        .filter(|(t, _)| range.is_none_or(|(since, until)| since <= *t && *t < until))
-        .collect();
-    matching.sort();
+    let matching = state.alerts_updated_within(range);
     let total = matching.len();
     let ids: Vec<&str> = matching
         .iter()
         .skip(offset)
         .take(limit.min(state.max_page_size))
-        .map(|(_, id)| *id)
+        .filter_map(|a| oauth::id::<Falcon>(a))
         .collect();
     let body = json!({
         "meta": {
@@ -397,13 +269,7 @@ async fn entities(
     };
     let found: Vec<Value> = ids
         .iter()
-        .filter_map(|id| {
-            state
-                .alerts
-                .iter()
-                .find(|a| composite_id(a) == Some(id.as_str()))
-                .cloned()
-        })
+        .filter_map(|id| state.alert(id).cloned())
         .collect();
     envelope(StatusCode::OK, Value::Array(found), None)
 }

@@ -7,6 +7,7 @@
 //! with 400. Evidence is included only with `$expand=evidence`, as in the real API.
 
 use crate::FakeServer;
+use crate::oauth::{Admission, Fake, Tenant, Vendor, parse_time};
 use axum::Router;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -15,56 +16,34 @@ use axum::routing::{get, post};
 use chrono::{DateTime, Duration as ChronoDuration, SecondsFormat, Utc};
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
 
 /// The scope a client-credentials request must ask for.
 pub const SCOPE: &str = "https://api.securitycenter.microsoft.com/.default";
 
 /// A fake Defender tenant. Clones share state, so a test keeps one to turn knobs while the
 /// server runs.
-#[derive(Clone)]
-pub struct FakeDefender {
-    state: Arc<Mutex<MdeState>>,
+pub type FakeDefender = Fake<Mde>;
+
+/// What a Defender tenant adds to the shared OAuth2 tenant: alerts are named by `id`, dated
+/// by `lastUpdateTime`; the Entra tenant id, and where `@odata.nextLink` points.
+pub struct Mde {
+    tenant_id: String,
+    next_link_base: Option<String>,
 }
 
-struct MdeState {
-    tenant_id: String,
-    client_id: String,
-    client_secret: String,
-    token_lifetime: Duration,
-    /// Issued token → when it expires.
-    tokens: HashMap<String, Instant>,
-    issued: u64,
-    rate_limited: u32,
-    retry_after_secs: u64,
-    max_page_size: usize,
-    next_link_base: Option<String>,
-    alerts: Vec<Value>,
-    token_requests: usize,
-    api_requests: usize,
+impl Vendor for Mde {
+    const ID_FIELD: &'static str = "id";
+    const UPDATED_FIELD: &'static str = "lastUpdateTime";
 }
 
 impl FakeDefender {
     /// A tenant accepting exactly this app registration; tokens live an hour (3599 s).
     pub fn new(tenant_id: &str, client_id: &str, client_secret: &str) -> Self {
-        FakeDefender {
-            state: Arc::new(Mutex::new(MdeState {
-                tenant_id: tenant_id.into(),
-                client_id: client_id.into(),
-                client_secret: client_secret.into(),
-                token_lifetime: Duration::from_secs(3599),
-                tokens: HashMap::new(),
-                issued: 0,
-                rate_limited: 0,
-                retry_after_secs: 0,
-                max_page_size: 10_000,
-                next_link_base: None,
-                alerts: Vec::new(),
-                token_requests: 0,
-                api_requests: 0,
-            })),
-        }
+        let mde = Mde {
+            tenant_id: tenant_id.into(),
+            next_link_base: None,
+        };
+        Fake::with_tenant(Tenant::new(client_id, client_secret, 3599, 10_000, mde))
     }
 
     /// Serves this fake on a loopback port; its [`FakeServer::url`] is both the login and the
@@ -81,77 +60,10 @@ impl FakeDefender {
             .with_state(self.clone())
     }
 
-    fn lock(&self) -> MutexGuard<'_, MdeState> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Lifetime of tokens issued from now on (also their `expires_in`); expired tokens get 401.
-    pub fn set_token_lifetime(&self, secs: u64) {
-        self.lock().token_lifetime = Duration::from_secs(secs);
-    }
-
-    /// Invalidates every token issued so far.
-    pub fn revoke_tokens(&self) {
-        self.lock().tokens.clear();
-    }
-
-    /// The next `n` API requests (not token requests) answer 429.
-    pub fn rate_limit_next(&self, n: u32) {
-        self.lock().rate_limited = n;
-    }
-
-    /// The `Retry-After` seconds sent with 429 answers (default 0).
-    pub fn set_retry_after(&self, secs: u64) {
-        self.lock().retry_after_secs = secs;
-    }
-
-    /// Caps the page size, whatever `$top` asks for.
-    pub fn set_max_page_size(&self, n: usize) {
-        self.lock().max_page_size = n.max(1);
-    }
-
     /// Makes `@odata.nextLink` point at another base URL (e.g. `http://evil.example`), to
     /// check that a poller refuses to follow it.
     pub fn set_next_link_base(&self, base: Option<&str>) {
-        self.lock().next_link_base = base.map(str::to_string);
-    }
-
-    /// Adds an alert; it needs an `id` and an RFC 3339 `lastUpdateTime`.
-    ///
-    /// # Panics
-    /// When either is missing: that is a bug in the test.
-    pub fn add_alert(&self, alert: Value) {
-        assert!(alert_id(&alert).is_some(), "alert needs an id");
-        assert!(updated(&alert).is_some(), "alert needs a lastUpdateTime");
-        self.lock().alerts.push(alert);
-    }
-
-    /// Replaces the alert with the same `id`; `false` when there is none.
-    pub fn update_alert(&self, alert: Value) -> bool {
-        assert!(updated(&alert).is_some(), "alert needs a lastUpdateTime");
-        let id = alert_id(&alert).map(str::to_string);
-        let mut state = self.lock();
-        match state
-            .alerts
-            .iter_mut()
-            .find(|a| alert_id(a).map(str::to_string) == id)
-        {
-            Some(slot) => {
-                *slot = alert;
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// Token requests received, successful or not.
-    pub fn token_requests(&self) -> usize {
-        self.lock().token_requests
-    }
-
-    /// Alerts API requests received, including those answered 401 or 429.
-    pub fn api_requests(&self) -> usize {
-        self.lock().api_requests
+        self.lock().vendor.next_link_base = base.map(str::to_string);
     }
 }
 
@@ -213,20 +125,6 @@ pub fn sample_alert(n: u32, updated: DateTime<Utc>) -> Value {
     })
 }
 
-fn alert_id(alert: &Value) -> Option<&str> {
-    alert.get("id").and_then(Value::as_str)
-}
-
-fn parse_time(t: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(t)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
-}
-
-fn updated(alert: &Value) -> Option<DateTime<Utc>> {
-    parse_time(alert.get("lastUpdateTime").and_then(Value::as_str)?)
-}
-
 /// An Entra ID token error (`{error, error_description, error_codes}`).
 fn entra_error(status: StatusCode, error: &str, code: u32, description: &str) -> Response {
     let body = json!({
@@ -253,9 +151,9 @@ async fn token(
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     let mut state = fake.lock();
-    state.token_requests += 1;
+    state.count_token_request();
     let field = |k: &str| form.get(k).map(String::as_str).unwrap_or_default();
-    if tenant != state.tenant_id {
+    if tenant != state.vendor.tenant_id {
         return entra_error(
             StatusCode::BAD_REQUEST,
             "invalid_request",
@@ -303,12 +201,7 @@ async fn token(
             "The provided value for scope is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).",
         );
     }
-    state.issued += 1;
-    let token = format!("fake-entra-token-{}", state.issued);
-    let lifetime = state.token_lifetime;
-    state
-        .tokens
-        .insert(token.clone(), Instant::now() + lifetime);
+    let (token, lifetime) = state.issue_token("fake-entra-token");
     let body = json!({
         "token_type": "Bearer",
         "expires_in": lifetime.as_secs(),
@@ -320,28 +213,21 @@ async fn token(
 
 /// Counts the request, then applies rate limiting and the bearer token check; `Some` is the
 /// refusal to send.
-fn admit(state: &mut MdeState, headers: &HeaderMap) -> Option<Response> {
-    state.api_requests += 1;
-    if state.rate_limited > 0 {
-        state.rate_limited -= 1;
-        let mut response = odata_error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "TooManyRequests",
-            "API calls quota exceeded! Maximum allowed 100 per Minute.",
-        );
-        response.headers_mut().insert(
-            header::RETRY_AFTER,
-            HeaderValue::from(state.retry_after_secs),
-        );
-        return Some(response);
-    }
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    match token.and_then(|t| state.tokens.get(t)) {
-        Some(expires) if Instant::now() < *expires => None,
-        _ => Some(odata_error(
+fn admit(state: &mut Tenant<Mde>, headers: &HeaderMap) -> Option<Response> {
+    match state.admit(headers) {
+        Admission::RateLimited { retry_after_secs } => {
+            let mut response = odata_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TooManyRequests",
+                "API calls quota exceeded! Maximum allowed 100 per Minute.",
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            Some(response)
+        }
+        Admission::Admitted => None,
+        Admission::Unauthorized => Some(odata_error(
             StatusCode::UNAUTHORIZED,
             "Unauthorized",
             "Unauthorized",
@@ -437,22 +323,13 @@ async fn alerts(
             "$top must be 1–10000",
         );
     }
-    let mut matching: Vec<(DateTime<Utc>, &Value)> = state
-        .alerts
-        .iter()
-        .filter_map(|a| Some((updated(a)?, a)))
-        .filter(|(t, _)| range.is_none_or(|(since, until)| since <= *t && *t < until))
-        .collect();
-    matching.sort_by(|a, b| {
-        a.0.cmp(&b.0)
-            .then_with(|| alert_id(a.1).cmp(&alert_id(b.1)))
-    });
+    let matching = state.alerts_updated_within(range);
     let page = top.min(state.max_page_size);
     let value: Vec<Value> = matching
         .iter()
         .skip(skip)
         .take(page)
-        .map(|(_, a)| {
+        .map(|a| {
             let mut a = (*a).clone();
             if !expand && let Some(obj) = a.as_object_mut() {
                 obj.remove("evidence");
@@ -465,6 +342,7 @@ async fn alerts(
         .and_then(|h| h.to_str().ok())
         .unwrap_or("127.0.0.1");
     let base = state
+        .vendor
         .next_link_base
         .clone()
         .unwrap_or_else(|| format!("http://{host}"));

@@ -7,6 +7,7 @@
 pub mod crowdstrike;
 pub mod defender;
 pub mod guardduty;
+pub mod oauth;
 
 use std::net::SocketAddr;
 

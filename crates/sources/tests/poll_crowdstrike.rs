@@ -1,11 +1,14 @@
 //! The CrowdStrike poller end to end against the fake Falcon API.
 
-use chrono::{DateTime, Duration as ChronoDuration, TimeZone, Utc};
+mod common;
+
+use chrono::{DateTime, Duration as ChronoDuration, Utc};
+use common::{at, drain, fast, window};
 use riposte_fakes::FakeServer;
 use riposte_fakes::crowdstrike::{FakeCrowdStrike, sample_alert};
 use riposte_model::AlertSource;
 use riposte_sources::poll::crowdstrike::{CrowdStrikePoller, CrowdStrikeSettings};
-use riposte_sources::poll::{AlertPoller, PollError, PollWindow, RetryPolicy};
+use riposte_sources::poll::{AlertPoller, PollError};
 use serde_json::Value;
 use std::collections::HashSet;
 use std::time::Duration;
@@ -13,46 +16,12 @@ use std::time::Duration;
 const ID: &str = "falcon-client-id";
 const SECRET: &str = "falcon-client-secret-do-not-leak";
 
-fn at(minute: u32, second: u32) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2024, 5, 1, 10, minute, second)
-        .unwrap()
-}
-
-fn window(since: DateTime<Utc>, until: DateTime<Utc>) -> PollWindow {
-    PollWindow { since, until }
-}
-
-fn fast() -> RetryPolicy {
-    RetryPolicy {
-        max_retries: 4,
-        initial_backoff: Duration::from_millis(1),
-        max_wait: Duration::from_secs(2),
-    }
-}
-
 fn poller(server: &FakeServer, secret: &str, page_size: u32) -> CrowdStrikePoller {
     let mut settings = CrowdStrikeSettings::new(server.url(), ID);
     settings.page_size = page_size;
     CrowdStrikePoller::new(settings, secret)
         .unwrap()
         .with_retry(fast())
-}
-
-/// Every page of `window`: (payloads, number of pages).
-async fn drain(p: &CrowdStrikePoller, w: &PollWindow) -> Result<(Vec<Value>, usize), PollError> {
-    let mut payloads = Vec::new();
-    let mut pages = 0;
-    let mut token: Option<String> = None;
-    loop {
-        let page = p.fetch(w, token.as_deref()).await?;
-        pages += 1;
-        payloads.extend(page.payloads);
-        match page.next_page {
-            Some(next) => token = Some(next),
-            None => return Ok((payloads, pages)),
-        }
-        assert!(pages < 100, "runaway paging");
-    }
 }
 
 fn composite(v: &Value) -> String {

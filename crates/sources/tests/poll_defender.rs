@@ -1,11 +1,14 @@
 //! The Defender for Endpoint poller end to end against the fake Entra ID + Defender API.
 
-use chrono::{DateTime, Duration as ChronoDuration, TimeZone, Utc};
+mod common;
+
+use chrono::{DateTime, Duration as ChronoDuration, Utc};
+use common::{at, drain, fast, window};
 use riposte_fakes::FakeServer;
 use riposte_fakes::defender::{FakeDefender, sample_alert};
 use riposte_model::AlertSource;
 use riposte_sources::poll::defender::{DefenderPoller, DefenderSettings};
-use riposte_sources::poll::{AlertPoller, PollError, PollWindow, RetryPolicy};
+use riposte_sources::poll::{AlertPoller, PollError, RetryPolicy};
 use serde_json::Value;
 use std::collections::HashSet;
 use std::time::Duration;
@@ -13,23 +16,6 @@ use std::time::Duration;
 const TENANT: &str = "00000000-0000-4000-8000-0000000c0750";
 const ID: &str = "00000000-0000-4000-8000-00000000a991";
 const SECRET: &str = "entra-client-secret-do-not-leak";
-
-fn at(minute: u32, second: u32) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2024, 5, 1, 10, minute, second)
-        .unwrap()
-}
-
-fn window(since: DateTime<Utc>, until: DateTime<Utc>) -> PollWindow {
-    PollWindow { since, until }
-}
-
-fn fast() -> RetryPolicy {
-    RetryPolicy {
-        max_retries: 4,
-        initial_backoff: Duration::from_millis(1),
-        max_wait: Duration::from_secs(2),
-    }
-}
 
 fn settings(server: &FakeServer, tenant: &str, page_size: u32) -> DefenderSettings {
     let mut s = DefenderSettings::new(tenant, ID);
@@ -43,23 +29,6 @@ fn poller(server: &FakeServer, secret: &str, page_size: u32) -> DefenderPoller {
     DefenderPoller::new(settings(server, TENANT, page_size), secret)
         .unwrap()
         .with_retry(fast())
-}
-
-/// Every page of `window`: (payloads, number of pages).
-async fn drain(p: &DefenderPoller, w: &PollWindow) -> Result<(Vec<Value>, usize), PollError> {
-    let mut payloads = Vec::new();
-    let mut pages = 0;
-    let mut token: Option<String> = None;
-    loop {
-        let page = p.fetch(w, token.as_deref()).await?;
-        pages += 1;
-        payloads.extend(page.payloads);
-        match page.next_page {
-            Some(next) => token = Some(next),
-            None => return Ok((payloads, pages)),
-        }
-        assert!(pages < 100, "runaway paging");
-    }
 }
 
 fn id(v: &Value) -> String {

@@ -66,7 +66,7 @@ impl Store {
             id,
             name: name.to_string(),
             source,
-            created_at: chrono::DateTime::from_timestamp_millis(ms(now)).unwrap_or(now),
+            created_at: from_ms(ms(now)),
             last_used_at: None,
         };
         Ok((integration, secret))

@@ -2,7 +2,7 @@
 //! GuardDuty). Admins create and delete them; analysts test and trigger polls; viewers
 //! read. Credentials are sealed with the master key and never returned.
 
-use super::{audit, field};
+use super::{audit, field, required_name};
 use crate::{ApiError, AppState, Caller};
 use axum::Json;
 use axum::body::Bytes;
@@ -53,16 +53,7 @@ pub(crate) async fn create(
         ));
     }
     let mut errors = Vec::new();
-    let name = match body.get("name").and_then(Value::as_str).map(str::trim) {
-        Some(n) if !n.is_empty() && n.len() <= 100 => n.to_string(),
-        _ => {
-            errors.push(field(
-                "name",
-                "missing or empty (a string of up to 100 characters)",
-            ));
-            String::new()
-        }
-    };
+    let name = required_name(&body, &mut errors).unwrap_or_default();
     let vendors: Vec<&str> = VENDORS.iter().map(|(v, _)| *v).collect();
     let vendor = body
         .get("vendor")

@@ -9,7 +9,7 @@
 //! An unknown integration and a wrong secret get the same 401, so the endpoint does not
 //! reveal which integration ids exist.
 
-use super::{ReplayGuard, body_bytes, intake, intake_status, parse_json};
+use super::{IntegrationUse, body_bytes, intake, intake_status, parse_json};
 use crate::auth::bearer;
 use crate::{ApiError, AppState};
 use axum::Json;
@@ -66,24 +66,24 @@ pub(crate) async fn receive(
         }
     };
     let payload = parse_json(&bytes)?;
-    // The guard entry lives as long as the signature could still pass the window check.
-    let replay = verified.as_ref().map(|v| ReplayGuard {
+    // The replay-guard entry lives as long as the signature could still pass the window check.
+    let via = IntegrationUse {
         integration: &integration.id,
-        signature: &v.mac,
-        expires_at: chrono::DateTime::from_timestamp(
-            v.timestamp + SIGNATURE_TOLERANCE_SECONDS + 1,
-            0,
-        )
-        .unwrap_or_else(chrono::Utc::now),
-    });
+        signature: verified.as_ref().map(|v| {
+            let expires_at =
+                chrono::DateTime::from_timestamp(v.timestamp + SIGNATURE_TOLERANCE_SECONDS + 1, 0)
+                    .unwrap_or_else(chrono::Utc::now);
+            (v.mac.as_str(), expires_at)
+        }),
+    };
     let actor = format!("integration:{}", integration.name);
-    let outcomes = intake(&state.store, &actor, integration.source, &payload, replay).await?;
-    if verified.is_none() {
-        let mut tx = state.store.begin().await?;
-        riposte_store::Store::touch_integration(&mut tx, &integration.id).await?;
-        tx.commit()
-            .await
-            .map_err(|e| ApiError::Internal(e.into()))?;
-    }
+    let outcomes = intake(
+        &state.store,
+        &actor,
+        integration.source,
+        &payload,
+        Some(via),
+    )
+    .await?;
     Ok((intake_status(&outcomes), Json(json!({"alerts": outcomes}))))
 }

@@ -1,7 +1,7 @@
 //! `/api/v1/integrations`: push integrations (admin to change, viewer to list). The secret
 //! is returned once, at creation or rotation; only its sealed form is stored.
 
-use super::{audit, field};
+use super::{audit, field, required_name};
 use crate::{ApiError, AppState, Caller};
 use axum::Json;
 use axum::body::Bytes;
@@ -30,17 +30,7 @@ pub(crate) async fn create(
     caller.require(Role::Admin)?;
     let payload = super::json_body(body)?;
     let mut errors = Vec::new();
-    let name = match payload.get("name").and_then(Value::as_str).map(str::trim) {
-        Some(n) if !n.is_empty() && n.len() <= 100 => Some(n.to_string()),
-        Some(_) => {
-            errors.push(field("name", "must be 1 to 100 characters"));
-            None
-        }
-        None => {
-            errors.push(field("name", "missing (a string)"));
-            None
-        }
-    };
+    let name = required_name(&payload, &mut errors);
     let source = match payload.get("source").and_then(Value::as_str) {
         Some(s) => match s.parse::<AlertSource>() {
             Ok(source) => Some(source),

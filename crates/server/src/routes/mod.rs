@@ -97,6 +97,27 @@ pub(crate) fn field(field: &str, problem: impl Into<String>) -> riposte_sources:
     }
 }
 
+/// The `name` of a resource being created: trimmed, 1 to 100 characters.
+pub(crate) fn required_name(
+    body: &serde_json::Value,
+    errors: &mut Vec<riposte_sources::FieldError>,
+) -> Option<String> {
+    match body
+        .get("name")
+        .and_then(serde_json::Value::as_str)
+        .map(str::trim)
+    {
+        Some(n) if !n.is_empty() && n.len() <= 100 => Some(n.to_string()),
+        _ => {
+            errors.push(field(
+                "name",
+                "missing or empty (a string of 1 to 100 characters)",
+            ));
+            None
+        }
+    }
+}
+
 /// Records an administrative action in the audit trail, in its own transaction.
 pub(crate) async fn audit(
     store: &Store,
@@ -120,12 +141,12 @@ fn refused(e: SourceError) -> ApiError {
     }
 }
 
-/// Optional extra step inside an intake's transaction: a signed webhook request's
-/// signature, remembered so the same request is refused if replayed.
-pub(crate) struct ReplayGuard<'a> {
+/// A push integration's request, recorded inside the intake's transaction: the
+/// integration's last use, and a signed request's signature (remembered until
+/// `expires_at`, so the same request is refused if replayed).
+pub(crate) struct IntegrationUse<'a> {
     pub(crate) integration: &'a str,
-    pub(crate) signature: &'a str,
-    pub(crate) expires_at: chrono::DateTime<chrono::Utc>,
+    pub(crate) signature: Option<(&'a str, chrono::DateTime<chrono::Utc>)>,
 }
 
 /// Parses a payload with `source`'s parser, then stores the alerts and enqueues their
@@ -135,26 +156,21 @@ pub(crate) async fn intake(
     actor: &str,
     source: AlertSource,
     payload: &serde_json::Value,
-    replay: Option<ReplayGuard<'_>>,
+    via: Option<IntegrationUse<'_>>,
 ) -> Result<Vec<AlertInsert>, ApiError> {
     let parser = riposte_sources::parser(source)
         .ok_or_else(|| ApiError::NotFound(format!("no parser for source {source}")))?;
     let alerts = parser.parse(payload, chrono::Utc::now()).map_err(refused)?;
     let mut tx = store.begin().await?;
-    if let Some(guard) = replay {
-        if !Store::remember_signature(
-            &mut tx,
-            guard.integration,
-            guard.signature,
-            guard.expires_at,
-        )
-        .await?
+    if let Some(via) = via {
+        if let Some((signature, expires_at)) = via.signature
+            && !Store::remember_signature(&mut tx, via.integration, signature, expires_at).await?
         {
             return Err(ApiError::Unauthorized(
                 "this signed request was already accepted (replay refused); sign each request with a fresh timestamp".into(),
             ));
         }
-        Store::touch_integration(&mut tx, guard.integration).await?;
+        Store::touch_integration(&mut tx, via.integration).await?;
     }
     let outcomes = riposte_worker::intake::accept_alerts(&mut tx, actor, &alerts).await?;
     tx.commit()

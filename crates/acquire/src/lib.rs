@@ -22,7 +22,7 @@ pub use library::{EvidenceLibrary, LibraryHost};
 pub use resolve::Resolution;
 pub use triage::{
     CollectedFile, DEFAULT_MAX_FILE_SIZE, SkipReason, SkippedFile, TriageOptions, TriageProfile,
-    TriageSelection, triage_files,
+    TriageSelection, all_files, triage_files,
 };
 
 use std::io;

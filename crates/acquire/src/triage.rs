@@ -96,24 +96,7 @@ impl TriageProfile {
         host_root: &Path,
         options: &TriageOptions,
     ) -> Result<TriageSelection, AcquireError> {
-        match fs::symlink_metadata(host_root) {
-            Ok(m) if m.file_type().is_symlink() => {
-                return Err(AcquireError::Unsafe {
-                    path: host_root.to_path_buf(),
-                    problem: format!(
-                        "host folder is a symbolic link to {}",
-                        link_target(host_root)
-                    ),
-                });
-            }
-            Ok(m) if !m.is_dir() => {
-                return Err(AcquireError::NotADirectory {
-                    path: host_root.to_path_buf(),
-                });
-            }
-            Ok(_) => {}
-            Err(e) => return Err(AcquireError::io(host_root, e)),
-        }
+        check_host_root(host_root)?;
         let mut walk = Walk {
             options,
             files: BTreeMap::new(),
@@ -122,17 +105,7 @@ impl TriageProfile {
         for pattern in &self.patterns {
             walk.expand(host_root, pattern);
         }
-        Ok(TriageSelection {
-            files: walk.files.into_values().collect(),
-            skipped: walk
-                .skipped
-                .into_iter()
-                .map(|(original_path, reason)| SkippedFile {
-                    original_path,
-                    reason,
-                })
-                .collect(),
-        })
+        Ok(walk.finish())
     }
 }
 
@@ -140,6 +113,38 @@ impl TriageProfile {
 /// and default options.
 pub fn triage_files(host_root: &Path) -> Result<TriageSelection, AcquireError> {
     TriageProfile::linux().select(host_root, &TriageOptions::default())
+}
+
+/// Selects every regular file of the collection at `host_root` (a full acquisition), with
+/// default options: symbolic links are never followed, special and oversized files skipped.
+pub fn all_files(host_root: &Path) -> Result<TriageSelection, AcquireError> {
+    check_host_root(host_root)?;
+    let options = TriageOptions::default();
+    let mut walk = Walk {
+        options: &options,
+        files: BTreeMap::new(),
+        skipped: BTreeMap::new(),
+    };
+    walk.walk_all(host_root);
+    Ok(walk.finish())
+}
+
+/// Fails unless `host_root` is a real directory (not a symbolic link).
+fn check_host_root(host_root: &Path) -> Result<(), AcquireError> {
+    match fs::symlink_metadata(host_root) {
+        Ok(m) if m.file_type().is_symlink() => Err(AcquireError::Unsafe {
+            path: host_root.to_path_buf(),
+            problem: format!(
+                "host folder is a symbolic link to {}",
+                link_target(host_root)
+            ),
+        }),
+        Ok(m) if !m.is_dir() => Err(AcquireError::NotADirectory {
+            path: host_root.to_path_buf(),
+        }),
+        Ok(_) => Ok(()),
+        Err(e) => Err(AcquireError::io(host_root, e)),
+    }
 }
 
 /// The outcome of a selection, both sorted by original path.
@@ -263,6 +268,49 @@ struct Walk<'a> {
 }
 
 impl Walk<'_> {
+    /// The selection made.
+    fn finish(self) -> TriageSelection {
+        TriageSelection {
+            files: self.files.into_values().collect(),
+            skipped: self
+                .skipped
+                .into_iter()
+                .map(|(original_path, reason)| SkippedFile {
+                    original_path,
+                    reason,
+                })
+                .collect(),
+        }
+    }
+
+    /// Visits every entry under `root`, depth first, never following links.
+    fn walk_all(&mut self, root: &Path) {
+        let mut stack = vec![(root.to_path_buf(), String::new())];
+        while let Some((dir, original)) = stack.pop() {
+            let entries = match fs::read_dir(&dir) {
+                Ok(entries) => entries,
+                Err(e) => {
+                    let original = if original.is_empty() { "/" } else { &original };
+                    self.skip(original.to_string(), unreadable(&e));
+                    continue;
+                }
+            };
+            let mut names: Vec<OsString> = entries
+                .filter_map(Result::ok)
+                .map(|e| e.file_name())
+                .collect();
+            names.sort();
+            let mut subdirs = Vec::new();
+            for name in names {
+                let child = format!("{original}/{}", name.to_string_lossy());
+                let path = dir.join(&name);
+                let is_dir = fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir());
+                self.visit(path, child, !is_dir, &mut subdirs);
+            }
+            stack.extend(subdirs.into_iter().rev());
+        }
+    }
+
     /// Expands `pattern` one segment at a time from `root`.
     fn expand(&mut self, root: &Path, pattern: &Pattern) {
         let segments = pattern.segments();

@@ -1,7 +1,8 @@
 //! Triage selection over collections built in temporary directories.
 
 use riposte_acquire::{
-    AcquireError, SkipReason, TriageOptions, TriageProfile, TriageSelection, triage_files,
+    AcquireError, SkipReason, TriageOptions, TriageProfile, TriageSelection, all_files,
+    triage_files,
 };
 use std::fs;
 use std::path::Path;
@@ -149,11 +150,61 @@ fn host_root_must_be_a_directory() {
     ));
 }
 
+#[test]
+fn full_acquisition_selects_every_file_in_order() {
+    let dir = TempDir::new().unwrap();
+    let root = dir.path();
+    write(root, "var/log/auth.log", "a");
+    write(root, "opt/app/data/blob.bin", "b");
+    write(root, "srv/www/index.html", "c");
+    write(root, ".hidden", "d");
+    fs::create_dir_all(root.join("empty/dir")).unwrap();
+    let full = all_files(root).unwrap();
+    assert_eq!(
+        originals(&full),
+        [
+            "/.hidden",
+            "/opt/app/data/blob.bin",
+            "/srv/www/index.html",
+            "/var/log/auth.log"
+        ]
+    );
+    // Triage takes only what its profile names.
+    assert_eq!(
+        originals(&triage_files(root).unwrap()),
+        ["/var/log/auth.log"]
+    );
+    assert!(matches!(
+        all_files(&root.join("var/log/auth.log")),
+        Err(AcquireError::NotADirectory { .. })
+    ));
+}
+
 #[cfg(unix)]
 mod unix {
     use super::*;
     use std::os::unix::fs::symlink;
     use std::os::unix::net::UnixListener;
+
+    #[test]
+    fn full_acquisition_never_follows_links() {
+        let server = TempDir::new().unwrap();
+        write(server.path(), "secret", "server file");
+        let dir = TempDir::new().unwrap();
+        let root = dir.path();
+        write(root, "etc/passwd", "root:x:0:0");
+        symlink(server.path(), root.join("etc/escape")).unwrap();
+        symlink(server.path().join("secret"), root.join("leak")).unwrap();
+        let full = all_files(root).unwrap();
+        assert_eq!(originals(&full), ["/etc/passwd"]);
+        let links: Vec<&str> = skipped(&full).iter().map(|(p, _)| *p).collect();
+        assert_eq!(links, ["/etc/escape", "/leak"]);
+        assert!(
+            skipped(&full)
+                .iter()
+                .all(|(_, r)| matches!(r, SkipReason::Symlink { .. }))
+        );
+    }
 
     #[test]
     fn symlinks_are_refused_at_any_depth_and_reported() {

@@ -21,6 +21,8 @@ pub struct WorkerArgs {
     #[arg(long, env = "RIPOSTE_DATABASE_URL")]
     pub database_url: Option<String>,
     /// Local evidence library: one folder per host, laid out like its root filesystem.
+    /// Environments' local scopes must lie inside it; on an empty store, a default
+    /// environment and rule for it are created.
     #[arg(long, env = "RIPOSTE_EVIDENCE_LIBRARY")]
     pub evidence_library: Option<PathBuf>,
     /// POST each investigation's result to this URL.
@@ -104,8 +106,18 @@ async fn start_workers(
 ) -> Result<Vec<tokio::task::JoinHandle<()>>> {
     let blobs = BlobStore::local(&args.data_dir.join("evidence"))
         .context("cannot open the evidence store")?;
+    if let Some(library) = &args.evidence_library {
+        if !library.is_dir() {
+            anyhow::bail!(
+                "--evidence-library {} is not a directory; create it or point at the folder holding one collection per host",
+                library.display()
+            );
+        }
+        riposte_worker::bootstrap::evidence_library_defaults(store, library)
+            .await
+            .context("cannot create the default evidence-library environment and rule")?;
+    }
     let config = WorkerConfig {
-        evidence_library: args.evidence_library.clone(),
         webhook_url: args.webhook_url.clone(),
         webhook_secret: args.webhook_secret.clone(),
         outbound: OutboundPolicy {
@@ -119,8 +131,7 @@ async fn start_workers(
     };
     let mut handles = Vec::new();
     for _ in 0..args.workers.max(1) {
-        let worker = Worker::new(store.clone(), blobs.clone(), config.clone())
-            .context("cannot open the evidence library")?;
+        let worker = Worker::new(store.clone(), blobs.clone(), config.clone());
         handles.push(tokio::spawn(worker.run(shutdown.clone())));
     }
     Ok(handles)
@@ -163,6 +174,7 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
         outbound: OutboundPolicy {
             allow: args.common.outbound_allow.clone(),
         },
+        evidence_roots: riposte_rules::EvidenceRoots::new(args.common.evidence_library.clone()),
     };
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown_signal())

@@ -56,7 +56,6 @@ async fn alerts_become_investigations_with_verdicts_and_webhooks() {
         let store: Store = db.store().clone();
         let (hook, received) = webhook_receiver().await;
         let config = WorkerConfig {
-            evidence_library: Some(lib),
             webhook_url: Some(hook),
             webhook_secret: Some("hook-secret".into()),
             outbound: OutboundPolicy {
@@ -65,14 +64,15 @@ async fn alerts_become_investigations_with_verdicts_and_webhooks() {
             poll_interval: Duration::from_millis(50),
             ..WorkerConfig::default()
         };
+        assert!(
+            riposte_worker::bootstrap::evidence_library_defaults(&store, &lib)
+                .await
+                .unwrap()
+        );
         let blobs = BlobStore::local(&tmp.path().join("evidence")).unwrap();
         let (stop, rx) = tokio::sync::watch::channel(false);
         for _ in 0..2 {
-            tokio::spawn(
-                Worker::new(store.clone(), blobs.clone(), config.clone())
-                    .unwrap()
-                    .run(rx.clone()),
-            );
+            tokio::spawn(Worker::new(store.clone(), blobs.clone(), config.clone()).run(rx.clone()));
         }
         let base = serve_in_process(store.clone()).await;
         let http = reqwest::Client::new();
@@ -95,14 +95,29 @@ async fn alerts_become_investigations_with_verdicts_and_webhooks() {
             .map(|a| a["title"].as_str().unwrap())
             .collect();
         assert!(titles.iter().any(|t| t.contains(BRUTE_IP)), "{titles:?}");
+        // The default rule keeps the alert with the evidence, beside the host's files.
+        let (context, files): (Vec<&Value>, Vec<&Value>) = d["evidence"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .partition(|e| e["provenance"]["method"] == "alert-context");
+        assert_eq!(context.len(), 1, "{:#}", d["evidence"]);
         assert_eq!(
-            d["evidence"].as_array().unwrap().len(),
+            files.len(),
             3,
             "auth.log, .bash_history, hostname: {:#}",
             d["evidence"]
         );
+        let stored_context: Value = serde_json::from_slice(
+            &blobs
+                .get(context[0]["storage_key"].as_str().unwrap())
+                .await
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(stored_context["class_uid"], 2004);
         // Chain of custody: each item's hash is the source file's, and the stored copy matches.
-        for item in d["evidence"].as_array().unwrap() {
+        for item in files {
             use sha2::Digest;
             assert_eq!(item["provenance"]["method"], "evidence-library");
             let source = std::fs::read(item["provenance"]["source"].as_str().unwrap()).unwrap();

@@ -32,7 +32,6 @@ fn worker(store: &Store, key: &MasterKey, dir: &std::path::Path) -> Worker {
         BlobStore::local(&dir.join("evidence")).unwrap(),
         config,
     )
-    .unwrap()
 }
 
 async fn vendor_ids(store: &Store) -> Vec<String> {

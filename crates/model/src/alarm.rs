@@ -4,7 +4,7 @@ use crate::Severity;
 use serde::{Deserialize, Serialize};
 
 /// A MITRE ATT&CK technique, with its tactic.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MitreTechnique {
     /// Tactic name, e.g. `credential-access`.
     pub tactic: String,
@@ -13,7 +13,7 @@ pub struct MitreTechnique {
 }
 
 /// A detection's finding over the events or files of an investigation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Alarm {
     /// The detector that raised it (e.g. `ssh_bruteforce_success`).
     pub detector: String,

@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use std::str::FromStr;
 
 /// Where an alert came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum AlertSource {
     /// The generic alert API (`POST /api/v1/alerts`).
@@ -70,16 +70,18 @@ impl FromStr for AlertSource {
 }
 
 /// Indicators an alert carries, used to correlate it with collected events.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Observables {
     /// Source IP of a network alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     pub source_ip: Option<IpAddr>,
     /// Source port of a network alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_port: Option<u16>,
     /// Destination IP of a network alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     pub destination_ip: Option<IpAddr>,
     /// Destination port of a network alert.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -99,7 +101,7 @@ pub struct Observables {
 }
 
 /// An alert after normalization. The vendor's payload is kept verbatim in `raw`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Alert {
     /// Riposte's id for this alert.
     pub id: AlertId,
@@ -139,6 +141,7 @@ pub struct Alert {
     #[serde(default)]
     pub observables: Observables,
     /// The payload exactly as received (credentials removed).
+    #[schema(value_type = Object)]
     pub raw: Value,
 }
 

@@ -12,7 +12,19 @@ use std::fmt;
 use std::str::FromStr;
 
 /// What an event is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum EntityKind {
     /// A process.
@@ -77,7 +89,9 @@ impl FromStr for EntityKind {
 macro_rules! actions {
     ($($(#[$doc:meta])* $variant:ident => $name:literal, $entity:ident;)*) => {
         /// What happened to the entity. Names are the SECDO query builder's where it has one.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+        )]
         pub enum Action {
             $($(#[$doc])* #[serde(rename = $name)] $variant,)*
         }
@@ -176,7 +190,7 @@ impl FromStr for Action {
 }
 
 /// Where in the evidence an event was read from.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EventOrigin {
     /// The parser that produced the event (e.g. `auth_log`).
     pub parser: String,
@@ -188,7 +202,7 @@ pub struct EventOrigin {
 }
 
 /// One timeline event.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Event {
     /// When it happened, in UTC. `None` when the artifact has no reliable time
     /// (e.g. a shell history without timestamps); such events sort last.

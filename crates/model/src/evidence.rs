@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// Where an evidence item came from.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Provenance {
     /// How it was acquired (e.g. `evidence-library`, `upload`, `ebs-snapshot`).
     pub method: String,
@@ -21,7 +21,7 @@ pub struct Provenance {
 }
 
 /// One collected file, hashed while it was copied into the evidence store.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EvidenceItem {
     /// Riposte's id for the item.
     pub id: EvidenceId,

@@ -8,8 +8,9 @@ use uuid::Uuid;
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
         #[serde(transparent)]
+        #[schema(value_type = String, format = Uuid)]
         pub struct $name(pub Uuid);
 
         impl $name {
@@ -55,4 +56,16 @@ id_type!(
 id_type!(
     /// Identifies a persisted job.
     JobId
+);
+id_type!(
+    /// Identifies an environment (a named group of scopes).
+    EnvironmentId
+);
+id_type!(
+    /// Identifies a detection rule (stable across its versions).
+    RuleId
+);
+id_type!(
+    /// Identifies a project: a case grouping investigations, e.g. one scheduled hunt.
+    ProjectId
 );

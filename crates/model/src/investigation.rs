@@ -1,13 +1,15 @@
 //! Investigations: one case about one target, from alert to verdict.
 
-use crate::{AlertId, InvestigationId, Target, UnknownValue, VerdictSummary};
+use crate::{
+    AlertId, InvestigationId, InvestigationPlan, ProjectId, Target, UnknownValue, VerdictSummary,
+};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
 /// Where an investigation is in the flow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum InvestigationStatus {
     /// Created, waiting for acquisition.
@@ -66,7 +68,7 @@ impl FromStr for InvestigationStatus {
 }
 
 /// A case: the evidence, events, alarms and verdict about one target.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Investigation {
     /// Riposte's id for the investigation.
     pub id: InvestigationId,
@@ -84,6 +86,13 @@ pub struct Investigation {
     pub verdict: Option<VerdictSummary>,
     /// Why it failed, when it did.
     pub error: Option<String>,
+    /// The project (case) it belongs to, for imports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_id: Option<ProjectId>,
+    /// How it is carried out (rule version, scope, acquisition, actions), fixed when it
+    /// started; `None` for investigations from before rules existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<InvestigationPlan>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Last change.

@@ -5,22 +5,33 @@
 
 mod alarm;
 mod alert;
+mod environment;
 mod event;
 mod evidence;
 mod ids;
 mod investigation;
 mod job;
+mod rule;
 mod severity;
 mod target;
 mod verdict;
 
 pub use alarm::{Alarm, MitreTechnique};
 pub use alert::{Alert, AlertSource, Observables};
+pub use environment::{
+    Accounts, Acquisition, AwsResourceType, AwsScope, Environment, EnvironmentSpec, LocalScope,
+    Scope, ScopeMatch, SshScope,
+};
 pub use event::{Action, EntityKind, Event, EventOrigin};
 pub use evidence::{EvidenceItem, Provenance};
-pub use ids::{AlertId, EvidenceId, InvestigationId, JobId};
+pub use ids::{AlertId, EnvironmentId, EvidenceId, InvestigationId, JobId, ProjectId, RuleId};
 pub use investigation::{Investigation, InvestigationStatus};
 pub use job::{Job, JobKind, JobStatus};
+pub use rule::{
+    ActionTrigger, AlertDecision, DetectionRule, InvestigationPlan, InvestigationType,
+    NotificationEvent, ResponseAction, RuleAction, RuleEvaluation, RuleFilters, RuleNotification,
+    RuleOutcome, RuleRef, RuleSource, RuleSpec, TargetKind,
+};
 pub use severity::Severity;
 pub use target::Target;
 pub use verdict::{Verdict, VerdictSummary};

@@ -6,7 +6,19 @@ use std::fmt;
 use std::str::FromStr;
 
 /// Severity of an alert or alarm, aligned with OCSF `severity_id` (1 = informational … 5 = critical).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Informational: context, not a finding.

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 /// The system an alert is about. Every field is optional: sources fill what they know,
 /// and resolvers match on whatever is present (instance id first, then names, then IPs).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Target {
     /// Cloud instance id, e.g. `i-0abc…`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -16,6 +16,7 @@ pub struct Target {
     pub hostname: Option<String>,
     /// IP addresses of the system (private and public).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<String>)]
     pub ips: Vec<IpAddr>,
     /// Cloud account or subscription id.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -6,7 +6,19 @@ use std::fmt;
 use std::str::FromStr;
 
 /// The answer to "was this system compromised?".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 pub enum Verdict {
     /// Nothing in the evidence supports the alert.
     #[serde(rename = "No Evidence Found")]
@@ -53,7 +65,7 @@ impl FromStr for Verdict {
 }
 
 /// A verdict with the score it came from and the reasons behind it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct VerdictSummary {
     /// The verdict.
     pub verdict: Verdict,

@@ -24,6 +24,10 @@ pub enum ApiError {
     /// No such resource (404).
     #[error("{0}")]
     NotFound(String),
+    /// The change conflicts with the current state, e.g. deleting an environment rules
+    /// still use, or a name taken meanwhile (409).
+    #[error("{0}")]
+    Conflict(String),
     /// Body too large (413).
     #[error("request body is larger than {0} bytes")]
     TooLarge(usize),
@@ -36,6 +40,7 @@ impl From<riposte_store::StoreError> for ApiError {
     fn from(e: riposte_store::StoreError) -> Self {
         match e {
             riposte_store::StoreError::InvalidCursor(_) => ApiError::BadRequest(e.to_string()),
+            riposte_store::StoreError::Conflict(m) => ApiError::Conflict(m),
             other => ApiError::Internal(other.into()),
         }
     }
@@ -52,6 +57,7 @@ impl IntoResponse for ApiError {
                 json!({"error": format!("{} invalid field(s): {}", fields.len(), fields.iter().map(|f| f.field.as_str()).collect::<Vec<_>>().join(", ")), "fields": fields}),
             ),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, json!({"error": m})),
+            ApiError::Conflict(m) => (StatusCode::CONFLICT, json!({"error": m})),
             ApiError::TooLarge(_) => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 json!({"error": self.to_string()}),

@@ -1,18 +1,24 @@
 //! Riposte's HTTP API. Handlers are thin: parse at the edge (`riposte-sources`), store
 //! before answering (`riposte-store`), and leave the rest to the durable pipeline
 //! (`riposte-worker`). Every route but `/health` needs an API key.
+//!
+//! The OpenAPI 3.1 document of every route is served at `GET /api/v1/openapi.json` (see
+//! [`openapi()`]); it is generated from the same route table as the router.
 
 mod auth;
 mod error;
+mod openapi;
 mod routes;
 
 pub use auth::Caller;
 pub use error::ApiError;
+pub use openapi::{API_KEY_SCHEME, openapi};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use riposte_notify::OutboundPolicy;
+use riposte_rules::EvidenceRoots;
 use riposte_store::{MasterKey, Store};
 use std::sync::OnceLock;
 
@@ -30,6 +36,8 @@ pub struct AppState {
     pub public_url: String,
     /// Which non-public addresses outbound calls (vendor APIs) may reach.
     pub outbound: OutboundPolicy,
+    /// Folders environments' local scopes may point into (`--evidence-library`).
+    pub evidence_roots: EvidenceRoots,
 }
 
 impl AppState {
@@ -41,6 +49,7 @@ impl AppState {
             master_key,
             public_url: "http://127.0.0.1:8080".into(),
             outbound: OutboundPolicy::default(),
+            evidence_roots: EvidenceRoots::default(),
         }
     }
 }
@@ -62,7 +71,10 @@ pub fn metrics_handle() -> PrometheusHandle {
 /// The API router.
 pub fn router(state: AppState) -> Router {
     metrics_handle();
-    routes::routes()
+    // Built once per process, from the same route table, before the first request needs it.
+    openapi();
+    let (router, _) = routes::routes().split_for_parts();
+    router
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)

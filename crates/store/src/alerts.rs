@@ -1,7 +1,7 @@
 //! Accepted alerts, deduplicated by (source, vendor event id).
 
 use crate::{Conn, Result, Store, corrupt, ms};
-use riposte_model::{Alert, AlertId, InvestigationId};
+use riposte_model::{Alert, AlertDecision, AlertId, InvestigationId};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
@@ -27,6 +27,9 @@ pub struct StoredAlert {
     pub investigation_id: Option<InvestigationId>,
     /// Why it did or did not start an investigation.
     pub decision: Option<String>,
+    /// Every rule's outcome for it, when rules were evaluated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decision_detail: Option<AlertDecision>,
 }
 
 /// The deduplication key: source and vendor id, or a hash of the payload when the vendor gives no id.
@@ -54,6 +57,11 @@ fn decode(row: &sqlx::any::AnyRow) -> Result<StoredAlert> {
             .map(|s| s.parse().map_err(|e| corrupt("alerts.investigation_id", e)))
             .transpose()?,
         decision: row.try_get("decision")?,
+        decision_detail: row
+            .try_get::<Option<String>, _>("decision_detail")?
+            .map(|d| serde_json::from_str(&d))
+            .transpose()
+            .map_err(|e| corrupt("alerts.decision_detail", e))?,
     })
 }
 
@@ -92,16 +100,25 @@ impl Store {
         ))
     }
 
-    /// Records the triage decision for an alert (and the investigation it belongs to, if any).
+    /// Records the triage decision for an alert (and the investigation it belongs to, if
+    /// any), with every rule's outcome when rules were evaluated.
     pub async fn set_alert_decision(
         conn: &mut Conn,
         alert: AlertId,
         investigation: Option<InvestigationId>,
         decision: &str,
+        detail: Option<&AlertDecision>,
     ) -> Result<()> {
-        sqlx::query("UPDATE alerts SET investigation_id = $1, decision = $2 WHERE id = $3")
+        let detail = detail
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| corrupt("decision", e))?;
+        sqlx::query(
+            "UPDATE alerts SET investigation_id = $1, decision = $2, decision_detail = $3 WHERE id = $4",
+        )
             .bind(investigation.map(|i| i.to_string()))
             .bind(decision)
+            .bind(detail)
             .bind(alert.to_string())
             .execute(&mut *conn)
             .await?;
@@ -110,17 +127,19 @@ impl Store {
 
     /// One alert by id.
     pub async fn get_alert(&self, id: AlertId) -> Result<Option<StoredAlert>> {
-        let row = sqlx::query("SELECT body, investigation_id, decision FROM alerts WHERE id = $1")
-            .bind(id.to_string())
-            .fetch_optional(self.pool())
-            .await?;
+        let row = sqlx::query(
+            "SELECT body, investigation_id, decision, decision_detail FROM alerts WHERE id = $1",
+        )
+        .bind(id.to_string())
+        .fetch_optional(self.pool())
+        .await?;
         row.as_ref().map(decode).transpose()
     }
 
     /// The newest alerts first.
     pub async fn list_alerts(&self, limit: i64, offset: i64) -> Result<Vec<StoredAlert>> {
         let rows = sqlx::query(
-            "SELECT body, investigation_id, decision FROM alerts ORDER BY received_at DESC, id LIMIT $1 OFFSET $2",
+            "SELECT body, investigation_id, decision, decision_detail FROM alerts ORDER BY received_at DESC, id LIMIT $1 OFFSET $2",
         )
         .bind(limit)
         .bind(offset)

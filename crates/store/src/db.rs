@@ -70,6 +70,7 @@ fn migrations() -> Migrator {
     Migrator::with_migrations(vec![
         migration(1, "init", include_str!("../migrations/0001_init.sql")),
         migration(2, "sources", include_str!("../migrations/0002_sources.sql")),
+        migration(3, "rules", include_str!("../migrations/0003_rules.sql")),
     ])
 }
 

@@ -14,11 +14,14 @@ mod audit;
 mod blobs;
 mod connections;
 mod db;
+mod environments;
 mod events;
 mod evidence;
 mod integrations;
 mod investigations;
 mod jobs;
+mod projects;
+mod rules;
 mod sealed;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -34,6 +37,8 @@ pub use events::{EventPage, TimelineEvent, TimelineQuery};
 pub use integrations::Integration;
 pub use investigations::InvestigationSummary;
 pub use jobs::{ClaimedJob, JobCounts, NewJob};
+pub use projects::Project;
+pub use rules::RuleVersion;
 pub use sealed::{MasterKey, SealError};
 
 use sqlx::AnyConnection;
@@ -76,6 +81,9 @@ pub enum StoreError {
     /// A sealed secret could not be opened (wrong master key, damaged value).
     #[error("{0}")]
     Sealed(SealError),
+    /// A unique value (such as a name) is already taken.
+    #[error("{0}")]
+    Conflict(String),
     /// A timeline cursor that no page ever returned.
     #[error("invalid timeline cursor `{0}`: pass the `next_cursor` of the previous page")]
     InvalidCursor(String),
@@ -88,6 +96,14 @@ pub(crate) fn corrupt(what: &'static str, detail: impl ToString) -> StoreError {
     StoreError::Corrupt {
         what,
         detail: detail.to_string(),
+    }
+}
+
+/// Maps a unique-constraint violation to [`StoreError::Conflict`] with `message`.
+pub(crate) fn conflict_on_unique(e: sqlx::Error, message: impl FnOnce() -> String) -> StoreError {
+    match e.as_database_error() {
+        Some(db) if db.is_unique_violation() => StoreError::Conflict(message()),
+        _ => StoreError::Database(e),
     }
 }
 

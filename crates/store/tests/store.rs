@@ -44,6 +44,8 @@ fn investigation(alerts: Vec<AlertId>) -> Investigation {
         alert_ids: alerts,
         verdict: None,
         error: None,
+        project_id: None,
+        plan: None,
         created_at: Utc::now(),
         updated_at: Utc::now(),
     }
@@ -79,10 +81,10 @@ where
 #[tokio::test]
 async fn migrations_are_versioned_and_rerunnable() {
     for_each_backend(|db| async move {
-        assert_eq!(db.store().schema_version().await.unwrap(), 2);
+        assert_eq!(db.store().schema_version().await.unwrap(), 3);
         // Opening again re-runs the migrator, which must be a no-op.
         let again = Store::connect(db.url()).await.unwrap();
-        assert_eq!(again.schema_version().await.unwrap(), 2);
+        assert_eq!(again.schema_version().await.unwrap(), 3);
     })
     .await;
 }
@@ -135,13 +137,27 @@ async fn investigations_keep_alerts_status_and_verdict() {
         let inv = investigation(vec![a.id]);
         Store::create_investigation(&mut tx, &inv).await.unwrap();
         Store::link_alert(&mut tx, inv.id, a.id).await.unwrap(); // idempotent
-        Store::set_alert_decision(&mut tx, a.id, Some(inv.id), "resolved to web01")
-            .await
-            .unwrap();
+        let detail = riposte_model::AlertDecision {
+            summary: "resolved to web01".into(),
+            evaluations: vec![],
+            joined: true,
+        };
+        Store::set_alert_decision(
+            &mut tx,
+            a.id,
+            Some(inv.id),
+            "resolved to web01",
+            Some(&detail),
+        )
+        .await
+        .unwrap();
         tx.commit().await.unwrap();
 
         let got = s.get_investigation(inv.id).await.unwrap().unwrap();
         assert_eq!(got.alert_ids, vec![a.id]);
+        let stored = s.get_alert(a.id).await.unwrap().unwrap();
+        assert_eq!(stored.decision.as_deref(), Some("resolved to web01"));
+        assert_eq!(stored.decision_detail, Some(detail));
         assert_eq!(got.status, InvestigationStatus::Pending);
         let mut conn = s.pool().acquire().await.unwrap();
         let verdict = VerdictSummary {

@@ -6,10 +6,13 @@ use riposte_model::{Alert, JobKind};
 use riposte_store::{AlertInsert, Conn, NewJob, Store, StoreError};
 
 /// Stores `alerts` and enqueues triage for the new ones, in the caller's transaction.
-/// `actor` is who the audit trail names (an API key, an integration, a connection).
+/// `actor` is who the audit trail names (an API key, an integration, a connection);
+/// `connection_id` is the pull connection that fetched them, which rules bound to one
+/// XDR connection check.
 pub async fn accept_alerts(
     conn: &mut Conn,
     actor: &str,
+    connection_id: Option<&str>,
     alerts: &[Alert],
 ) -> Result<Vec<AlertInsert>, StoreError> {
     let mut outcomes = Vec::with_capacity(alerts.len());
@@ -18,7 +21,7 @@ pub async fn accept_alerts(
         if let AlertInsert::Created(id) = outcome {
             let job = NewJob::new(
                 JobKind::TriageAlert,
-                serde_json::json!({"alert_id": id.to_string()}),
+                serde_json::json!({"alert_id": id.to_string(), "connection_id": connection_id}),
                 None,
             );
             Store::enqueue(conn, &job).await?;

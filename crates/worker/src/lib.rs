@@ -3,14 +3,15 @@
 //! results, its own completion and the next stage's job in one transaction. Any number of
 //! workers (threads of `riposte serve`, or `riposte worker` processes on Postgres) can run.
 
+pub mod bootstrap;
 pub mod connections;
 pub mod intake;
+pub mod investigations;
 pub mod pipeline;
 mod polling;
 mod stages;
 
 use chrono::Utc;
-use riposte_acquire::EvidenceLibrary;
 use riposte_detect::VerdictPolicy;
 use riposte_model::{InvestigationStatus, JobKind};
 use riposte_notify::{OutboundPolicy, WebhookSender};
@@ -22,8 +23,6 @@ use tokio::sync::watch;
 /// How a worker runs.
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
-    /// The local evidence library, if one is configured.
-    pub evidence_library: Option<std::path::PathBuf>,
     /// Where to POST investigation results.
     pub webhook_url: Option<String>,
     /// Secret to sign webhook bodies with (HMAC-SHA256).
@@ -47,7 +46,6 @@ pub struct WorkerConfig {
 impl Default for WorkerConfig {
     fn default() -> Self {
         WorkerConfig {
-            evidence_library: None,
             webhook_url: None,
             webhook_secret: None,
             outbound: OutboundPolicy::default(),
@@ -93,38 +91,26 @@ pub struct Worker {
     store: Store,
     blobs: BlobStore,
     config: Arc<WorkerConfig>,
-    library: Option<Arc<EvidenceLibrary>>,
     webhooks: WebhookSender,
     id: String,
 }
 
 impl Worker {
     /// A worker over a store and an evidence blob store.
-    pub fn new(
-        store: Store,
-        blobs: BlobStore,
-        config: WorkerConfig,
-    ) -> Result<Self, riposte_acquire::AcquireError> {
-        let library = config
-            .evidence_library
-            .as_ref()
-            .map(EvidenceLibrary::open)
-            .transpose()?
-            .map(Arc::new);
+    pub fn new(store: Store, blobs: BlobStore, config: WorkerConfig) -> Self {
         let webhooks = WebhookSender::new(config.outbound.clone());
         let id = format!(
             "{}-{}",
             std::process::id(),
             &uuid::Uuid::new_v4().simple().to_string()[..8]
         );
-        Ok(Worker {
+        Worker {
             store,
             blobs,
             config: Arc::new(config),
-            library,
             webhooks,
             id,
-        })
+        }
     }
 
     /// This worker's id (recorded as the lease holder).

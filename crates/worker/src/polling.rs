@@ -135,7 +135,9 @@ impl Worker {
             for payload in &fetched.payloads {
                 match parser.parse(payload, Utc::now()) {
                     Ok(alerts) => {
-                        for outcome in accept_alerts(&mut tx, &actor, &alerts).await? {
+                        for outcome in
+                            accept_alerts(&mut tx, &actor, Some(&conn.id), &alerts).await?
+                        {
                             match outcome {
                                 AlertInsert::Created(_) => created += 1,
                                 AlertInsert::Duplicate(_) => summary.duplicates += 1,

@@ -3,18 +3,141 @@
 //! read. Credentials are sealed with the master key and never returned.
 
 use super::{audit, field, required_name};
+use crate::openapi::{ErrorBody, ValidationErrorBody};
 use crate::{ApiError, AppState, Caller};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
 use riposte_sources::FieldError;
 use riposte_sources::poll::PollError;
 use riposte_store::{Connection, NewConnection, Role};
 use riposte_worker::connections::{VENDORS, build_poller, needs_secret};
+use serde::Serialize;
 use serde_json::{Value, json};
 use std::time::Duration;
+use utoipa::ToSchema;
+
+/// A new pull connection.
+#[derive(Serialize, ToSchema)]
+#[schema(as = NewConnection)]
+#[allow(dead_code)] // documentation only; the body is parsed by hand
+pub(crate) struct NewConnectionBody {
+    /// A unique name, 1 to 100 characters.
+    #[schema(min_length = 1, max_length = 100)]
+    name: String,
+    /// The vendor: `crowdstrike`, `defender` or `guardduty`.
+    vendor: String,
+    /// The vendor's settings (API base URL, client id, tenant, region, filters…); checked
+    /// exactly as polling will use them.
+    #[schema(value_type = Object)]
+    settings: Value,
+    /// The API client secret: required for CrowdStrike and Defender, refused for GuardDuty
+    /// (which uses the server's AWS credentials). Stored sealed, never returned.
+    secret: Option<String>,
+    /// Whether it is polled (default true).
+    enabled: Option<bool>,
+    /// Seconds between polls, 1–86400 (default 60).
+    #[schema(minimum = 1, maximum = 86400)]
+    poll_interval_seconds: Option<u64>,
+    /// Seconds each window overlaps the previous one, 0–86400 (default 300).
+    #[schema(maximum = 86400)]
+    overlap_seconds: Option<u64>,
+    /// Seconds the first poll reaches back, 0–7776000 (default 86400).
+    #[schema(maximum = 7776000)]
+    lookback_seconds: Option<u64>,
+}
+
+/// A pull connection with its polling state (never its credential).
+#[derive(Serialize, ToSchema)]
+#[schema(as = Connection)]
+#[allow(dead_code)] // documentation only; mirrors `riposte_store::Connection`
+pub(crate) struct ConnectionDoc {
+    /// Id.
+    id: String,
+    /// Unique name.
+    name: String,
+    /// Vendor.
+    vendor: String,
+    /// Vendor settings.
+    #[schema(value_type = Object)]
+    settings: Value,
+    /// Whether a credential is stored.
+    has_secret: bool,
+    /// Whether it is polled.
+    enabled: bool,
+    /// Seconds between polls.
+    poll_interval_seconds: i64,
+    /// Seconds each window overlaps the previous one.
+    overlap_seconds: i64,
+    /// Seconds the first poll reaches back.
+    lookback_seconds: i64,
+    /// Alerts updated before this time are all ingested.
+    cursor: Option<DateTime<Utc>>,
+    /// When the next poll is due.
+    next_poll_at: DateTime<Utc>,
+    /// When the last poll finished (successfully or not).
+    last_polled_at: Option<DateTime<Utc>>,
+    /// The last poll's error, cleared by a successful poll.
+    last_error: Option<String>,
+    /// Consecutive failed polls.
+    failures: i64,
+    /// New alerts stored from this connection so far.
+    alerts_ingested: i64,
+    /// When it was created.
+    created_at: DateTime<Utc>,
+}
+
+/// Every pull connection.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // documentation only; built with `json!`
+pub(crate) struct ConnectionList {
+    /// The connections.
+    connections: Vec<ConnectionDoc>,
+}
+
+/// The result of a connection test.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // documentation only; built with `json!`
+pub(crate) struct ConnectionTest {
+    /// Whether the vendor accepted the credential and answered.
+    ok: bool,
+    /// The connection's vendor.
+    vendor: String,
+    /// Why the test failed, when it did.
+    error: Option<String>,
+    /// Whether the failure may pass on retry (network, rate limit), when it failed.
+    transient: Option<bool>,
+}
+
+/// A payload a connection fetched that could not be turned into alerts.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // documentation only; mirrors `riposte_store::IngestError`
+pub(crate) struct IngestError {
+    /// Id.
+    id: String,
+    /// The connection that fetched it.
+    connection_id: Option<String>,
+    /// The source whose parser refused it.
+    source: String,
+    /// Why.
+    error: String,
+    /// The payload as received.
+    #[schema(value_type = Object)]
+    payload: Value,
+    /// When.
+    received_at: DateTime<Utc>,
+}
+
+/// A connection's ingest errors, newest first (at most 200).
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // documentation only; built with `json!`
+pub(crate) struct IngestErrorList {
+    /// The errors.
+    errors: Vec<IngestError>,
+}
 
 fn seconds(
     body: &Value,
@@ -39,7 +162,26 @@ fn seconds(
     }
 }
 
-/// `POST /api/v1/connections` (admin).
+/// Create a pull connection.
+///
+/// `POST /api/v1/connections` (admin): the settings (and secret) are checked by building
+/// the vendor's client exactly as polling will; the secret is stored sealed.
+#[utoipa::path(
+    post,
+    path = "/api/v1/connections",
+    tag = "connections",
+    operation_id = "create_connection",
+    security(("api_key" = [])),
+    request_body = NewConnectionBody,
+    responses(
+        (status = 201, description = "Created", body = ConnectionDoc),
+        (status = 400, description = "The body is not JSON, or not a JSON object", body = ErrorBody),
+        (status = 401, description = "Missing or unknown API key", body = ErrorBody),
+        (status = 403, description = "The key's role is below admin", body = ErrorBody),
+        (status = 413, description = "The body is larger than 1 MiB", body = ErrorBody),
+        (status = 422, description = "Fields failed validation (including a name already in use), each named", body = ValidationErrorBody),
+    ),
+)]
 pub(crate) async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -158,7 +300,20 @@ pub(crate) async fn create(
     Ok((StatusCode::CREATED, Json(json!(created))))
 }
 
+/// List pull connections.
+///
 /// `GET /api/v1/connections` (viewer): every connection with its polling state.
+#[utoipa::path(
+    get,
+    path = "/api/v1/connections",
+    tag = "connections",
+    operation_id = "list_connections",
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "Every connection", body = ConnectionList),
+        (status = 401, description = "Missing or unknown API key", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -177,7 +332,22 @@ async fn find(state: &AppState, id: &str) -> Result<Connection, ApiError> {
         .ok_or_else(|| ApiError::NotFound(format!("no connection {id}")))
 }
 
-/// `GET /api/v1/connections/{id}` (viewer).
+/// Get a pull connection.
+///
+/// `GET /api/v1/connections/{id}` (viewer): the connection with its polling state.
+#[utoipa::path(
+    get,
+    path = "/api/v1/connections/{id}",
+    tag = "connections",
+    operation_id = "get_connection",
+    security(("api_key" = [])),
+    params(("id" = String, Path, description = "The connection's id")),
+    responses(
+        (status = 200, description = "The connection", body = ConnectionDoc),
+        (status = 401, description = "Missing or unknown API key", body = ErrorBody),
+        (status = 404, description = "No such connection", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -187,8 +357,24 @@ pub(crate) async fn get(
     Ok(Json(json!(find(&state, &id).await?)))
 }
 
+/// Test a pull connection.
+///
 /// `POST /api/v1/connections/{id}/test` (analyst): authenticates and makes one cheap read.
 /// Answers 200 with `ok: false` and the reason when the vendor refuses.
+#[utoipa::path(
+    post,
+    path = "/api/v1/connections/{id}/test",
+    tag = "connections",
+    operation_id = "test_connection",
+    security(("api_key" = [])),
+    params(("id" = String, Path, description = "The connection's id")),
+    responses(
+        (status = 200, description = "The test's result (`ok: false` with the reason when the vendor refused)", body = ConnectionTest),
+        (status = 401, description = "Missing or unknown API key", body = ErrorBody),
+        (status = 403, description = "The key's role is below analyst", body = ErrorBody),
+        (status = 404, description = "No such connection", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn test(
     State(state): State<AppState>,
     caller: Caller,
@@ -212,7 +398,23 @@ pub(crate) async fn test(
     }))
 }
 
+/// Poll a pull connection now.
+///
 /// `POST /api/v1/connections/{id}/poll` (analyst): poll as soon as a worker is free.
+#[utoipa::path(
+    post,
+    path = "/api/v1/connections/{id}/poll",
+    tag = "connections",
+    operation_id = "poll_connection",
+    security(("api_key" = [])),
+    params(("id" = String, Path, description = "The connection's id")),
+    responses(
+        (status = 202, description = "The poll is due now"),
+        (status = 401, description = "Missing or unknown API key", body = ErrorBody),
+        (status = 403, description = "The key's role is below analyst", body = ErrorBody),
+        (status = 404, description = "No such connection", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn poll_now(
     State(state): State<AppState>,
     caller: Caller,
@@ -225,8 +427,23 @@ pub(crate) async fn poll_now(
     Ok(StatusCode::ACCEPTED)
 }
 
+/// List a pull connection's ingest errors.
+///
 /// `GET /api/v1/connections/{id}/errors` (viewer): payloads the connection fetched that
 /// could not be turned into alerts, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/connections/{id}/errors",
+    tag = "connections",
+    operation_id = "list_connection_errors",
+    security(("api_key" = [])),
+    params(("id" = String, Path, description = "The connection's id")),
+    responses(
+        (status = 200, description = "The ingest errors, newest first", body = IngestErrorList),
+        (status = 401, description = "Missing or unknown API key", body = ErrorBody),
+        (status = 404, description = "No such connection", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn errors(
     State(state): State<AppState>,
     caller: Caller,
@@ -239,7 +456,24 @@ pub(crate) async fn errors(
     ))
 }
 
-/// `DELETE /api/v1/connections/{id}` (admin).
+/// Delete a pull connection.
+///
+/// `DELETE /api/v1/connections/{id}` (admin): polling stops; its stored credential is
+/// deleted with it.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/connections/{id}",
+    tag = "connections",
+    operation_id = "delete_connection",
+    security(("api_key" = [])),
+    params(("id" = String, Path, description = "The connection's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Missing or unknown API key", body = ErrorBody),
+        (status = 403, description = "The key's role is below admin", body = ErrorBody),
+        (status = 404, description = "No such connection", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn delete(
     State(state): State<AppState>,
     caller: Caller,

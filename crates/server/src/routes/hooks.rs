@@ -11,6 +11,7 @@
 
 use super::{IntegrationUse, body_bytes, intake, intake_status, parse_json};
 use crate::auth::bearer;
+use crate::openapi::{ErrorBody, IntakeOutcomes, ValidationErrorBody};
 use crate::{ApiError, AppState};
 use axum::Json;
 use axum::body::Bytes;
@@ -30,8 +31,30 @@ fn unauthorized() -> ApiError {
     )
 }
 
-/// Authenticates the request with the integration's secret, then takes its payload in
-/// like any other alert intake (parsed by the integration's source, stored, triaged).
+/// Receive a push integration's payload.
+///
+/// `POST /hooks/{id}` (the integration's secret, not an API key): authenticates the
+/// request with the integration's secret, as `Authorization: Bearer <secret>` or an
+/// `X-Riposte-Signature` HMAC, then takes its payload in like any other alert intake
+/// (parsed by the integration's source, stored, triaged). An unknown integration and a
+/// wrong secret get the same 401.
+#[utoipa::path(
+    post,
+    path = "/hooks/{id}",
+    tag = "sources",
+    operation_id = "receive_hook",
+    security(("integration_secret" = []), ("integration_signature" = [])),
+    params(("id" = String, Path, description = "The integration's id (the last segment of its URL)")),
+    request_body(content = Object, description = "The vendor's payload, unchanged"),
+    responses(
+        (status = 202, description = "Accepted: at least one new alert was stored", body = IntakeOutcomes),
+        (status = 200, description = "Already known: every alert was a duplicate", body = IntakeOutcomes),
+        (status = 400, description = "The body is not JSON, or not a JSON object", body = ErrorBody),
+        (status = 401, description = "Unknown integration, wrong secret, bad or replayed signature", body = ErrorBody),
+        (status = 413, description = "The body is larger than 1 MiB", body = ErrorBody),
+        (status = 422, description = "The payload's fields failed validation, each named", body = ValidationErrorBody),
+    ),
+)]
 pub(crate) async fn receive(
     State(state): State<AppState>,
     Path(id): Path<String>,

@@ -1,19 +1,149 @@
 //! `GET /api/v1/investigations[/{id}[/timeline]]`.
 
 use super::alerts::Page;
+use crate::openapi::ErrorBody;
 use crate::{ApiError, AppState, Caller};
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use riposte_model::InvestigationId;
+use chrono::{DateTime, Utc};
+use riposte_model::{
+    Action, Alarm, EntityKind, Event, EvidenceItem, Investigation, InvestigationId,
+    InvestigationStatus, Verdict,
+};
 use riposte_store::{Role, TimelineQuery};
+use serde::Serialize;
 use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
+
+/// One line of the investigation list.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // documentation only; mirrors `riposte_store::InvestigationSummary`
+pub(crate) struct InvestigationSummary {
+    /// Id.
+    id: InvestigationId,
+    /// Title.
+    title: String,
+    /// Status.
+    status: InvestigationStatus,
+    /// Host key.
+    host: String,
+    /// Verdict, when reached.
+    verdict: Option<Verdict>,
+    /// Verdict score, when reached.
+    score: Option<i64>,
+    /// Creation time.
+    created_at: DateTime<Utc>,
+}
+
+/// A page of investigations, newest first.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // documentation only; built with `json!`
+pub(crate) struct InvestigationList {
+    /// The investigations of this page.
+    investigations: Vec<InvestigationSummary>,
+    /// The page size used.
+    limit: i64,
+    /// The offset used.
+    offset: i64,
+}
+
+/// An event with its position in the investigation (what alarms' `event_refs` point at).
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // documentation only; mirrors `riposte_store::TimelineEvent`
+pub(crate) struct TimelineEvent {
+    /// Position in the investigation's event list.
+    seq: u64,
+    /// The event.
+    #[serde(flatten)]
+    event: Event,
+}
+
+/// One page of a timeline.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // documentation only; mirrors `riposte_store::EventPage`
+pub(crate) struct TimelinePage {
+    /// Events in order.
+    events: Vec<TimelineEvent>,
+    /// Pass this as `cursor` to read the next page; absent on the last page.
+    next_cursor: Option<String>,
+}
+
+/// Everything about one investigation.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // documentation only; built with `json!`
+pub(crate) struct InvestigationDetail {
+    /// The investigation, with its verdict once reached.
+    investigation: Investigation,
+    /// What detections found.
+    alarms: Vec<Alarm>,
+    /// The evidence collected.
+    evidence: Vec<EvidenceItem>,
+    /// How many events were parsed from the evidence.
+    events_count: i64,
+    /// The first 50 timeline events.
+    timeline: TimelinePage,
+    /// The investigation's jobs and their progress.
+    #[schema(value_type = Vec<Object>)]
+    jobs: Vec<Value>,
+    /// How parsing each evidence item went.
+    #[schema(value_type = Vec<Object>)]
+    parse_reports: Vec<Value>,
+    /// The audit trail, oldest first.
+    #[schema(value_type = Vec<Object>)]
+    audit: Vec<Value>,
+}
+
+/// Timeline filters and paging.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // documentation only; mirrors `riposte_store::TimelineQuery`
+pub(crate) struct TimelineParams {
+    /// Only events at or after this time (epoch microseconds).
+    from_us: Option<i64>,
+    /// Only events before this time (epoch microseconds).
+    to_us: Option<i64>,
+    /// Only this entity.
+    #[param(inline)]
+    entity: Option<EntityKind>,
+    /// Only this action.
+    #[param(inline)]
+    action: Option<Action>,
+    /// Only this host.
+    host: Option<String>,
+    /// Only events about this user.
+    username: Option<String>,
+    /// Only events whose message contains this text (case-insensitive).
+    text: Option<String>,
+    /// Newest first instead of oldest first (default false).
+    descending: Option<bool>,
+    /// The `next_cursor` returned with the previous page.
+    cursor: Option<String>,
+    /// Page size, 1–1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<i64>,
+}
 
 fn parse_id(id: &str) -> Result<InvestigationId, ApiError> {
     id.parse()
         .map_err(|_| ApiError::BadRequest(format!("`{id}` is not an investigation id (a UUID)")))
 }
 
-/// `GET /api/v1/investigations` (viewer): newest first.
+/// List investigations.
+///
+/// `GET /api/v1/investigations` (viewer): newest first, with status and verdict.
+#[utoipa::path(
+    get,
+    path = "/api/v1/investigations",
+    tag = "investigations",
+    operation_id = "list_investigations",
+    security(("api_key" = [])),
+    params(Page),
+    responses(
+        (status = 200, description = "A page of investigations", body = InvestigationList),
+        (status = 400, description = "`limit` or `offset` is not an integer"),
+        (status = 401, description = "Missing or unknown API key", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -27,8 +157,24 @@ pub(crate) async fn list(
     ))
 }
 
+/// Get an investigation.
+///
 /// `GET /api/v1/investigations/{id}` (viewer): status, verdict, alarms, evidence, event
 /// count, the first timeline page, job progress, parse reports and the audit trail.
+#[utoipa::path(
+    get,
+    path = "/api/v1/investigations/{id}",
+    tag = "investigations",
+    operation_id = "get_investigation",
+    security(("api_key" = [])),
+    params(("id" = InvestigationId, Path, description = "The investigation's id")),
+    responses(
+        (status = 200, description = "The investigation and everything about it", body = InvestigationDetail),
+        (status = 400, description = "The id is not a UUID", body = ErrorBody),
+        (status = 401, description = "Missing or unknown API key", body = ErrorBody),
+        (status = 404, description = "No such investigation", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -62,7 +208,23 @@ pub(crate) async fn get(
     })))
 }
 
+/// Read an investigation's timeline.
+///
 /// `GET /api/v1/investigations/{id}/timeline` (viewer): filtered, cursor-paged events.
+#[utoipa::path(
+    get,
+    path = "/api/v1/investigations/{id}/timeline",
+    tag = "investigations",
+    operation_id = "get_investigation_timeline",
+    security(("api_key" = [])),
+    params(("id" = InvestigationId, Path, description = "The investigation's id"), TimelineParams),
+    responses(
+        (status = 200, description = "One page of events", body = TimelinePage),
+        (status = 400, description = "The id is not a UUID, or a filter or cursor is invalid", body = ErrorBody),
+        (status = 401, description = "Missing or unknown API key", body = ErrorBody),
+        (status = 404, description = "No such investigation", body = ErrorBody),
+    ),
+)]
 pub(crate) async fn timeline(
     State(state): State<AppState>,
     caller: Caller,

@@ -1,65 +1,75 @@
-//! Route table: one module per resource.
+//! Route table: one module per resource. Every route is registered with
+//! `utoipa_axum::routes!`, which adds the handler's `#[utoipa::path]` operation to the
+//! OpenAPI document and its method and path to the router in one step.
+//!
+//! To add a resource: write `src/routes/<resource>.rs` with handlers annotated with
+//! `#[utoipa::path(...)]`, declare the module below, and add one line to [`routes`]:
+//! `.routes(routes!(<resource>::create, <resource>::list))`. Handlers listed in one
+//! `routes!` must share one path (e.g. `POST` and `GET /api/v1/alerts`); use one `routes!`
+//! per path. Never use plain `.route(...)`: that route would be served but undocumented
+//! (a unit test below refuses it).
 
 mod alerts;
 mod connections;
+mod environments;
 mod hooks;
 mod integrations;
 mod investigations;
+mod projects;
+mod rules;
 mod secdo;
 mod system;
 
+use crate::openapi::ApiDoc;
 use crate::{ApiError, AppState, MAX_BODY_BYTES};
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
 use riposte_model::AlertSource;
 use riposte_sources::SourceError;
 use riposte_store::{AlertInsert, Store};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/health", get(system::health))
-        .route("/metrics", get(system::metrics))
-        .route("/api/v1/alerts", post(alerts::create).get(alerts::list))
-        .route("/api/v1/alerts/{id}", get(alerts::get))
-        .route(
-            "/api/v1/sources/{source}/alerts",
-            post(alerts::create_from_source),
-        )
-        .route("/hooks/{id}", post(hooks::receive))
-        .route(
-            "/api/v1/integrations",
-            post(integrations::create).get(integrations::list),
-        )
-        .route(
-            "/api/v1/integrations/{id}",
-            axum::routing::delete(integrations::delete),
-        )
-        .route(
-            "/api/v1/integrations/{id}/secret",
-            post(integrations::rotate_secret),
-        )
-        .route(
-            "/api/v1/connections",
-            post(connections::create).get(connections::list),
-        )
-        .route(
-            "/api/v1/connections/{id}",
-            get(connections::get).delete(connections::delete),
-        )
-        .route("/api/v1/connections/{id}/test", post(connections::test))
-        .route("/api/v1/connections/{id}/poll", post(connections::poll_now))
-        .route("/api/v1/connections/{id}/errors", get(connections::errors))
-        .route("/publicapi/v2/enrich_with_secdo/", post(secdo::enrich))
-        .route("/publicapi/v2/enrich_with_secdo", post(secdo::enrich))
-        .route("/api/v1/investigations", get(investigations::list))
-        .route("/api/v1/investigations/{id}", get(investigations::get))
-        .route(
-            "/api/v1/investigations/{id}/timeline",
-            get(investigations::timeline),
-        )
+/// Every route of the API with its OpenAPI operation, and the fallback 404.
+pub(crate) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(system::health))
+        .routes(routes!(system::metrics))
+        .routes(routes!(system::openapi_document))
+        .routes(routes!(alerts::create, alerts::list))
+        .routes(routes!(alerts::get))
+        .routes(routes!(alerts::create_from_source))
+        .routes(routes!(hooks::receive))
+        .routes(routes!(integrations::create, integrations::list))
+        .routes(routes!(integrations::delete))
+        .routes(routes!(integrations::rotate_secret))
+        .routes(routes!(connections::create, connections::list))
+        .routes(routes!(connections::get, connections::delete))
+        .routes(routes!(connections::test))
+        .routes(routes!(connections::poll_now))
+        .routes(routes!(connections::errors))
+        .routes(routes!(secdo::enrich))
+        .routes(routes!(secdo::enrich_without_slash))
+        .routes(routes!(investigations::list))
+        .routes(routes!(investigations::get))
+        .routes(routes!(investigations::timeline))
+        .routes(routes!(environments::create, environments::list))
+        .routes(routes!(
+            environments::get,
+            environments::update,
+            environments::delete
+        ))
+        .routes(routes!(environments::resolve))
+        .routes(routes!(rules::create, rules::list))
+        .routes(routes!(rules::get, rules::update, rules::delete))
+        .routes(routes!(rules::enable))
+        .routes(routes!(rules::disable))
+        .routes(routes!(rules::versions))
+        .routes(routes!(projects::create, projects::list))
+        .routes(routes!(projects::get))
+        .routes(routes!(projects::import))
         .fallback(|| async {
             ApiError::NotFound("no such route; see the API section of the README".into())
         })
@@ -81,6 +91,53 @@ pub(crate) fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, A
             ApiError::BadRequest(format!("cannot read request body: {e}"))
         }
     })
+}
+
+/// The body as a typed value: 400 when it is not JSON, 422 naming the field (as a path such
+/// as `scopes[0].kind`) when it does not fit the type.
+pub(crate) fn typed_body<T: serde::de::DeserializeOwned>(
+    body: Result<Bytes, BytesRejection>,
+) -> Result<T, ApiError> {
+    typed_value(json_body(body)?)
+}
+
+/// A JSON value as a typed value, with 422 naming the field that does not fit.
+pub(crate) fn typed_value<T: serde::de::DeserializeOwned>(
+    value: serde_json::Value,
+) -> Result<T, ApiError> {
+    if !value.is_object() {
+        return Err(ApiError::BadRequest(
+            "the body must be a JSON object".into(),
+        ));
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let at = if path == "." {
+            "body".to_string()
+        } else {
+            path
+        };
+        ApiError::Invalid(vec![field(&at, e.into_inner().to_string())])
+    })
+}
+
+/// `Ok` when nothing was found, else 422 with every problem.
+pub(crate) fn problems(found: Vec<riposte_rules::FieldProblem>) -> Result<(), ApiError> {
+    if found.is_empty() {
+        Ok(())
+    } else {
+        invalid(found)
+    }
+}
+
+/// 422 with the problems found.
+pub(crate) fn invalid<T>(found: Vec<riposte_rules::FieldProblem>) -> Result<T, ApiError> {
+    Err(ApiError::Invalid(
+        found
+            .into_iter()
+            .map(|p| field(&p.field, p.problem))
+            .collect(),
+    ))
 }
 
 /// Bytes as JSON, with 400 naming where the JSON breaks.
@@ -172,7 +229,7 @@ pub(crate) async fn intake(
         }
         Store::touch_integration(&mut tx, via.integration).await?;
     }
-    let outcomes = riposte_worker::intake::accept_alerts(&mut tx, actor, &alerts).await?;
+    let outcomes = riposte_worker::intake::accept_alerts(&mut tx, actor, None, &alerts).await?;
     tx.commit()
         .await
         .map_err(|e| ApiError::Internal(e.into()))?;
@@ -188,5 +245,221 @@ pub(crate) fn intake_status(outcomes: &[AlertInsert]) -> StatusCode {
         StatusCode::ACCEPTED
     } else {
         StatusCode::OK
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::routes;
+    use serde_json::Value;
+    use std::collections::BTreeSet;
+
+    /// Every operation the API serves. Adding a route means adding it here too: the API is
+    /// a contract, and this table is its index.
+    const OPERATIONS: &[(&str, &str)] = &[
+        ("get", "/health"),
+        ("get", "/metrics"),
+        ("get", "/api/v1/openapi.json"),
+        ("post", "/api/v1/alerts"),
+        ("get", "/api/v1/alerts"),
+        ("get", "/api/v1/alerts/{id}"),
+        ("post", "/api/v1/sources/{source}/alerts"),
+        ("post", "/hooks/{id}"),
+        ("post", "/api/v1/integrations"),
+        ("get", "/api/v1/integrations"),
+        ("delete", "/api/v1/integrations/{id}"),
+        ("post", "/api/v1/integrations/{id}/secret"),
+        ("post", "/api/v1/connections"),
+        ("get", "/api/v1/connections"),
+        ("get", "/api/v1/connections/{id}"),
+        ("delete", "/api/v1/connections/{id}"),
+        ("post", "/api/v1/connections/{id}/test"),
+        ("post", "/api/v1/connections/{id}/poll"),
+        ("get", "/api/v1/connections/{id}/errors"),
+        ("post", "/publicapi/v2/enrich_with_secdo/"),
+        ("post", "/publicapi/v2/enrich_with_secdo"),
+        ("get", "/api/v1/investigations"),
+        ("get", "/api/v1/investigations/{id}"),
+        ("get", "/api/v1/investigations/{id}/timeline"),
+        ("post", "/api/v1/environments"),
+        ("get", "/api/v1/environments"),
+        ("get", "/api/v1/environments/{id}"),
+        ("put", "/api/v1/environments/{id}"),
+        ("delete", "/api/v1/environments/{id}"),
+        ("post", "/api/v1/environments/resolve"),
+        ("post", "/api/v1/rules"),
+        ("get", "/api/v1/rules"),
+        ("get", "/api/v1/rules/{id}"),
+        ("put", "/api/v1/rules/{id}"),
+        ("delete", "/api/v1/rules/{id}"),
+        ("post", "/api/v1/rules/{id}/enable"),
+        ("post", "/api/v1/rules/{id}/disable"),
+        ("get", "/api/v1/rules/{id}/versions"),
+        ("post", "/api/v1/projects"),
+        ("get", "/api/v1/projects"),
+        ("get", "/api/v1/projects/{id}"),
+        ("post", "/api/v1/projects/{id}/imports"),
+    ];
+
+    const METHODS: [&str; 8] = [
+        "get", "put", "post", "delete", "options", "head", "patch", "trace",
+    ];
+
+    /// The document of the route table, as JSON.
+    fn document() -> Value {
+        let (_, doc) = routes().split_for_parts();
+        serde_json::to_value(&doc).unwrap()
+    }
+
+    fn operations(doc: &Value) -> Vec<(String, String, Value)> {
+        let mut ops = Vec::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                if METHODS.contains(&method.as_str()) {
+                    ops.push((method.clone(), path.clone(), op.clone()));
+                }
+            }
+        }
+        ops
+    }
+
+    /// The source of `routes()`, from its signature to the fallback.
+    fn routes_source() -> &'static str {
+        let src = include_str!("mod.rs");
+        let start = src.find("pub(crate) fn routes()").unwrap();
+        let end = start + src[start..].find(".fallback(").unwrap();
+        &src[start..end]
+    }
+
+    #[test]
+    fn the_router_paths_are_the_documented_paths() {
+        let doc = document();
+        let paths: BTreeSet<&str> = OPERATIONS.iter().map(|(_, p)| *p).collect();
+        assert_eq!(
+            doc["paths"].as_object().unwrap().len(),
+            paths.len(),
+            "routed paths: every routed path is in the document, once"
+        );
+        let documented: BTreeSet<(String, String)> = operations(&doc)
+            .into_iter()
+            .map(|(m, p, _)| (m, p))
+            .collect();
+        let expected: BTreeSet<(String, String)> = OPERATIONS
+            .iter()
+            .map(|(m, p)| (m.to_string(), p.to_string()))
+            .collect();
+        assert_eq!(documented, expected);
+    }
+
+    /// `routes!` routes and documents a handler in one step; a plain `.route(...)` (or a
+    /// nested or merged plain router) would be served without being documented.
+    #[test]
+    fn routes_are_registered_only_through_routes_macro() {
+        let src = routes_source();
+        for plain in [
+            ".route(",
+            ".route_service(",
+            ".nest(",
+            ".nest_service(",
+            ".merge(",
+        ] {
+            assert!(
+                !src.contains(plain),
+                "routes() must register handlers with `.routes(routes!(...))`, not `{plain}`"
+            );
+        }
+        // Each handler named in a `routes!` adds one operation (none has several methods).
+        let handlers: usize = src
+            .split("routes!(")
+            .skip(1)
+            .map(|call| {
+                call[..call.find(')').unwrap()]
+                    .split(',')
+                    .filter(|h| !h.trim().is_empty())
+                    .count()
+            })
+            .sum();
+        assert_eq!(handlers, operations(&document()).len());
+    }
+
+    #[test]
+    fn operations_are_complete_and_unique() {
+        let doc = document();
+        let tags: BTreeSet<&str> = doc["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap())
+            .collect();
+        let mut ids = BTreeSet::new();
+        for (method, path, op) in operations(&doc) {
+            let what = format!("{method} {path}");
+            let id = op["operationId"].as_str().unwrap().to_string();
+            assert!(
+                ids.insert(id.clone()),
+                "{what}: operationId {id} is not unique"
+            );
+            let op_tags = op["tags"].as_array().unwrap();
+            assert_eq!(op_tags.len(), 1, "{what}: one tag");
+            assert!(
+                tags.contains(op_tags[0].as_str().unwrap()),
+                "{what}: tag {} is not declared in ApiDoc",
+                op_tags[0]
+            );
+            assert!(
+                op["summary"].as_str().is_some_and(|s| !s.is_empty()),
+                "{what}: summary"
+            );
+            assert!(
+                op["description"].as_str().is_some_and(|s| !s.is_empty()),
+                "{what}: description"
+            );
+            let responses = op["responses"].as_object().unwrap();
+            assert!(
+                responses.keys().any(|s| s.starts_with('2')),
+                "{what}: a success response"
+            );
+            for name in path
+                .split('/')
+                .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
+            {
+                assert!(
+                    op["parameters"].as_array().is_some_and(|ps| ps
+                        .iter()
+                        .any(|p| p["name"] == name && p["in"] == "path")),
+                    "{what}: path parameter {name} is not declared"
+                );
+            }
+        }
+    }
+
+    /// Every `$ref` names a schema the document carries.
+    #[test]
+    fn schema_references_resolve() {
+        fn refs(v: &Value, out: &mut Vec<String>) {
+            match v {
+                Value::Object(map) => {
+                    if let Some(Value::String(r)) = map.get("$ref") {
+                        out.push(r.clone());
+                    }
+                    map.values().for_each(|v| refs(v, out));
+                }
+                Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+                _ => {}
+            }
+        }
+        let doc = document();
+        let mut all = Vec::new();
+        refs(&doc, &mut all);
+        assert!(!all.is_empty());
+        for r in all {
+            let name = r
+                .strip_prefix("#/components/schemas/")
+                .unwrap_or_else(|| panic!("unexpected reference {r}"));
+            assert!(
+                doc["components"]["schemas"][name].is_object(),
+                "{r} does not resolve"
+            );
+        }
     }
 }

@@ -1,26 +1,53 @@
-//! Stage 2: copy the host's triage files into the evidence store, hashing while streaming,
-//! and record each on the investigation with its provenance (chain of custody).
+//! Stage 2: acquire the evidence the investigation's plan names — for a local evidence
+//! library, copy the host's triage files (or every file, for a full acquisition) into the
+//! evidence store, hashing while streaming, and record each on the investigation with its
+//! provenance (chain of custody).
 
 use super::{finish, next, payload};
 use crate::{StageError, Worker};
 use chrono::Utc;
-use riposte_acquire::triage_files;
+use riposte_acquire::{all_files, triage_files};
 use riposte_model::{
-    EvidenceId, EvidenceItem, InvestigationId, InvestigationStatus, JobKind, Provenance,
+    Acquisition, EvidenceId, EvidenceItem, InvestigationId, InvestigationStatus, InvestigationType,
+    JobKind, Provenance,
 };
 use riposte_store::{ClaimedJob, Store};
 use std::path::PathBuf;
 
 pub(crate) async fn run(w: &Worker, job: &ClaimedJob) -> Result<(), StageError> {
     let inv: InvestigationId = payload(job, "investigation_id")?;
-    let host: String = payload(job, "host")?;
-    let root: PathBuf = payload(job, "host_root")?;
+    let investigation = w
+        .store
+        .get_investigation(inv)
+        .await?
+        .ok_or_else(|| StageError::Fatal(format!("investigation {inv} does not exist")))?;
+    let plan = investigation
+        .plan
+        .ok_or_else(|| StageError::Fatal(format!("investigation {inv} has no acquisition plan")))?;
+    let (host, root) = match &plan.scope.acquisition {
+        Acquisition::Library {
+            host, host_root, ..
+        } => (host.clone(), PathBuf::from(host_root)),
+        other => {
+            return Err(StageError::Fatal(format!(
+                "acquisition over {} is not available in this version of Riposte yet (the plan is recorded on the investigation); use a local evidence library scope, or import a triage collection",
+                other.method()
+            )));
+        }
+    };
+    let full = plan.investigation_type == InvestigationType::Full;
     let selection = {
         let root = root.clone();
-        tokio::task::spawn_blocking(move || triage_files(&root))
-            .await
-            .map_err(|e| StageError::Retry(e.to_string()))?
-            .map_err(|e| StageError::Retry(e.to_string()))?
+        tokio::task::spawn_blocking(move || {
+            if full {
+                all_files(&root)
+            } else {
+                triage_files(&root)
+            }
+        })
+        .await
+        .map_err(|e| StageError::Retry(e.to_string()))?
+        .map_err(|e| StageError::Retry(e.to_string()))?
     };
     // Blobs are content-addressed, so re-collecting after a crash stores nothing twice.
     let mut items = Vec::with_capacity(selection.files.len());

@@ -1,0 +1,201 @@
+//! Evaluating an alert against every rule, with the reason for each outcome.
+
+use crate::{PatternSet, RuleError};
+use riposte_model::{Alert, DetectionRule, RuleOutcome, Target};
+use std::collections::BTreeMap;
+
+/// How an alert arrived, for rules bound to one XDR connection.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AlertOrigin<'a> {
+    /// The pull connection that fetched it, if any.
+    pub connection_id: Option<&'a str>,
+}
+
+/// One rule compiled: its patterns built once.
+#[derive(Debug, Clone)]
+struct Compiled {
+    rule: DetectionRule,
+    finding_types: Option<PatternSet>,
+    titles: Option<PatternSet>,
+}
+
+/// Every rule, compiled and in evaluation order (priority, then name).
+#[derive(Debug, Clone, Default)]
+pub struct RuleSet {
+    rules: Vec<Compiled>,
+}
+
+/// What one rule says about one alert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleMatch<'a> {
+    /// The rule.
+    pub rule: &'a DetectionRule,
+    /// [`RuleOutcome::Matched`], [`RuleOutcome::NotMatched`] or [`RuleOutcome::Disabled`].
+    pub outcome: RuleOutcome,
+    /// Why: the first filter that failed, or what matched.
+    pub reason: String,
+}
+
+fn compile(rule: &DetectionRule, patterns: &[String]) -> Result<Option<PatternSet>, RuleError> {
+    if patterns.is_empty() {
+        return Ok(None);
+    }
+    PatternSet::new(patterns)
+        .map(Some)
+        .map_err(|(pattern, problem)| RuleError {
+            rule: rule.spec.name.clone(),
+            pattern,
+            problem,
+        })
+}
+
+impl RuleSet {
+    /// Compiles `rules` (disabled ones too, so they can be reported).
+    pub fn new(rules: Vec<DetectionRule>) -> Result<Self, RuleError> {
+        let mut compiled = Vec::with_capacity(rules.len());
+        for rule in rules {
+            let finding_types = compile(&rule, &rule.spec.filters.finding_types)?;
+            let titles = compile(&rule, &rule.spec.filters.titles)?;
+            compiled.push(Compiled {
+                rule,
+                finding_types,
+                titles,
+            });
+        }
+        compiled.sort_by(|a, b| {
+            (a.rule.spec.priority, &a.rule.spec.name)
+                .cmp(&(b.rule.spec.priority, &b.rule.spec.name))
+        });
+        Ok(RuleSet { rules: compiled })
+    }
+
+    /// How many rules there are.
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// True when there are no rules.
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// Every rule's outcome for `alert`, in evaluation order.
+    pub fn evaluate(&self, alert: &Alert, origin: AlertOrigin<'_>) -> Vec<RuleMatch<'_>> {
+        self.rules
+            .iter()
+            .map(|c| {
+                let (outcome, reason) = if !c.rule.enabled {
+                    (RuleOutcome::Disabled, "the rule is disabled".to_string())
+                } else {
+                    match c.check(alert, origin) {
+                        Ok(why) => (RuleOutcome::Matched, why),
+                        Err(why) => (RuleOutcome::NotMatched, why),
+                    }
+                };
+                RuleMatch {
+                    rule: &c.rule,
+                    outcome,
+                    reason,
+                }
+            })
+            .collect()
+    }
+
+    /// The enabled rules that match `alert`, in evaluation order (no reasons built).
+    pub fn matching(&self, alert: &Alert, origin: AlertOrigin<'_>) -> Vec<&DetectionRule> {
+        self.rules
+            .iter()
+            .filter(|c| c.rule.enabled && c.check(alert, origin).is_ok())
+            .map(|c| &c.rule)
+            .collect()
+    }
+}
+
+impl Compiled {
+    /// `Ok(what matched)` or `Err(the first filter that failed)`.
+    fn check(&self, alert: &Alert, origin: AlertOrigin<'_>) -> Result<String, String> {
+        let spec = &self.rule.spec;
+        if !spec.source.covers(alert.source) {
+            return Err(format!(
+                "source is {}; the rule takes {} alerts",
+                alert.source,
+                spec.source.as_str()
+            ));
+        }
+        if let Some(wanted) = &spec.connection_id
+            && origin.connection_id != Some(wanted.as_str())
+        {
+            return Err(match origin.connection_id {
+                Some(other) => format!(
+                    "the alert came from connection {other}; the rule takes connection {wanted}"
+                ),
+                None => format!(
+                    "the alert was not pulled by a connection; the rule takes connection {wanted}"
+                ),
+            });
+        }
+        let filters = &spec.filters;
+        if let Some(min) = filters.min_severity
+            && alert.severity < min
+        {
+            return Err(format!(
+                "severity {} is below the rule's minimum {min}",
+                alert.severity
+            ));
+        }
+        let mut matched = vec![format!("source {}", alert.source)];
+        if let Some(types) = &self.finding_types {
+            match types.first_match(&alert.finding_type) {
+                Some(p) => matched.push(format!("finding type {} ({p})", alert.finding_type)),
+                None => {
+                    return Err(format!(
+                        "finding type {:?} matches none of {}",
+                        alert.finding_type,
+                        types.texts().join(", ")
+                    ));
+                }
+            }
+        }
+        if let Some(titles) = &self.titles {
+            match titles.first_match(&alert.title) {
+                Some(p) => matched.push(format!("title ({p})")),
+                None => {
+                    return Err(format!(
+                        "title {:?} matches none of {}",
+                        alert.title,
+                        titles.texts().join(", ")
+                    ));
+                }
+            }
+        }
+        if !filters.tags.is_empty() {
+            missing_tag(&alert.target, &filters.tags)?;
+            matched.push("tags".into());
+        }
+        if let Some(min) = filters.min_severity {
+            matched.push(format!("severity {} ≥ {min}", alert.severity));
+        }
+        Ok(format!("matched on {}", matched.join(", ")))
+    }
+}
+
+/// `Err(reason)` when the target lacks one of `wanted` (a value of `*` asks only for the
+/// tag to be present).
+pub(crate) fn missing_tag(
+    target: &Target,
+    wanted: &BTreeMap<String, String>,
+) -> Result<(), String> {
+    for (key, value) in wanted {
+        match target.tags.get(key) {
+            None => return Err(format!("the target has no tag {key}")),
+            Some(v) if value != "*" && v != value => {
+                return Err(format!("the target's tag {key} is {v:?}, not {value:?}"));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,350 @@
+//! Checks on environments and rules before they are stored. Every problem names its
+//! field, so a client can point at it.
+
+use crate::{FieldProblem, PatternSet};
+use riposte_model::{
+    Accounts, AlertSource, Environment, EnvironmentSpec, RuleSource, RuleSpec, Scope, TargetKind,
+};
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+
+/// The folders local scopes may point into (the server's `--evidence-library` roots).
+/// A scope anywhere else is refused: otherwise anyone allowed to edit environments could
+/// make Riposte collect the server's own files.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EvidenceRoots {
+    roots: Vec<PathBuf>,
+}
+
+impl EvidenceRoots {
+    /// The given roots, canonicalized (roots that do not exist are dropped with a warning).
+    pub fn new(roots: impl IntoIterator<Item = PathBuf>) -> Self {
+        let roots = roots
+            .into_iter()
+            .filter_map(|r| match r.canonicalize() {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    tracing::warn!(root = %r.display(), error = %e, "evidence root is not usable");
+                    None
+                }
+            })
+            .collect();
+        EvidenceRoots { roots }
+    }
+
+    /// The canonical roots.
+    pub fn roots(&self) -> &[PathBuf] {
+        &self.roots
+    }
+
+    /// `Ok(canonical folder)` when `folder` is an existing directory inside a root.
+    pub fn check(&self, folder: &str) -> Result<PathBuf, String> {
+        if self.roots.is_empty() {
+            return Err(
+                "local evidence is not enabled on this server: start it with --evidence-library DIR, then use folders inside DIR".into(),
+            );
+        }
+        let path = Path::new(folder);
+        if !path.is_absolute() {
+            return Err(format!("{folder:?} must be an absolute path"));
+        }
+        let canonical = path
+            .canonicalize()
+            .map_err(|e| format!("cannot open {folder:?}: {e}"))?;
+        if !canonical.is_dir() {
+            return Err(format!("{folder:?} is not a directory"));
+        }
+        if !self.roots.iter().any(|r| canonical.starts_with(r)) {
+            let roots: Vec<String> = self.roots.iter().map(|r| r.display().to_string()).collect();
+            return Err(format!(
+                "{folder:?} is outside the server's evidence roots ({})",
+                roots.join(", ")
+            ));
+        }
+        Ok(canonical)
+    }
+}
+
+/// A pull connection, as rules refer to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionInfo {
+    /// Its id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Its vendor (`crowdstrike`, `defender`, `guardduty`).
+    pub vendor: String,
+}
+
+fn check_name(name: &str, problems: &mut Vec<FieldProblem>) {
+    let trimmed = name.trim();
+    if trimmed.is_empty() || trimmed.len() > 100 || trimmed != name {
+        problems.push(FieldProblem::new(
+            "name",
+            "must be 1 to 100 characters, without leading or trailing spaces",
+        ));
+    }
+}
+
+fn check_patterns(field: &str, patterns: &[String], problems: &mut Vec<FieldProblem>) {
+    for (i, p) in patterns.iter().enumerate() {
+        if let Err((_, problem)) = PatternSet::new(&[p]) {
+            problems.push(FieldProblem::new(format!("{field}[{i}]"), problem));
+        }
+    }
+}
+
+fn check_tags(field: &str, tags: &BTreeMap<String, String>, problems: &mut Vec<FieldProblem>) {
+    for (key, value) in tags {
+        if key.trim().is_empty() || key.len() > 128 {
+            problems.push(FieldProblem::new(field, "tag keys are 1 to 128 characters"));
+        }
+        if value.len() > 256 {
+            problems.push(FieldProblem::new(
+                format!("{field}.{key}"),
+                "tag values are at most 256 characters (`*` = any value)",
+            ));
+        }
+    }
+}
+
+/// `us-east-1`, `eu-central-2`, `us-gov-west-1`, `ap-southeast-4`…
+fn is_region(region: &str) -> bool {
+    let parts: Vec<&str> = region.split('-').collect();
+    parts.len() >= 3
+        && parts[0].len() == 2
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
+        && !parts[parts.len() - 1].is_empty()
+}
+
+/// IAM role names: 1 to 64 of `A-Za-z0-9+=,.@_-`.
+fn is_role_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
+}
+
+/// Problems with an environment definition; empty when it can be stored.
+pub fn validate_environment(spec: &EnvironmentSpec, roots: &EvidenceRoots) -> Vec<FieldProblem> {
+    let mut problems = Vec::new();
+    check_name(&spec.name, &mut problems);
+    if spec.scopes.is_empty() {
+        problems.push(FieldProblem::new(
+            "scopes",
+            "at least one scope (kind aws, ssh or local) is needed",
+        ));
+    }
+    for (i, scope) in spec.scopes.iter().enumerate() {
+        let at = |field: &str| format!("scopes[{i}].{field}");
+        match scope {
+            Scope::Aws(aws) => {
+                if let Accounts::Listed(ids) = &aws.accounts {
+                    if ids.is_empty() {
+                        problems.push(FieldProblem::new(
+                            at("accounts"),
+                            "list at least one account id, or say \"all\"",
+                        ));
+                    }
+                    for (j, id) in ids.iter().enumerate() {
+                        if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) {
+                            problems.push(FieldProblem::new(
+                                format!("scopes[{i}].accounts[{j}]"),
+                                format!("{id:?} is not a 12-digit AWS account id"),
+                            ));
+                        }
+                    }
+                }
+                for (j, region) in aws.regions.iter().enumerate() {
+                    if !is_region(region) {
+                        problems.push(FieldProblem::new(
+                            format!("scopes[{i}].regions[{j}]"),
+                            format!("{region:?} is not an AWS region name such as us-east-1"),
+                        ));
+                    }
+                }
+                check_tags(&at("tags"), &aws.tags, &mut problems);
+                if let Some(role) = &aws.role_name
+                    && !is_role_name(role)
+                {
+                    problems.push(FieldProblem::new(
+                        at("role_name"),
+                        "an IAM role name is 1 to 64 of letters, digits and +=,.@_-",
+                    ));
+                }
+            }
+            Scope::Ssh(ssh) => {
+                if ssh.cidrs.is_empty() && ssh.hostname_patterns.is_empty() {
+                    problems.push(FieldProblem::new(
+                        at("cidrs"),
+                        "give networks (cidrs) or hostname_patterns, or both",
+                    ));
+                }
+                check_patterns(
+                    &at("hostname_patterns"),
+                    &ssh.hostname_patterns,
+                    &mut problems,
+                );
+                if ssh.credential.trim().is_empty() {
+                    problems.push(FieldProblem::new(
+                        at("credential"),
+                        "name the SSH credential Riposte logs in with",
+                    ));
+                }
+                if ssh.port == 0 {
+                    problems.push(FieldProblem::new(at("port"), "must be 1 to 65535"));
+                }
+            }
+            Scope::Local(local) => {
+                if let Err(problem) = roots.check(&local.folder) {
+                    problems.push(FieldProblem::new(at("folder"), problem));
+                }
+            }
+        }
+    }
+    problems
+}
+
+/// Sources whose targets are cloud resources: their rules must name an environment.
+fn is_cloud_source(source: RuleSource) -> bool {
+    matches!(
+        source,
+        RuleSource::Only(AlertSource::GuardDuty | AlertSource::Wiz)
+    )
+}
+
+/// Sources reached through an XDR connection.
+fn is_xdr_source(source: RuleSource) -> bool {
+    matches!(
+        source,
+        RuleSource::Only(AlertSource::CrowdStrike | AlertSource::Defender)
+    )
+}
+
+/// Problems with a rule definition, given the environments and connections that exist;
+/// empty when it can be stored.
+pub fn validate_rule(
+    spec: &RuleSpec,
+    environments: &[Environment],
+    connections: &[ConnectionInfo],
+) -> Vec<FieldProblem> {
+    let mut problems = Vec::new();
+    check_name(&spec.name, &mut problems);
+    let environment = match spec.environment_id {
+        None => {
+            if is_cloud_source(spec.source) {
+                problems.push(FieldProblem::new(
+                    "environment_id",
+                    format!(
+                        "missing: a {} rule must name the environment its targets are acquired from",
+                        spec.source.as_str()
+                    ),
+                ));
+            }
+            None
+        }
+        Some(id) => {
+            let found = environments.iter().find(|e| e.id == id);
+            if found.is_none() {
+                problems.push(FieldProblem::new(
+                    "environment_id",
+                    format!("no environment has id {id}"),
+                ));
+            }
+            found
+        }
+    };
+    if let Some(conn_id) = &spec.connection_id {
+        if !is_xdr_source(spec.source) {
+            problems.push(FieldProblem::new(
+                "connection_id",
+                "only crowdstrike and defender rules take an XDR connection",
+            ));
+        } else {
+            match connections.iter().find(|c| &c.id == conn_id) {
+                None => problems.push(FieldProblem::new(
+                    "connection_id",
+                    format!("no connection has id {conn_id}"),
+                )),
+                Some(c) if c.vendor != spec.source.as_str() => problems.push(FieldProblem::new(
+                    "connection_id",
+                    format!(
+                        "connection {} is a {} connection, not {}",
+                        c.name,
+                        c.vendor,
+                        spec.source.as_str()
+                    ),
+                )),
+                Some(_) => {}
+            }
+        }
+    }
+    check_patterns(
+        "filters.finding_types",
+        &spec.filters.finding_types,
+        &mut problems,
+    );
+    check_patterns("filters.titles", &spec.filters.titles, &mut problems);
+    check_tags("filters.tags", &spec.filters.tags, &mut problems);
+    let mut seen = HashSet::new();
+    for (i, action) in spec.actions.iter().enumerate() {
+        let field = format!("actions[{i}].action");
+        let name = action.action.as_str();
+        if !seen.insert(action.action) {
+            problems.push(FieldProblem::new(field, format!("{name} is listed twice")));
+            continue;
+        }
+        match action.action.target_kind() {
+            TargetKind::Ec2Instance => {
+                let has_aws = environment
+                    .is_some_and(|e| e.scopes.iter().any(|s| matches!(s, Scope::Aws(_))));
+                if !has_aws {
+                    let which = environment
+                        .map(|e| format!("environment {} has no AWS scope", e.name))
+                        .unwrap_or_else(|| "the rule names no environment".into());
+                    problems.push(FieldProblem::new(
+                        field,
+                        format!("{name} acts on EC2 instances, but {which}"),
+                    ));
+                }
+            }
+            TargetKind::XdrHost => {
+                if !is_xdr_source(spec.source) || spec.connection_id.is_none() {
+                    problems.push(FieldProblem::new(
+                        field,
+                        format!(
+                            "{name} contains a host through its XDR: the rule needs source crowdstrike or defender and a connection_id"
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    for (i, n) in spec.notifications.iter().enumerate() {
+        if n.webhook.trim().is_empty() || n.webhook.len() > 100 {
+            problems.push(FieldProblem::new(
+                format!("notifications[{i}].webhook"),
+                "name the webhook (1 to 100 characters)",
+            ));
+        }
+        if n.events.is_empty() {
+            problems.push(FieldProblem::new(
+                format!("notifications[{i}].events"),
+                "list at least one event",
+            ));
+        }
+    }
+    if spec.join_window_minutes > 7 * 24 * 60 {
+        problems.push(FieldProblem::new(
+            "join_window_minutes",
+            "at most 10080 (one week)",
+        ));
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests;

@@ -452,3 +452,86 @@ async fn corpus_alerts_trigger_the_right_rules_and_record_why() {
         let _ = stop.send(true);
     }
 }
+
+#[tokio::test]
+async fn simultaneous_alerts_on_one_target_start_one_investigation() {
+    for db in both().await {
+        eprintln!("backend: {}", db.name());
+        let tmp = tempfile::tempdir().unwrap();
+        let lib = library(tmp.path());
+        let store: Store = db.store().clone();
+        assert!(
+            riposte_worker::bootstrap::evidence_library_defaults(&store, &lib)
+                .await
+                .unwrap()
+        );
+        // Eight alerts on `victim` (10.20.0.9), accepted together, triaged by four workers.
+        let alerts: Vec<riposte_model::Alert> = (0..8)
+            .map(|i| {
+                let payload = common::secdo_network("k", "10.20.0.9", &format!("burst-{i}"));
+                riposte_sources::parser(riposte_model::AlertSource::Secdo)
+                    .unwrap()
+                    .parse(&payload, chrono::Utc::now())
+                    .unwrap()
+                    .remove(0)
+            })
+            .collect();
+        let mut tx = store.begin().await.unwrap();
+        riposte_worker::intake::accept_alerts(&mut tx, "test", None, &alerts)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let blobs = BlobStore::local(&tmp.path().join("evidence")).unwrap();
+        let (stop, rx) = tokio::sync::watch::channel(false);
+        let config = WorkerConfig {
+            poll_interval: Duration::from_millis(10),
+            ..WorkerConfig::default()
+        };
+        for _ in 0..4 {
+            tokio::spawn(Worker::new(store.clone(), blobs.clone(), config.clone()).run(rx.clone()));
+        }
+        let mut decided = 0;
+        for _ in 0..400 {
+            decided = 0;
+            for a in &alerts {
+                if store
+                    .get_alert(a.id)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .decision
+                    .is_some()
+                {
+                    decided += 1;
+                }
+            }
+            if decided == alerts.len() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        assert_eq!(decided, alerts.len());
+        let _ = stop.send(true);
+        let investigations = store.list_investigations(50, 0).await.unwrap();
+        assert_eq!(investigations.len(), 1, "{}: {investigations:?}", db.name());
+        let inv = store
+            .get_investigation(investigations[0].id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(inv.alert_ids.len(), alerts.len());
+        let mut joined = 0;
+        for a in &alerts {
+            let stored = store.get_alert(a.id).await.unwrap().unwrap();
+            assert_eq!(stored.investigation_id, Some(inv.id));
+            if stored.decision_detail.unwrap().joined {
+                joined += 1;
+            }
+        }
+        assert_eq!(
+            joined,
+            alerts.len() - 1,
+            "one started it, the others joined"
+        );
+    }
+}

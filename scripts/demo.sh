@@ -37,6 +37,9 @@ for _ in $(seq 100); do
   fi
   sleep 0.3
 done
+echo "== Why: the rules' decision recorded on the alert"
+curl -s "${auth[@]}" "$api/alerts/$ALERT_ID" | python3 -c 'import json,sys; a=json.load(sys.stdin); print(a["decision"]); [print("  -", e["rule"]["name"], "v%s:" % e["rule"]["version"], e["outcome"], "-", e["reason"]) for e in a["decision_detail"]["evaluations"]]'
+echo
 curl -s "${auth[@]}" "$api/investigations/$INV" | python3 scripts/show_investigation.py
 echo "(full record: curl -H 'Authorization: Bearer <key>' $api/investigations/$INV)"
 echo

@@ -312,6 +312,19 @@ pub enum RuleOutcome {
     NotResolved,
 }
 
+impl RuleOutcome {
+    /// The snake_case name used in the API and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleOutcome::Applied => "applied",
+            RuleOutcome::Matched => "matched",
+            RuleOutcome::NotMatched => "not_matched",
+            RuleOutcome::Disabled => "disabled",
+            RuleOutcome::NotResolved => "not_resolved",
+        }
+    }
+}
+
 /// How an investigation is to be carried out: fixed when it starts, whatever later
 /// happens to the rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -378,5 +391,18 @@ mod tests {
         assert!(ActionTrigger::Suspicious.fires_on(Verdict::Suspicious));
         assert!(!ActionTrigger::Malicious.fires_on(Verdict::Suspicious));
         assert!(!ActionTrigger::Suspicious.fires_on(Verdict::NoEvidence));
+    }
+
+    #[test]
+    fn outcome_names_match_their_json() {
+        for o in [
+            RuleOutcome::Applied,
+            RuleOutcome::Matched,
+            RuleOutcome::NotMatched,
+            RuleOutcome::Disabled,
+            RuleOutcome::NotResolved,
+        ] {
+            assert_eq!(serde_json::to_value(o).unwrap(), o.as_str());
+        }
     }
 }

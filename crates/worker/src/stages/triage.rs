@@ -188,6 +188,10 @@ pub(crate) async fn run(w: &Worker, job: &ClaimedJob) -> Result<(), StageError> 
     .await
     .map_err(|e| StageError::Retry(e.to_string()))?;
 
+    for e in &decision.evaluations {
+        metrics::counter!("riposte_rule_evaluations_total", "outcome" => e.outcome.as_str())
+            .increment(1);
+    }
     let context_blob = match &decision.chosen {
         Some((rule, _)) if rule.spec.attach_alert_context => {
             let body = serde_json::to_vec_pretty(&alert.to_ocsf())
@@ -207,6 +211,7 @@ pub(crate) async fn run(w: &Worker, job: &ClaimedJob) -> Result<(), StageError> 
                 evaluations: decision.evaluations,
                 joined: false,
             };
+            tracing::info!(alert = %alert_id, decision = %summary, "alert triaged");
             Store::set_alert_decision(&mut tx, alert_id, None, &summary, Some(&detail)).await?;
             Store::audit(
                 &mut tx,
@@ -254,6 +259,7 @@ pub(crate) async fn run(w: &Worker, job: &ClaimedJob) -> Result<(), StageError> 
                     rule.spec.name, rule.version, rule.spec.join_window_minutes
                 ),
             };
+            tracing::info!(alert = %alert_id, investigation = %started.id(), decision = %summary, "alert triaged");
             let detail = AlertDecision {
                 summary: summary.clone(),
                 evaluations: decision.evaluations,

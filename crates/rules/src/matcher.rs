@@ -87,7 +87,7 @@ impl RuleSet {
                 let (outcome, reason) = if !c.rule.enabled {
                     (RuleOutcome::Disabled, "the rule is disabled".to_string())
                 } else {
-                    match c.check(alert, origin) {
+                    match c.check(alert, origin, true) {
                         Ok(why) => (RuleOutcome::Matched, why),
                         Err(why) => (RuleOutcome::NotMatched, why),
                     }
@@ -105,71 +105,99 @@ impl RuleSet {
     pub fn matching(&self, alert: &Alert, origin: AlertOrigin<'_>) -> Vec<&DetectionRule> {
         self.rules
             .iter()
-            .filter(|c| c.rule.enabled && c.check(alert, origin).is_ok())
+            .filter(|c| c.rule.enabled && c.check(alert, origin, false).is_ok())
             .map(|c| &c.rule)
             .collect()
     }
 }
 
 impl Compiled {
-    /// `Ok(what matched)` or `Err(the first filter that failed)`.
-    fn check(&self, alert: &Alert, origin: AlertOrigin<'_>) -> Result<String, String> {
+    /// `Ok(what matched)` or `Err(the first filter that failed)`; the texts are built only
+    /// when `explain` is set (the match-only path allocates nothing).
+    fn check(
+        &self,
+        alert: &Alert,
+        origin: AlertOrigin<'_>,
+        explain: bool,
+    ) -> Result<String, String> {
         let spec = &self.rule.spec;
+        let why = |text: &dyn Fn() -> String| if explain { text() } else { String::new() };
         if !spec.source.covers(alert.source) {
-            return Err(format!(
-                "source is {}; the rule takes {} alerts",
-                alert.source,
-                spec.source.as_str()
-            ));
+            return Err(why(&|| {
+                format!(
+                    "source is {}; the rule takes {} alerts",
+                    alert.source,
+                    spec.source.as_str()
+                )
+            }));
         }
         if let Some(wanted) = &spec.connection_id
             && origin.connection_id != Some(wanted.as_str())
         {
-            return Err(match origin.connection_id {
+            return Err(why(&|| match origin.connection_id {
                 Some(other) => format!(
                     "the alert came from connection {other}; the rule takes connection {wanted}"
                 ),
                 None => format!(
                     "the alert was not pulled by a connection; the rule takes connection {wanted}"
                 ),
-            });
+            }));
         }
         let filters = &spec.filters;
         if let Some(min) = filters.min_severity
             && alert.severity < min
         {
-            return Err(format!(
-                "severity {} is below the rule's minimum {min}",
-                alert.severity
-            ));
+            return Err(why(&|| {
+                format!(
+                    "severity {} is below the rule's minimum {min}",
+                    alert.severity
+                )
+            }));
         }
-        let mut matched = vec![format!("source {}", alert.source)];
-        if let Some(types) = &self.finding_types {
-            match types.first_match(&alert.finding_type) {
-                Some(p) => matched.push(format!("finding type {} ({p})", alert.finding_type)),
-                None => {
-                    return Err(format!(
-                        "finding type {:?} matches none of {}",
-                        alert.finding_type,
-                        types.texts().join(", ")
-                    ));
-                }
-            }
+        if let Some(types) = &self.finding_types
+            && !types.matches(&alert.finding_type)
+        {
+            return Err(why(&|| {
+                format!(
+                    "finding type {:?} matches none of {}",
+                    alert.finding_type,
+                    types.texts().join(", ")
+                )
+            }));
         }
-        if let Some(titles) = &self.titles {
-            match titles.first_match(&alert.title) {
-                Some(p) => matched.push(format!("title ({p})")),
-                None => {
-                    return Err(format!(
-                        "title {:?} matches none of {}",
-                        alert.title,
-                        titles.texts().join(", ")
-                    ));
-                }
-            }
+        if let Some(titles) = &self.titles
+            && !titles.matches(&alert.title)
+        {
+            return Err(why(&|| {
+                format!(
+                    "title {:?} matches none of {}",
+                    alert.title,
+                    titles.texts().join(", ")
+                )
+            }));
         }
         if !filters.tags.is_empty() {
-            missing_tag(&alert.target, &filters.tags)?;
+            missing_tag(&alert.target, &filters.tags).map_err(|e| why(&|| e.clone()))?;
+        }
+        if !explain {
+            return Ok(String::new());
+        }
+        let mut matched = vec![format!("source {}", alert.source)];
+        if let Some(p) = self
+            .finding_types
+            .as_ref()
+            .and_then(|t| t.first_match(&alert.finding_type))
+        {
+            matched.push(format!("finding type {} ({p})", alert.finding_type));
+        }
+        if let Some(p) = self
+            .titles
+            .as_ref()
+            .and_then(|t| t.first_match(&alert.title))
+        {
+            matched.push(format!("title ({p})"));
+        }
+        if !filters.tags.is_empty() {
             matched.push("tags".into());
         }
         if let Some(min) = filters.min_severity {

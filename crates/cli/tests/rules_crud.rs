@@ -555,3 +555,59 @@ async fn projects_import_systems_all_or_nothing() {
         assert!(problem(&v, "systems[0]").contains("outside"), "{v:#}");
     }
 }
+
+#[tokio::test]
+async fn xdr_rules_bind_to_a_connection_of_their_vendor() {
+    for db in both().await {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = db.store().clone();
+        let (api, _) = setup(&store, tmp.path()).await;
+        let conn = store
+            .create_connection(
+                &MasterKey::generate(),
+                &riposte_store::NewConnection {
+                    name: "falcon".into(),
+                    vendor: "crowdstrike".into(),
+                    settings: json!({"base_url": "https://api.us-2.crowdstrike.com", "client_id": "abc"}),
+                    secret: Some("s".into()),
+                    enabled: false,
+                    poll_interval: std::time::Duration::from_secs(60),
+                    overlap: std::time::Duration::from_secs(300),
+                    lookback: std::time::Duration::from_secs(3600),
+                },
+            )
+            .await
+            .unwrap();
+        let rule = json!({"name": "contain", "source": "crowdstrike", "connection_id": conn.id,
+            "actions": [{"action": "contain_host", "on": "malicious"}]});
+        let created = api.create("rules", &rule).await;
+        assert_eq!(created["connection_id"], conn.id.as_str());
+        let mut wrong_vendor = rule.clone();
+        wrong_vendor["name"] = "mde".into();
+        wrong_vendor["source"] = "defender".into();
+        let (s, v) = api.post("rules", &wrong_vendor).await;
+        assert_eq!(s, 422);
+        assert!(
+            problem(&v, "connection_id").contains("is a crowdstrike connection, not defender"),
+            "{v:#}"
+        );
+
+        // The connection cannot go while the rule is bound to it.
+        let (_, admin) = store.create_api_key("admin", Role::Admin).await.unwrap();
+        let admin = Api { key: admin, ..api };
+        let (s, v) = admin.delete(&format!("connections/{}", conn.id)).await;
+        assert_eq!(s, 409, "{v:#}");
+        assert!(v["error"].as_str().unwrap().contains("contain"));
+        assert_eq!(
+            admin
+                .delete(&format!("rules/{}", created["id"].as_str().unwrap()))
+                .await
+                .0,
+            204
+        );
+        assert_eq!(
+            admin.delete(&format!("connections/{}", conn.id)).await.0,
+            204
+        );
+    }
+}

@@ -459,7 +459,7 @@ pub(crate) async fn errors(
 /// Delete a pull connection.
 ///
 /// `DELETE /api/v1/connections/{id}` (admin): polling stops; its stored credential is
-/// deleted with it.
+/// deleted with it. Refused (409) while a detection rule is bound to it.
 #[utoipa::path(
     delete,
     path = "/api/v1/connections/{id}",
@@ -472,6 +472,7 @@ pub(crate) async fn errors(
         (status = 401, description = "Missing or unknown API key", body = ErrorBody),
         (status = 403, description = "The key's role is below admin", body = ErrorBody),
         (status = 404, description = "No such connection", body = ErrorBody),
+        (status = 409, description = "Detection rules are bound to it; they are named", body = ErrorBody),
     ),
 )]
 pub(crate) async fn delete(
@@ -481,6 +482,20 @@ pub(crate) async fn delete(
 ) -> Result<StatusCode, ApiError> {
     caller.require(Role::Admin)?;
     let conn = find(&state, &id).await?;
+    let bound: Vec<String> = state
+        .store
+        .list_rules()
+        .await?
+        .into_iter()
+        .filter(|r| r.spec.connection_id.as_deref() == Some(id.as_str()))
+        .map(|r| r.spec.name)
+        .collect();
+    if !bound.is_empty() {
+        return Err(ApiError::Conflict(format!(
+            "rules {} are bound to this connection: bind them to another connection or delete them first",
+            bound.join(", ")
+        )));
+    }
     state.store.delete_connection(&id).await?;
     audit(
         &state.store,

@@ -13,12 +13,17 @@
 
 mod identity;
 mod library;
+mod package;
 mod pattern;
 mod resolve;
 mod safe;
 mod triage;
 
 pub use library::{EvidenceLibrary, LibraryHost};
+pub use package::{
+    Layout, PackageEntry, PackageFormat, PackageLimits, PackageReport, RefusedEntry, Visit,
+    read_package,
+};
 pub use resolve::Resolution;
 pub use triage::{
     CollectedFile, DEFAULT_MAX_FILE_SIZE, SkipReason, SkippedFile, TriageOptions, TriageProfile,

@@ -72,7 +72,6 @@ impl Pattern {
     }
 
     /// True when the original-system path `path` matches the whole pattern.
-    #[cfg(test)]
     pub(crate) fn matches(&self, path: &str) -> bool {
         let Some(rest) = path.strip_prefix('/') else {
             return false;

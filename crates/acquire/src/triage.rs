@@ -88,6 +88,12 @@ impl TriageProfile {
         self.patterns.iter().map(Pattern::as_str)
     }
 
+    /// True when `original_path` (an absolute path on the original system) matches one of
+    /// the profile's patterns.
+    pub fn matches(&self, original_path: &str) -> bool {
+        self.patterns.iter().any(|p| p.matches(original_path))
+    }
+
     /// Selects the files of the collection at `host_root` that match this profile.
     /// Fails only when `host_root` is not a real directory; problems with single
     /// files or directories are returned in [`TriageSelection::skipped`].

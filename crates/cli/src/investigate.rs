@@ -1,9 +1,11 @@
 //! `riposte investigate <path>`: the pipeline offline, on a triage collection laid out like
-//! a host's root filesystem (or on a single log file), printing a report.
+//! a host's root filesystem, a triage package (tar, tar.gz or zip from UAC, KAPE,
+//! Velociraptor or a plain root filesystem; recognised by content), or a single log file,
+//! printing a report.
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use riposte_acquire::triage_files;
+use riposte_acquire::{TriageProfile, triage_files};
 use riposte_artifacts::ArtifactContext;
 use riposte_detect::VerdictPolicy;
 use riposte_model::{Alarm, Event, VerdictSummary};
@@ -15,7 +17,8 @@ use std::path::{Path, PathBuf};
 /// Options of `investigate`.
 #[derive(Args)]
 pub struct InvestigateArgs {
-    /// A host's triage collection (a folder laid out like its root filesystem) or one log file.
+    /// A host's triage collection (a folder laid out like its root filesystem), a triage
+    /// package (.tar, .tar.gz, .zip), or one log file.
     pub path: PathBuf,
     /// Output: a readable report, or JSON.
     #[arg(long, default_value = "text", value_parser = ["text", "json"])]
@@ -34,10 +37,23 @@ struct ArtifactReport {
     stats: ArtifactStats,
 }
 
+/// What was read from a triage package.
+#[derive(Serialize)]
+pub(crate) struct PackageSummary {
+    format: riposte_acquire::PackageFormat,
+    layout: riposte_acquire::Layout,
+    /// Entries refused (traversal, links, special files, limits), with the reason.
+    refused: Vec<riposte_acquire::RefusedEntry>,
+    /// Entries that are the collector's own output.
+    ignored: u64,
+}
+
 #[derive(Serialize)]
 struct Report {
     host: String,
     source: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    package: Option<PackageSummary>,
     artifacts: Vec<ArtifactReport>,
     events: usize,
     alarms: Vec<Alarm>,
@@ -88,16 +104,61 @@ fn guess_original_path(file: &Path) -> String {
     format!("/{name}")
 }
 
-fn inputs(path: &Path) -> Result<Vec<Input>> {
+/// The files of a triage package, streamed into numbered files of `scratch` (never by their
+/// archive names).
+fn package_inputs(path: &Path, scratch: &Path) -> Result<(Vec<Input>, PackageSummary)> {
+    let mut inputs = Vec::new();
+    let report = riposte_acquire::read_package(
+        path,
+        &riposte_acquire::PackageLimits::default(),
+        // Unix paths go through the same triage profile as a folder; Windows paths (no
+        // Windows profile yet) are all taken: the collector already chose them.
+        &|original| !original.starts_with('/') || TriageProfile::linux().matches(original),
+        &mut |entry, reader| {
+            let local_path = scratch.join(format!("{:06}", inputs.len()));
+            let mut out = std::fs::File::create(&local_path)?;
+            std::io::copy(reader, &mut out)?;
+            inputs.push(Input {
+                original_path: entry.original_path.clone(),
+                local_path,
+                modified: entry.modified,
+                collected: None,
+            });
+            Ok(())
+        },
+    )
+    .with_context(|| format!("cannot read the package {}", path.display()))?;
+    for refused in &report.refused {
+        tracing::warn!(entry = %refused.archive_path, reason = %refused.reason, "package entry refused");
+    }
+    let summary = PackageSummary {
+        format: report.format,
+        layout: report.layout,
+        refused: report.refused,
+        ignored: report.ignored,
+    };
+    Ok((inputs, summary))
+}
+
+fn inputs(path: &Path, scratch: &Path) -> Result<(Vec<Input>, Option<PackageSummary>)> {
     let meta = std::fs::symlink_metadata(path)
         .with_context(|| format!("cannot read {}", path.display()))?;
+    if meta.is_file()
+        && riposte_acquire::PackageFormat::detect(path)
+            .with_context(|| format!("cannot read {}", path.display()))?
+            .is_some()
+    {
+        let (inputs, summary) = package_inputs(path, scratch)?;
+        return Ok((inputs, Some(summary)));
+    }
     if meta.is_file() {
-        return Ok(vec![Input {
+        let single = Input {
             original_path: guess_original_path(path),
             local_path: path.to_path_buf(),
             modified: meta.modified().ok().map(Into::into),
             collected: None,
-        }]);
+        };
+        return Ok((vec![single], None));
     }
     if !meta.is_dir() {
         bail!("{} is neither a folder nor a regular file", path.display());
@@ -107,7 +168,7 @@ fn inputs(path: &Path) -> Result<Vec<Input>> {
     for skipped in &selection.skipped {
         tracing::warn!(path = %skipped.original_path, reason = %skipped.reason, "skipped");
     }
-    Ok(selection
+    let inputs = selection
         .files
         .into_iter()
         .map(|f| Input {
@@ -116,7 +177,8 @@ fn inputs(path: &Path) -> Result<Vec<Input>> {
             modified: f.modified,
             collected: Some(f),
         })
-        .collect())
+        .collect();
+    Ok((inputs, None))
 }
 
 /// Runs `investigate`.
@@ -135,6 +197,7 @@ pub async fn run(args: InvestigateArgs) -> Result<()> {
 pub(crate) struct Gathered {
     host: String,
     artifacts: Vec<ArtifactReport>,
+    package: Option<PackageSummary>,
     /// Events ordered by time, untimed last.
     pub(crate) events: Vec<Event>,
 }
@@ -143,12 +206,14 @@ fn build_report(path: &Path, host: Option<String>) -> Result<Report> {
     let Gathered {
         host,
         artifacts,
+        package,
         events,
     } = gather(path, host)?;
     let (alarms, verdict) = detect(&events, &VerdictPolicy::default());
     Ok(Report {
         host,
         source: path.display().to_string(),
+        package,
         artifacts,
         events: events.len(),
         alarms,
@@ -163,11 +228,20 @@ pub(crate) fn gather(path: &Path, host: Option<String>) -> Result<Gathered> {
         path.canonicalize()
             .ok()
             .and_then(|p| p.file_name().map(|n| n.to_string_lossy().to_string()))
+            .map(|name| {
+                [".tar.gz", ".tgz", ".tar", ".zip"]
+                    .iter()
+                    .find_map(|ext| name.strip_suffix(ext).map(str::to_string))
+                    .unwrap_or(name)
+            })
             .unwrap_or_else(|| "host".into())
     });
     let mut artifacts = Vec::new();
     let mut events = Vec::new();
-    for input in inputs(path)? {
+    // Package entries are streamed here first; removed when the report is built.
+    let scratch = tempfile::tempdir().context("cannot create a scratch folder for the package")?;
+    let (inputs, package) = inputs(path, scratch.path())?;
+    for input in inputs {
         // A collected file is reopened through `open`, which refuses one swapped for a link.
         let file = match &input.collected {
             Some(c) => c.open()?,
@@ -200,12 +274,25 @@ pub(crate) fn gather(path: &Path, host: Option<String>) -> Result<Gathered> {
     Ok(Gathered {
         host,
         artifacts,
+        package,
         events,
     })
 }
 
 fn print_text(r: &Report) {
     println!("Riposte triage report — host {} ({})", r.host, r.source);
+    if let Some(p) = &r.package {
+        println!(
+            "Package: {:?}, {} layout; {} entries refused, {} collector files ignored",
+            p.format,
+            p.layout,
+            p.refused.len(),
+            p.ignored
+        );
+        for refused in &p.refused {
+            println!("  refused {}: {}", refused.archive_path, refused.reason);
+        }
+    }
     println!();
     println!(
         "Evidence ({} artifacts, {} events)",

@@ -118,6 +118,7 @@ async fn start_workers(
             .context("cannot create the default evidence-library environment and rule")?;
     }
     let config = WorkerConfig {
+        evidence_roots: riposte_rules::EvidenceRoots::new(args.evidence_library.clone()),
         webhook_url: args.webhook_url.clone(),
         webhook_secret: args.webhook_secret.clone(),
         outbound: OutboundPolicy {

@@ -56,6 +56,7 @@ async fn alerts_become_investigations_with_verdicts_and_webhooks() {
         let store: Store = db.store().clone();
         let (hook, received) = webhook_receiver().await;
         let config = WorkerConfig {
+            evidence_roots: riposte_rules::EvidenceRoots::new([tmp.path().to_path_buf()]),
             webhook_url: Some(hook),
             webhook_secret: Some("hook-secret".into()),
             outbound: OutboundPolicy {

@@ -132,6 +132,7 @@ async fn corpus_alerts_trigger_the_right_rules_and_record_why() {
         let blobs = BlobStore::local(&tmp.path().join("evidence")).unwrap();
         let (stop, rx) = tokio::sync::watch::channel(false);
         let config = WorkerConfig {
+            evidence_roots: riposte_rules::EvidenceRoots::new([tmp.path().to_path_buf()]),
             poll_interval: Duration::from_millis(20),
             ..WorkerConfig::default()
         };
@@ -484,6 +485,7 @@ async fn simultaneous_alerts_on_one_target_start_one_investigation() {
         let blobs = BlobStore::local(&tmp.path().join("evidence")).unwrap();
         let (stop, rx) = tokio::sync::watch::channel(false);
         let config = WorkerConfig {
+            evidence_roots: riposte_rules::EvidenceRoots::new([tmp.path().to_path_buf()]),
             poll_interval: Duration::from_millis(10),
             ..WorkerConfig::default()
         };
@@ -534,4 +536,59 @@ async fn simultaneous_alerts_on_one_target_start_one_investigation() {
             "one started it, the others joined"
         );
     }
+}
+
+#[tokio::test]
+async fn workers_refuse_local_evidence_outside_their_roots() {
+    let db = riposte_store::testing::sqlite().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let lib = library(tmp.path());
+    let store: Store = db.store().clone();
+    // The scope was valid when saved; this worker was started with another library.
+    riposte_worker::bootstrap::evidence_library_defaults(&store, &lib)
+        .await
+        .unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let payload = common::secdo_network("k", "10.20.0.9", "outside-1");
+    let alerts = riposte_sources::parser(riposte_model::AlertSource::Secdo)
+        .unwrap()
+        .parse(&payload, chrono::Utc::now())
+        .unwrap();
+    let mut tx = store.begin().await.unwrap();
+    riposte_worker::intake::accept_alerts(&mut tx, "test", None, &alerts)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let config = WorkerConfig {
+        evidence_roots: EvidenceRoots::new([elsewhere.path().to_path_buf()]),
+        poll_interval: Duration::from_millis(10),
+        ..WorkerConfig::default()
+    };
+    let blobs = BlobStore::local(&tmp.path().join("evidence")).unwrap();
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(Worker::new(store.clone(), blobs, config).run(rx));
+    let mut failed = None;
+    for _ in 0..300 {
+        if let Some(inv) = store.list_investigations(5, 0).await.unwrap().first()
+            && inv.status == riposte_model::InvestigationStatus::Failed
+        {
+            failed = store.get_investigation(inv.id).await.unwrap();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = stop.send(true);
+    let inv = failed.expect("the investigation fails");
+    let error = inv.error.unwrap();
+    assert!(
+        error.contains("refusing to collect") && error.contains("outside"),
+        "{error}"
+    );
+    let evidence = store.list_evidence(inv.id).await.unwrap();
+    assert!(
+        evidence
+            .iter()
+            .all(|e| e.provenance.method == "alert-context"),
+        "nothing read from the library: {evidence:?}"
+    );
 }

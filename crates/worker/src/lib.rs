@@ -41,6 +41,10 @@ pub struct WorkerConfig {
     pub verdict_policy: VerdictPolicy,
     /// Opens connection credentials for polling.
     pub master_key: MasterKey,
+    /// The only folders local evidence is read from (`--evidence-library`): a local scope
+    /// pointing elsewhere (say, saved before the server was restarted with another
+    /// library) is refused at collection time too.
+    pub evidence_roots: riposte_rules::EvidenceRoots,
 }
 
 impl Default for WorkerConfig {
@@ -55,6 +59,7 @@ impl Default for WorkerConfig {
             stage_delay: Duration::ZERO,
             verdict_policy: VerdictPolicy::default(),
             master_key: MasterKey::generate(),
+            evidence_roots: riposte_rules::EvidenceRoots::default(),
         }
     }
 }

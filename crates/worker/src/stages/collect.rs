@@ -35,6 +35,12 @@ pub(crate) async fn run(w: &Worker, job: &ClaimedJob) -> Result<(), StageError> 
             )));
         }
     };
+    if let Err(problem) = w.config.evidence_roots.check(&root.display().to_string()) {
+        return Err(StageError::Fatal(format!(
+            "refusing to collect {}: {problem}",
+            root.display()
+        )));
+    }
     let full = plan.investigation_type == InvestigationType::Full;
     let selection = {
         let root = root.clone();

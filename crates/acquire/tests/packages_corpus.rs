@@ -3,7 +3,6 @@
 //! contents arrive byte for byte.
 
 use riposte_acquire::{Layout, PackageFormat, PackageLimits, read_package};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 fn dfvfs() -> PathBuf {
@@ -19,8 +18,11 @@ fn dfvfs() -> PathBuf {
     dir
 }
 
-/// (original path, size, first line) of each file read, and the refusals.
-fn read(path: &Path) -> (Vec<(String, usize, String)>, Vec<(String, String)>, Layout) {
+/// (original path, size, first line) of a file read.
+type FileRead = (String, usize, String);
+
+/// Each file read, the refusals (entry, reason), and the layout.
+fn read(path: &Path) -> (Vec<FileRead>, Vec<(String, String)>, Layout) {
     let mut files = Vec::new();
     let report = read_package(
         path,
@@ -47,7 +49,7 @@ fn read(path: &Path) -> (Vec<(String, usize, String)>, Vec<(String, String)>, La
     (files, refused, report.layout)
 }
 
-fn names(files: &[(String, usize, String)]) -> Vec<&str> {
+fn names(files: &[FileRead]) -> Vec<&str> {
     let mut n: Vec<&str> = files.iter().map(|f| f.0.as_str()).collect();
     n.sort();
     n

@@ -78,7 +78,7 @@ pub struct ConnectionInfo {
 
 fn check_name(name: &str, problems: &mut Vec<FieldProblem>) {
     let trimmed = name.trim();
-    if trimmed.is_empty() || trimmed.len() > 100 || trimmed != name {
+    if trimmed.is_empty() || trimmed.chars().count() > 100 || trimmed != name {
         problems.push(FieldProblem::new(
             "name",
             "must be 1 to 100 characters, without leading or trailing spaces",
@@ -96,10 +96,10 @@ fn check_patterns(field: &str, patterns: &[String], problems: &mut Vec<FieldProb
 
 fn check_tags(field: &str, tags: &BTreeMap<String, String>, problems: &mut Vec<FieldProblem>) {
     for (key, value) in tags {
-        if key.trim().is_empty() || key.len() > 128 {
+        if key.trim().is_empty() || key.chars().count() > 128 {
             problems.push(FieldProblem::new(field, "tag keys are 1 to 128 characters"));
         }
-        if value.len() > 256 {
+        if value.chars().count() > 256 {
             problems.push(FieldProblem::new(
                 format!("{field}.{key}"),
                 "tag values are at most 256 characters (`*` = any value)",
@@ -324,7 +324,7 @@ pub fn validate_rule(
         }
     }
     for (i, n) in spec.notifications.iter().enumerate() {
-        if n.webhook.trim().is_empty() || n.webhook.len() > 100 {
+        if n.webhook.trim().is_empty() || n.webhook.chars().count() > 100 {
             problems.push(FieldProblem::new(
                 format!("notifications[{i}].webhook"),
                 "name the webhook (1 to 100 characters)",

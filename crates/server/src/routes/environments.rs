@@ -10,7 +10,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use riposte_model::{Environment, EnvironmentId, EnvironmentSpec, ScopeMatch, Target};
+use riposte_model::{Environment, EnvironmentId, EnvironmentSpec, Scope, ScopeMatch, Target};
 use riposte_rules::{
     ConnectionInfo, FieldProblem, Resolution, resolve_target, validate_environment, validate_rule,
 };
@@ -44,17 +44,30 @@ fn parse_id(id: &str) -> Result<EnvironmentId, ApiError> {
         .map_err(|_| ApiError::NotFound(format!("no environment {id}")))
 }
 
+/// The body as an environment, validated; local scope folders are stored in their
+/// canonical form (no `..`, no links), as they were checked.
 async fn validated(
     state: &AppState,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<EnvironmentSpec, ApiError> {
-    let spec: EnvironmentSpec = typed_body(body)?;
+    let mut spec: EnvironmentSpec = typed_body(body)?;
     let roots = state.evidence_roots.clone();
-    let checked = spec.clone();
     // Local scopes are checked on disk.
-    let found = tokio::task::spawn_blocking(move || validate_environment(&checked, &roots))
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))?;
+    let (spec, found) = tokio::task::spawn_blocking(move || {
+        let found = validate_environment(&spec, &roots);
+        if found.is_empty() {
+            for scope in &mut spec.scopes {
+                if let Scope::Local(local) = scope
+                    && let Ok(canonical) = roots.check(&local.folder)
+                {
+                    local.folder = canonical.display().to_string();
+                }
+            }
+        }
+        (spec, found)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.into()))?;
     problems(found)?;
     Ok(spec)
 }

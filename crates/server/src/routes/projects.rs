@@ -168,7 +168,7 @@ pub(crate) async fn create(
     caller.require(Role::Analyst)?;
     let new: NewProject = typed_body(body)?;
     let name = new.name.trim();
-    if name.is_empty() || name.len() > 100 {
+    if name.is_empty() || name.chars().count() > 100 {
         return invalid(vec![FieldProblem::new(
             "name",
             "must be 1 to 100 characters",
@@ -394,10 +394,23 @@ pub(crate) async fn import(
     })
     .await
     .map_err(|e| ApiError::Internal(e.into()))?;
-    let failed: Vec<FieldProblem> = resolved
+    let mut failed: Vec<FieldProblem> = resolved
         .iter()
         .filter_map(|r| r.as_ref().err().cloned())
         .collect();
+    // The same system twice would start two acquisitions of it.
+    let mut seen: Vec<(String, usize)> = Vec::new();
+    for (i, item) in resolved.iter().enumerate() {
+        let Ok((_, scope)) = item else { continue };
+        let key = scope.acquisition.target_key();
+        match seen.iter().find(|(k, _)| *k == key) {
+            Some((_, first)) => failed.push(FieldProblem::new(
+                format!("systems[{i}]"),
+                format!("the same system as systems[{first}] ({key})"),
+            )),
+            None => seen.push((key, i)),
+        }
+    }
     problems(failed)?;
     let actor = caller.actor();
     let mut tx = state.store.begin().await?;

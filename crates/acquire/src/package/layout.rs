@@ -74,8 +74,7 @@ fn kape_drive(parts: &[&str]) -> Option<usize> {
 
 impl Layout {
     /// Recognises the layout from the archive's entry names.
-    pub fn detect<'a>(names: impl IntoIterator<Item = &'a str> + Clone) -> Layout {
-        let names = names.into_iter();
+    pub fn detect<'a>(names: impl IntoIterator<Item = &'a str>) -> Layout {
         let mut velociraptor = false;
         let mut kape = false;
         for name in names {

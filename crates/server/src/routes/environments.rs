@@ -2,7 +2,7 @@
 //! inventories, local evidence libraries) that alerts' targets are resolved against.
 //! Analysts and admins change them; viewers read.
 
-use super::{audit, invalid, problems, typed_body};
+use super::{audit, invalid, problems, resource_id, typed_body};
 use crate::openapi::{ErrorBody, ValidationErrorBody};
 use crate::{ApiError, AppState, Caller};
 use axum::Json;
@@ -37,11 +37,6 @@ pub(crate) struct ResolveAnswer {
     /// Why each scope tried does not cover it, when nothing does.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     reasons: Vec<String>,
-}
-
-fn parse_id(id: &str) -> Result<EnvironmentId, ApiError> {
-    id.parse()
-        .map_err(|_| ApiError::NotFound(format!("no environment {id}")))
 }
 
 /// The body as an environment, validated; local scope folders are stored in their
@@ -219,7 +214,7 @@ pub(crate) async fn get(
     Path(id): Path<String>,
 ) -> Result<Json<Environment>, ApiError> {
     caller.require(Role::Viewer)?;
-    let id = parse_id(&id)?;
+    let id: EnvironmentId = resource_id(&id, "environment")?;
     state
         .store
         .get_environment(id)
@@ -257,7 +252,7 @@ pub(crate) async fn update(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Environment>, ApiError> {
     caller.require(Role::Analyst)?;
-    let id = parse_id(&id)?;
+    let id: EnvironmentId = resource_id(&id, "environment")?;
     let Some(current) = state.store.get_environment(id).await? else {
         return Err(ApiError::NotFound(format!("no environment {id}")));
     };
@@ -309,7 +304,7 @@ pub(crate) async fn delete(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Role::Analyst)?;
-    let id = parse_id(&id)?;
+    let id: EnvironmentId = resource_id(&id, "environment")?;
     let users: Vec<String> = state
         .store
         .list_rules()

@@ -93,6 +93,13 @@ pub(crate) fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, A
     })
 }
 
+/// A resource id from the path; 404 naming the resource when it is not a valid id (no
+/// such resource can exist).
+pub(crate) fn resource_id<T: std::str::FromStr>(id: &str, what: &str) -> Result<T, ApiError> {
+    id.parse()
+        .map_err(|_| ApiError::NotFound(format!("no {what} {id}")))
+}
+
 /// The body as a typed value: 400 when it is not JSON, 422 naming the field (as a path such
 /// as `scopes[0].kind`) when it does not fit the type.
 pub(crate) fn typed_body<T: serde::de::DeserializeOwned>(

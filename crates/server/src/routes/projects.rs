@@ -2,7 +2,7 @@
 //! them without an alert — what a scheduled hunt calls (create a project, then import a
 //! list of EC2 instances every Sunday).
 
-use super::{audit, invalid, problems, typed_body};
+use super::{audit, invalid, problems, resource_id, typed_body};
 use crate::openapi::{ErrorBody, ValidationErrorBody};
 use crate::{ApiError, AppState, Caller};
 use axum::Json;
@@ -137,11 +137,6 @@ pub(crate) struct ProjectList {
     projects: Vec<Project>,
 }
 
-fn parse_id(id: &str) -> Result<ProjectId, ApiError> {
-    id.parse()
-        .map_err(|_| ApiError::NotFound(format!("no project {id}")))
-}
-
 /// Create a project.
 ///
 /// `POST /api/v1/projects` (analyst): `{"name": "Sunday hunt", "description": "…"}`.
@@ -234,7 +229,7 @@ pub(crate) async fn get(
     Path(id): Path<String>,
 ) -> Result<Json<ProjectDetail>, ApiError> {
     caller.require(Role::Viewer)?;
-    let id = parse_id(&id)?;
+    let id: ProjectId = resource_id(&id, "project")?;
     let project = state
         .store
         .get_project(id)
@@ -344,7 +339,7 @@ pub(crate) async fn import(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<ImportResult>), ApiError> {
     caller.require(Role::Analyst)?;
-    let id = parse_id(&id)?;
+    let id: ProjectId = resource_id(&id, "project")?;
     let project = state
         .store
         .get_project(id)

@@ -3,7 +3,7 @@
 //! Investigations keep the rule version they started with.
 
 use super::environments::connection_infos;
-use super::{audit, invalid, problems, typed_value};
+use super::{audit, invalid, problems, resource_id, typed_value};
 use crate::openapi::{ErrorBody, ValidationErrorBody};
 use crate::{ApiError, AppState, Caller};
 use axum::Json;
@@ -58,11 +58,6 @@ pub(crate) struct NewRule {
     /// The definition.
     #[serde(flatten)]
     spec: RuleSpec,
-}
-
-fn parse_id(id: &str) -> Result<RuleId, ApiError> {
-    id.parse()
-        .map_err(|_| ApiError::NotFound(format!("no rule {id}")))
 }
 
 /// The body as a rule definition, checked against the environments and connections that
@@ -191,7 +186,7 @@ pub(crate) async fn get(
     Path(id): Path<String>,
 ) -> Result<Json<DetectionRule>, ApiError> {
     caller.require(Role::Viewer)?;
-    let id = parse_id(&id)?;
+    let id: RuleId = resource_id(&id, "rule")?;
     state
         .store
         .get_rule(id)
@@ -228,7 +223,7 @@ pub(crate) async fn update(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<DetectionRule>, ApiError> {
     caller.require(Role::Analyst)?;
-    let id = parse_id(&id)?;
+    let id: RuleId = resource_id(&id, "rule")?;
     if state.store.get_rule(id).await?.is_none() {
         return Err(ApiError::NotFound(format!("no rule {id}")));
     }
@@ -261,7 +256,7 @@ async fn set_enabled(
     enabled: bool,
 ) -> Result<Json<DetectionRule>, ApiError> {
     caller.require(Role::Analyst)?;
-    let id = parse_id(id)?;
+    let id: RuleId = resource_id(id, "rule")?;
     let rule = state
         .store
         .set_rule_enabled(id, enabled)
@@ -356,7 +351,7 @@ pub(crate) async fn versions(
     Path(id): Path<String>,
 ) -> Result<Json<RuleVersions>, ApiError> {
     caller.require(Role::Viewer)?;
-    let id = parse_id(&id)?;
+    let id: RuleId = resource_id(&id, "rule")?;
     let versions = state.store.rule_versions(id).await?;
     if versions.is_empty() {
         return Err(ApiError::NotFound(format!("no rule {id}")));
@@ -388,7 +383,7 @@ pub(crate) async fn delete(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Role::Analyst)?;
-    let id = parse_id(&id)?;
+    let id: RuleId = resource_id(&id, "rule")?;
     if !state.store.delete_rule(id).await? {
         return Err(ApiError::NotFound(format!("no rule {id}")));
     }

@@ -12,6 +12,7 @@
 #![warn(missing_docs)]
 
 mod identity;
+mod image;
 mod library;
 mod package;
 mod pattern;
@@ -19,6 +20,10 @@ mod resolve;
 mod safe;
 mod triage;
 
+pub use image::{
+    ImageItem, ImageReport, ImageSelection, ImageVisit, VolumeReport, is_disk_image, read_image,
+    write_body_line,
+};
 pub use library::{EvidenceLibrary, LibraryHost};
 pub use package::{
     Layout, PackageEntry, PackageFormat, PackageLimits, PackageReport, RefusedEntry, Visit,

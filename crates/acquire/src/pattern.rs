@@ -12,6 +12,8 @@ pub(crate) enum Segment {
     Literal(String),
     /// A name with `*` or `?`, matched against a directory listing.
     Wild(String),
+    /// `**` as the last segment: everything below, at any depth.
+    Rest,
 }
 
 impl Segment {
@@ -20,6 +22,16 @@ impl Segment {
         match self {
             Segment::Literal(s) => s == name,
             Segment::Wild(p) => wildcard_match(p, name),
+            Segment::Rest => true,
+        }
+    }
+
+    /// Like [`Segment::matches`], ignoring case (NTFS, FAT).
+    fn matches_ignore_case(&self, name: &str) -> bool {
+        match self {
+            Segment::Literal(s) => s.to_lowercase() == name.to_lowercase(),
+            Segment::Wild(p) => wildcard_match(&p.to_lowercase(), &name.to_lowercase()),
+            Segment::Rest => true,
         }
     }
 }
@@ -38,7 +50,12 @@ impl Pattern {
             .strip_prefix('/')
             .ok_or_else(|| format!("pattern {text:?} must be an absolute path (start with /)"))?;
         let mut segments = Vec::new();
-        for seg in rest.split('/') {
+        let count = rest.split('/').count();
+        for (i, seg) in rest.split('/').enumerate() {
+            if seg == "**" && i + 1 == count && i > 0 {
+                segments.push(Segment::Rest);
+                continue;
+            }
             if seg.is_empty() || seg == "." || seg == ".." {
                 return Err(format!(
                     "pattern {text:?} has an empty, `.` or `..` segment"
@@ -46,7 +63,7 @@ impl Pattern {
             }
             if seg.contains("**") || seg.contains(['[', ']', '{', '}', '\\']) {
                 return Err(format!(
-                    "pattern {text:?}: only `*` and `?` are supported, within one segment"
+                    "pattern {text:?}: only `*` and `?` within one segment, and `**` as the last segment below a directory, are supported"
                 ));
             }
             segments.push(if seg.contains(['*', '?']) {
@@ -73,12 +90,53 @@ impl Pattern {
 
     /// True when the original-system path `path` matches the whole pattern.
     pub(crate) fn matches(&self, path: &str) -> bool {
+        self.matches_with(path, Segment::matches)
+    }
+
+    /// True when `path` matches the whole pattern, ignoring case (NTFS, FAT).
+    pub(crate) fn matches_ignore_case(&self, path: &str) -> bool {
+        self.matches_with(path, Segment::matches_ignore_case)
+    }
+
+    fn matches_with(&self, path: &str, segment_matches: fn(&Segment, &str) -> bool) -> bool {
         let Some(rest) = path.strip_prefix('/') else {
             return false;
         };
         let parts: Vec<&str> = rest.split('/').collect();
-        parts.len() == self.segments.len()
-            && self.segments.iter().zip(parts).all(|(s, p)| s.matches(p))
+        match self.segments.last() {
+            Some(Segment::Rest) => {
+                let fixed = &self.segments[..self.segments.len() - 1];
+                parts.len() > fixed.len()
+                    && fixed.iter().zip(&parts).all(|(s, p)| segment_matches(s, p))
+            }
+            _ => {
+                parts.len() == self.segments.len()
+                    && self
+                        .segments
+                        .iter()
+                        .zip(parts)
+                        .all(|(s, p)| segment_matches(s, p))
+            }
+        }
+    }
+
+    /// True when a file matching the pattern could lie below the directory `dir` (an
+    /// absolute path; `/` for the root), so a walk can skip directories that cannot.
+    pub(crate) fn could_be_below(&self, dir: &str, ignore_case: bool) -> bool {
+        let parts: Vec<&str> = dir.split('/').filter(|p| !p.is_empty()).collect();
+        let segment_matches = if ignore_case {
+            Segment::matches_ignore_case
+        } else {
+            Segment::matches
+        };
+        for (i, part) in parts.iter().enumerate() {
+            match self.segments.get(i) {
+                Some(Segment::Rest) => return true,
+                Some(segment) if segment_matches(segment, part) => {}
+                _ => return false,
+            }
+        }
+        parts.len() < self.segments.len()
     }
 }
 

@@ -27,6 +27,15 @@ static LINUX: LazyLock<TriageProfile> = LazyLock::new(|| {
         .expect("the built-in linux-triage profile is valid (checked by its test)")
 });
 
+/// The built-in Windows profile (`profiles/windows-triage.txt`).
+static WINDOWS: LazyLock<TriageProfile> = LazyLock::new(|| {
+    TriageProfile::parse(
+        "windows-triage",
+        include_str!("../profiles/windows-triage.txt"),
+    )
+    .expect("the built-in windows-triage profile is valid (checked by its test)")
+});
+
 /// Limits applied while selecting files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -54,6 +63,12 @@ impl TriageProfile {
     /// The built-in Linux triage profile: logs, shell histories, accounts, persistence.
     pub fn linux() -> &'static TriageProfile {
         &LINUX
+    }
+
+    /// The built-in Windows triage profile: event logs, registry hives, `$MFT`, prefetch,
+    /// Amcache, scheduled tasks, start-up folders, PowerShell history.
+    pub fn windows() -> &'static TriageProfile {
+        &WINDOWS
     }
 
     /// Parses a profile: one absolute pattern per line, `*` and `?` within a segment,
@@ -92,6 +107,21 @@ impl TriageProfile {
     /// the profile's patterns.
     pub fn matches(&self, original_path: &str) -> bool {
         self.patterns.iter().any(|p| p.matches(original_path))
+    }
+
+    /// Like [`TriageProfile::matches`], ignoring case, for NTFS and FAT volumes.
+    pub fn matches_ignore_case(&self, original_path: &str) -> bool {
+        self.patterns
+            .iter()
+            .any(|p| p.matches_ignore_case(original_path))
+    }
+
+    /// True when a file this profile selects could lie below the directory `dir` (an
+    /// absolute path), so walks of a disk image skip directories that cannot hold one.
+    pub fn could_be_below(&self, dir: &str, ignore_case: bool) -> bool {
+        self.patterns
+            .iter()
+            .any(|p| p.could_be_below(dir, ignore_case))
     }
 
     /// Selects the files of the collection at `host_root` that match this profile.
@@ -291,7 +321,12 @@ impl Walk<'_> {
 
     /// Visits every entry under `root`, depth first, never following links.
     fn walk_all(&mut self, root: &Path) {
-        let mut stack = vec![(root.to_path_buf(), String::new())];
+        self.walk_from(root.to_path_buf(), String::new());
+    }
+
+    /// Visits every entry under `dir`, whose path on the original system is `original`.
+    fn walk_from(&mut self, dir: PathBuf, original: String) {
+        let mut stack = vec![(dir, original)];
         while let Some((dir, original)) = stack.pop() {
             let entries = match fs::read_dir(&dir) {
                 Ok(entries) => entries,
@@ -322,6 +357,13 @@ impl Walk<'_> {
         let segments = pattern.segments();
         let mut frontier = vec![(root.to_path_buf(), String::new())];
         for (i, segment) in segments.iter().enumerate() {
+            if *segment == Segment::Rest {
+                // `**`: every file below the directories reached so far.
+                for (dir, original) in frontier {
+                    self.walk_from(dir, original);
+                }
+                return;
+            }
             let last = i + 1 == segments.len();
             let mut next = Vec::new();
             for (dir, original) in frontier {
@@ -472,6 +514,52 @@ mod tests {
             err.to_string(),
             "triage profile custom, line 3: pattern \"var/log\" must be an absolute path (start with /)"
         );
+    }
+
+    #[test]
+    fn windows_profile_matches_without_case_and_prunes_directories() {
+        let windows = TriageProfile::windows();
+        assert!(windows.matches_ignore_case("/WINDOWS/system32/winevt/logs/Security.evtx"));
+        assert!(windows.matches_ignore_case("/$MFT"));
+        assert!(windows.matches_ignore_case(
+            "/Windows/System32/Tasks/Microsoft/Windows/Defrag/ScheduledDefrag"
+        ));
+        assert!(windows.matches_ignore_case(
+            "/Users/bob/AppData/Roaming/Microsoft/Windows/PowerShell/PSReadLine/ConsoleHost_history.txt"
+        ));
+        assert!(!windows.matches("/WINDOWS/system32/winevt/logs/Security.evtx"));
+        assert!(!windows.matches_ignore_case("/Windows/System32/kernel32.dll"));
+        assert!(windows.could_be_below("/windows/system32", true));
+        assert!(windows.could_be_below("/Windows/System32/Tasks/a/b/c", true));
+        assert!(!windows.could_be_below("/Program Files", true));
+        assert!(!windows.could_be_below("/Windows/WinSxS", true));
+    }
+
+    #[test]
+    fn double_star_takes_everything_below_a_directory() {
+        let profile = TriageProfile::parse("t", "/etc/systemd/**\n/tmp/**\n").unwrap();
+        assert!(profile.matches("/etc/systemd/system/evil.service"));
+        assert!(profile.matches("/tmp/a/b/c/d"));
+        assert!(!profile.matches("/etc/systemd"));
+        assert!(!profile.matches("/etc/passwd"));
+        assert!(profile.could_be_below("/tmp/x/y", false));
+        assert!(!profile.could_be_below("/usr", false));
+        assert!(TriageProfile::parse("t", "/**").is_err());
+        assert!(TriageProfile::parse("t", "/a/**/b").is_err());
+
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("tmp/.x/deep")).unwrap();
+        std::fs::write(dir.path().join("tmp/.x/deep/implant"), b"elf").unwrap();
+        std::fs::write(dir.path().join("tmp/top"), b"1").unwrap();
+        let selected = profile
+            .select(dir.path(), &TriageOptions::default())
+            .unwrap();
+        let paths: Vec<&str> = selected
+            .files
+            .iter()
+            .map(|f| f.original_path.as_str())
+            .collect();
+        assert_eq!(paths, vec!["/tmp/.x/deep/implant", "/tmp/top"]);
     }
 
     #[test]

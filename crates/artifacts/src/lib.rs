@@ -11,12 +11,14 @@ use riposte_model::Event;
 use std::io::{BufRead, BufReader, Cursor, Read};
 
 mod auth_log;
+mod bodyfile;
 mod fish_history;
 mod lines;
 mod shell_history;
 mod syslog;
 
 pub use auth_log::AuthLog;
+pub use bodyfile::Bodyfile;
 pub use fish_history::FishHistory;
 pub use shell_history::ShellHistory;
 
@@ -77,6 +79,7 @@ static PARSERS: &[&dyn ArtifactParser] = &[
     &AuthLog, //
     &ShellHistory,
     &FishHistory,
+    &Bodyfile,
 ];
 
 /// Every registered parser, in the order [`parser_for`] tries them.

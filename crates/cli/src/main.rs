@@ -2,6 +2,7 @@
 //! (`investigate`). A thin shell over the library crates.
 
 mod alert;
+mod fs;
 mod investigate;
 mod serve;
 mod timeline;
@@ -38,6 +39,11 @@ enum Command {
     Timeline(timeline::TimelineArgs),
     /// Check alert mappings: parse a vendor payload and print the normalized alerts.
     Alert(alert::AlertArgs),
+    /// Look inside a disk image without mounting it: volumes, directory listings, files.
+    Fs {
+        #[command(subcommand)]
+        command: fs::FsCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -170,5 +176,6 @@ async fn run(command: Command) -> Result<()> {
         Command::Investigate(args) => investigate::run(args).await,
         Command::Timeline(args) => timeline::run(args).await,
         Command::Alert(args) => alert::run(args),
+        Command::Fs { command } => tokio::task::spawn_blocking(move || fs::run(command)).await?,
     }
 }

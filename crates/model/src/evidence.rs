@@ -18,6 +18,26 @@ pub struct Provenance {
     /// Last modification time on the original system, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub modified: Option<DateTime<Utc>>,
+    /// Where inside a disk image it was read, when it came from one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageLocation>,
+}
+
+/// The place of a collected file inside a disk image: enough to find it again with
+/// `riposte fs cat` or The Sleuth Kit's `icat`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ImageLocation {
+    /// The image file (the first segment of a split image).
+    pub image: String,
+    /// Its container format (`raw`, `ewf`, `vmdk`, `vhd`, `vhdx`, `qcow2`).
+    pub format: String,
+    /// The volume: partition number, or 1 for a disk that is one filesystem.
+    pub partition: usize,
+    /// The filesystem (`ext`, `xfs`, `ntfs`, `fat`).
+    pub filesystem: String,
+    /// Inode number (ext, XFS) or MFT record number (NTFS); for FAT, the entry's place in
+    /// its directory.
+    pub inode: u64,
 }
 
 /// One collected file, hashed while it was copied into the evidence store.

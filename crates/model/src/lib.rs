@@ -23,7 +23,7 @@ pub use environment::{
     Scope, ScopeMatch, SshScope,
 };
 pub use event::{Action, EntityKind, Event, EventOrigin};
-pub use evidence::{EvidenceItem, Provenance};
+pub use evidence::{EvidenceItem, ImageLocation, Provenance};
 pub use ids::{AlertId, EnvironmentId, EvidenceId, InvestigationId, JobId, ProjectId, RuleId};
 pub use investigation::{Investigation, InvestigationStatus};
 pub use job::{Job, JobKind, JobStatus};

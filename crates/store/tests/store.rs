@@ -490,6 +490,7 @@ async fn evidence_alarms_and_audit_are_recorded() {
                 host: "web01".into(),
                 original_path: "/var/log/auth.log".into(),
                 modified: None,
+                image: None,
             },
             storage_key: "sha256/ab/abab".into(),
             // The store keeps millisecond precision.

@@ -73,6 +73,7 @@ pub(crate) async fn run(w: &Worker, job: &ClaimedJob) -> Result<(), StageError> 
                 host: host.clone(),
                 original_path: file.original_path.clone(),
                 modified: file.modified,
+                image: None,
             },
             storage_key: blob.key,
             collected_at: Utc::now(),

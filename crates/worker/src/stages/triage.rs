@@ -147,6 +147,7 @@ async fn attach_context(
             host: host.to_string(),
             original_path: format!("/riposte/alert-context/{alert_id}.ocsf.json"),
             modified: None,
+            image: None,
         },
         storage_key: blob.key.clone(),
         collected_at: Utc::now(),

@@ -12,6 +12,15 @@ PG_DIR="${RIPOSTE_TEST_PG_DIR:-/tmp/riposte-pg-$(id -u)}"
 
 need_apt=()
 command -v pg_ctlcluster >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
+# The disk tests build images with the real tools from known trees.
+for tool_pkg in mkfs.ext4:e2fsprogs debugfs:e2fsprogs mkfs.xfs:xfsprogs mkfs.vfat:dosfstools \
+  mcopy:mtools mkntfs:ntfs-3g ntfscp:ntfs-3g sfdisk:fdisk qemu-img:qemu-utils ewfacquire:ewf-tools; do
+  tool="${tool_pkg%%:*}"; pkg="${tool_pkg##*:}"
+  if ! command -v "$tool" >/dev/null 2>&1 && ! [ -x "/usr/sbin/$tool" ] && ! [ -x "/sbin/$tool" ]; then
+    [[ " ${need_apt[*]} " == *" $pkg "* ]] || need_apt+=("$pkg")
+  fi
+done
+export PATH="$PATH:/usr/sbin:/sbin"
 if ((${#need_apt[@]})); then
   echo "installing: ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

@@ -15,6 +15,17 @@ const MAX_IDENTITY_FILE: u64 = 1024 * 1024;
 /// Where Debian's installer maps the host's own name in `etc/hosts`.
 const DEBIAN_HOSTNAME_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 1, 1));
 
+/// The identity a host key alone gives: an IP when it is one, else a name.
+pub(crate) fn from_key(key: &str) -> (Vec<String>, Vec<IpAddr>) {
+    let mut names = Vec::new();
+    let mut ips = Vec::new();
+    match key.parse::<IpAddr>() {
+        Ok(ip) => push_ip(&mut ips, ip),
+        Err(_) => push_name(&mut names, key),
+    }
+    (names, ips)
+}
+
 /// The names (lowercase, first seen first) and IPs of the collection at `root`,
 /// stored in a library folder called `key`.
 ///
@@ -23,13 +34,7 @@ const DEBIAN_HOSTNAME_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 1, 1));
 /// machines (`10.0.0.9 db01`), and web01 must not answer to db01's alerts.
 pub(crate) fn read(key: &str, root: &Path) -> (Vec<String>, Vec<IpAddr>) {
     let text = |rel: &[&str]| safe::read_small(root, rel, MAX_IDENTITY_FILE);
-    let mut names = Vec::new();
-    let mut ips = Vec::new();
-
-    match key.parse::<IpAddr>() {
-        Ok(ip) => push_ip(&mut ips, ip),
-        Err(_) => push_name(&mut names, key),
-    }
+    let (mut names, mut ips) = from_key(key);
     for rel in [&["etc", "hostname"][..], &["etc", "HOSTNAME"]] {
         if let Some(name) = text(rel).as_deref().and_then(parse_hostname) {
             push_name(&mut names, &name);

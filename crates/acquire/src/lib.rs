@@ -24,7 +24,7 @@ pub use image::{
     ImageItem, ImageReport, ImageSelection, ImageVisit, VolumeReport, is_disk_image, read_image,
     write_body_line,
 };
-pub use library::{EvidenceLibrary, LibraryHost};
+pub use library::{EvidenceLibrary, HostEvidence, LibraryHost, evidence_file};
 pub use package::{
     Layout, PackageEntry, PackageFormat, PackageLimits, PackageReport, RefusedEntry, Visit,
     read_package,

@@ -255,3 +255,82 @@ fn symlinks_never_lend_a_host_its_identity() {
     assert!(matches!(resolve(&lib, target), Resolution::NotFound { .. }));
     assert_eq!(lib.host("linked-host").unwrap(), None);
 }
+
+/// Runs a tool, failing with what to install when it is missing.
+fn tool(program: &str, args: &[&str], package: &str) {
+    let status = std::process::Command::new(program)
+        .args(args)
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run {program} ({e}): install {package}"));
+    assert!(status.success(), "{program} {args:?}");
+}
+
+#[test]
+fn packages_and_disk_images_are_hosts_named_after_their_file() {
+    let dir = TempDir::new().unwrap();
+    let lib = dir.path().join("lib");
+    let src = dir.path().join("src");
+    write(&src, "var/log/auth.log", "x\n");
+    fs::create_dir_all(&lib).unwrap();
+    // A tar.gz package, an ext4 image split in two raw segments, a folder, and a file that
+    // is neither (content decides, not the name).
+    tool(
+        "tar",
+        &[
+            "-czf",
+            lib.join("web02.tar.gz").to_str().unwrap(),
+            "-C",
+            src.to_str().unwrap(),
+            ".",
+        ],
+        "tar",
+    );
+    let image = dir.path().join("db01.img");
+    tool(
+        "mkfs.ext4",
+        &[
+            "-q",
+            "-F",
+            "-d",
+            src.to_str().unwrap(),
+            image.to_str().unwrap(),
+            "4M",
+        ],
+        "e2fsprogs",
+    );
+    let bytes = fs::read(&image).unwrap();
+    fs::write(lib.join("db01.000"), &bytes[..3 << 20]).unwrap();
+    fs::write(lib.join("db01.001"), &bytes[3 << 20..]).unwrap();
+    write(&lib, "web01/etc/hostname", "web01\n");
+    fs::write(lib.join("notes.vmdk"), "not an image").unwrap();
+    // A package named like a folder host is shadowed by the folder.
+    fs::copy(lib.join("web02.tar.gz"), lib.join("web01.zip")).unwrap();
+
+    let library = EvidenceLibrary::open(&lib).unwrap();
+    let hosts = library.hosts().unwrap();
+    let summary: Vec<(&str, riposte_acquire::HostEvidence, String)> = hosts
+        .iter()
+        .map(|h| {
+            let file = h.root.file_name().unwrap().to_string_lossy().to_string();
+            (h.key.as_str(), h.kind, file)
+        })
+        .collect();
+    use riposte_acquire::HostEvidence::{Folder, Image, Package};
+    assert_eq!(
+        summary,
+        vec![
+            ("db01", Image, "db01.000".to_string()),
+            ("web01", Folder, "web01".to_string()),
+            ("web02", Package, "web02.tar.gz".to_string()),
+        ]
+    );
+    let (key, _) = found(
+        &library,
+        Target {
+            hostname: Some("db01".into()),
+            ..Target::default()
+        },
+    );
+    assert_eq!(key, "db01");
+    assert_eq!(library.host("web02").unwrap().unwrap().kind, Package);
+}

@@ -1,7 +1,8 @@
 //! `riposte investigate <path>`: the pipeline offline, on a triage collection laid out like
 //! a host's root filesystem, a triage package (tar, tar.gz or zip from UAC, KAPE,
-//! Velociraptor or a plain root filesystem; recognised by content), or a single log file,
-//! printing a report.
+//! Velociraptor or a plain root filesystem), a disk image (raw/split, E01, VMDK, VHD, VHDX,
+//! qcow2 holding ext, XFS, NTFS or FAT filesystems), or a single log file — packages and
+//! images recognised by content — printing a report.
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -18,8 +19,13 @@ use std::path::{Path, PathBuf};
 #[derive(Args)]
 pub struct InvestigateArgs {
     /// A host's triage collection (a folder laid out like its root filesystem), a triage
-    /// package (.tar, .tar.gz, .zip), or one log file.
+    /// package (.tar, .tar.gz, .zip), a disk image (raw, split raw, E01, VMDK, VHD, VHDX,
+    /// qcow2), or one log file.
     pub path: PathBuf,
+    /// Full acquisition of a disk image: every file, and the filesystem timeline (MACB
+    /// events), instead of the triage profile's artifacts.
+    #[arg(long)]
+    pub full: bool,
     /// Output: a readable report, or JSON.
     #[arg(long, default_value = "text", value_parser = ["text", "json"])]
     pub format: String,
@@ -54,6 +60,8 @@ struct Report {
     source: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     package: Option<PackageSummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    image: Option<riposte_acquire::ImageReport>,
     artifacts: Vec<ArtifactReport>,
     events: usize,
     alarms: Vec<Alarm>,
@@ -67,6 +75,16 @@ struct Input {
     local_path: PathBuf,
     modified: Option<chrono::DateTime<chrono::Utc>>,
     collected: Option<riposte_acquire::CollectedFile>,
+}
+
+/// Where the filesystem timeline of a full image acquisition is filed among the artifacts.
+const FILESYSTEM_TIMELINE: &str = "/$Riposte/filesystem-timeline.body";
+
+/// What [`inputs`] found besides the files.
+#[derive(Default)]
+struct Found {
+    package: Option<PackageSummary>,
+    image: Option<riposte_acquire::ImageReport>,
 }
 
 /// Hashes what passes through it, so a file is hashed and parsed in one streaming pass.
@@ -140,7 +158,60 @@ fn package_inputs(path: &Path, scratch: &Path) -> Result<(Vec<Input>, PackageSum
     Ok((inputs, summary))
 }
 
-fn inputs(path: &Path, scratch: &Path) -> Result<(Vec<Input>, Option<PackageSummary>)> {
+/// The files of a disk image (triage profile, or every file with `full`), streamed into
+/// numbered files of `scratch`; with `full`, the filesystem timeline too.
+fn image_inputs(
+    path: &Path,
+    scratch: &Path,
+    full: bool,
+) -> Result<(Vec<Input>, riposte_acquire::ImageReport)> {
+    let mut inputs = Vec::new();
+    let selection = if full {
+        riposte_acquire::ImageSelection::Full
+    } else {
+        riposte_acquire::ImageSelection::Triage
+    };
+    let body_path = scratch.join("filesystem-timeline.body");
+    let mut body = std::io::BufWriter::new(
+        std::fs::File::create(&body_path).context("cannot write the filesystem timeline")?,
+    );
+    let report = riposte_acquire::read_image(
+        path,
+        selection,
+        &riposte_acquire::TriageOptions::default(),
+        &mut |item, reader| {
+            let local_path = scratch.join(format!("{:06}", inputs.len()));
+            let mut out = std::fs::File::create(&local_path)?;
+            std::io::copy(reader, &mut out)?;
+            inputs.push(Input {
+                original_path: item.original_path.to_string(),
+                local_path,
+                modified: item.entry.times.modified,
+                collected: None,
+            });
+            Ok(())
+        },
+        full.then_some(&mut body as &mut dyn std::io::Write),
+    )
+    .with_context(|| format!("cannot read the disk image {}", path.display()))?;
+    std::io::Write::flush(&mut body).context("cannot write the filesystem timeline")?;
+    if full {
+        inputs.push(Input {
+            original_path: FILESYSTEM_TIMELINE.into(),
+            local_path: body_path,
+            modified: None,
+            collected: None,
+        });
+    }
+    for volume in &report.volumes {
+        for problem in &volume.problems {
+            tracing::warn!(partition = volume.index, %problem, "image volume problem");
+        }
+    }
+    Ok((inputs, report))
+}
+
+fn inputs(path: &Path, scratch: &Path, full: bool) -> Result<(Vec<Input>, Found)> {
     let meta = std::fs::symlink_metadata(path)
         .with_context(|| format!("cannot read {}", path.display()))?;
     if meta.is_file()
@@ -149,7 +220,19 @@ fn inputs(path: &Path, scratch: &Path) -> Result<(Vec<Input>, Option<PackageSumm
             .is_some()
     {
         let (inputs, summary) = package_inputs(path, scratch)?;
-        return Ok((inputs, Some(summary)));
+        let found = Found {
+            package: Some(summary),
+            ..Found::default()
+        };
+        return Ok((inputs, found));
+    }
+    if meta.is_file() && riposte_acquire::is_disk_image(path) {
+        let (inputs, report) = image_inputs(path, scratch, full)?;
+        let found = Found {
+            image: Some(report),
+            ..Found::default()
+        };
+        return Ok((inputs, found));
     }
     if meta.is_file() {
         let single = Input {
@@ -158,7 +241,7 @@ fn inputs(path: &Path, scratch: &Path) -> Result<(Vec<Input>, Option<PackageSumm
             modified: meta.modified().ok().map(Into::into),
             collected: None,
         };
-        return Ok((vec![single], None));
+        return Ok((vec![single], Found::default()));
     }
     if !meta.is_dir() {
         bail!("{} is neither a folder nor a regular file", path.display());
@@ -178,13 +261,18 @@ fn inputs(path: &Path, scratch: &Path) -> Result<(Vec<Input>, Option<PackageSumm
             collected: Some(f),
         })
         .collect();
-    Ok((inputs, None))
+    Ok((inputs, Found::default()))
 }
 
 /// Runs `investigate`.
 pub async fn run(args: InvestigateArgs) -> Result<()> {
-    let InvestigateArgs { path, format, host } = args;
-    let report = tokio::task::spawn_blocking(move || build_report(&path, host)).await??;
+    let InvestigateArgs {
+        path,
+        format,
+        host,
+        full,
+    } = args;
+    let report = tokio::task::spawn_blocking(move || build_report(&path, host, full)).await??;
     if format == "json" {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -198,22 +286,25 @@ pub(crate) struct Gathered {
     host: String,
     artifacts: Vec<ArtifactReport>,
     package: Option<PackageSummary>,
+    image: Option<riposte_acquire::ImageReport>,
     /// Events ordered by time, untimed last.
     pub(crate) events: Vec<Event>,
 }
 
-fn build_report(path: &Path, host: Option<String>) -> Result<Report> {
+fn build_report(path: &Path, host: Option<String>, full: bool) -> Result<Report> {
     let Gathered {
         host,
         artifacts,
         package,
+        image,
         events,
-    } = gather(path, host)?;
+    } = gather(path, host, full)?;
     let (alarms, verdict) = detect(&events, &VerdictPolicy::default());
     Ok(Report {
         host,
         source: path.display().to_string(),
         package,
+        image,
         artifacts,
         events: events.len(),
         alarms,
@@ -223,16 +314,19 @@ fn build_report(path: &Path, host: Option<String>) -> Result<Report> {
 }
 
 /// Selects, hashes and parses the artifacts of a collection (or one file), streaming each.
-pub(crate) fn gather(path: &Path, host: Option<String>) -> Result<Gathered> {
+pub(crate) fn gather(path: &Path, host: Option<String>, full: bool) -> Result<Gathered> {
     let host = host.unwrap_or_else(|| {
         path.canonicalize()
             .ok()
             .and_then(|p| p.file_name().map(|n| n.to_string_lossy().to_string()))
             .map(|name| {
-                [".tar.gz", ".tgz", ".tar", ".zip"]
-                    .iter()
-                    .find_map(|ext| name.strip_suffix(ext).map(str::to_string))
-                    .unwrap_or(name)
+                [
+                    ".tar.gz", ".tgz", ".tar", ".zip", ".E01", ".e01", ".vmdk", ".vhdx", ".vhd",
+                    ".qcow2", ".raw", ".dd", ".img", ".000", ".001",
+                ]
+                .iter()
+                .find_map(|ext| name.strip_suffix(ext).map(str::to_string))
+                .unwrap_or(name)
             })
             .unwrap_or_else(|| "host".into())
     });
@@ -240,7 +334,7 @@ pub(crate) fn gather(path: &Path, host: Option<String>) -> Result<Gathered> {
     let mut events = Vec::new();
     // Package entries are streamed here first; removed when the report is built.
     let scratch = tempfile::tempdir().context("cannot create a scratch folder for the package")?;
-    let (inputs, package) = inputs(path, scratch.path())?;
+    let (inputs, found) = inputs(path, scratch.path(), full)?;
     for input in inputs {
         // A collected file is reopened through `open`, which refuses one swapped for a link.
         let file = match &input.collected {
@@ -274,7 +368,8 @@ pub(crate) fn gather(path: &Path, host: Option<String>) -> Result<Gathered> {
     Ok(Gathered {
         host,
         artifacts,
-        package,
+        package: found.package,
+        image: found.image,
         events,
     })
 }
@@ -291,6 +386,31 @@ fn print_text(r: &Report) {
         );
         for refused in &p.refused {
             println!("  refused {}: {}", refused.archive_path, refused.reason);
+        }
+    }
+    if let Some(image) = &r.image {
+        println!(
+            "Disk image: {} ({} bytes, {} file(s))",
+            image.format,
+            image.size,
+            image.files.len()
+        );
+        for v in &image.volumes {
+            println!(
+                "  partition {:>2} {:<4} {:<28} {:<5} {:>8} entries, {:>6} collected",
+                v.index,
+                v.scheme.to_string(),
+                v.description,
+                v.filesystem.map_or("-".to_string(), |k| k.to_string()),
+                v.entries,
+                v.collected
+            );
+            for problem in &v.problems {
+                println!("    problem: {problem}");
+            }
+        }
+        for skipped in &image.skipped {
+            println!("  skipped {}: {}", skipped.original_path, skipped.reason);
         }
     }
     println!();

@@ -13,8 +13,12 @@ use std::path::PathBuf;
 /// Options of `timeline`.
 #[derive(Args)]
 pub struct TimelineArgs {
-    /// A host's triage collection (a folder laid out like its root filesystem) or one log file.
+    /// A host's triage collection (a folder laid out like its root filesystem), a triage
+    /// package, a disk image, or one log file.
     pub path: PathBuf,
+    /// For a disk image: every file and the filesystem timeline (MACB), not just triage.
+    #[arg(long)]
+    pub full: bool,
     /// Output format.
     #[arg(long, default_value = "jsonl", value_parser = ["jsonl", "csv"])]
     pub format: String,
@@ -164,7 +168,7 @@ pub fn write_timeline(events: &[Event], format: &str, out: impl Write) -> Result
 /// Runs `timeline`.
 pub async fn run(args: TimelineArgs) -> Result<()> {
     tokio::task::spawn_blocking(move || {
-        let gathered = gather(&args.path, args.host)?;
+        let gathered = gather(&args.path, args.host, args.full)?;
         write_timeline(&gathered.events, &args.format, std::io::stdout().lock())
     })
     .await?

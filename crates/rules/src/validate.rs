@@ -39,6 +39,16 @@ impl EvidenceRoots {
 
     /// `Ok(canonical folder)` when `folder` is an existing directory inside a root.
     pub fn check(&self, folder: &str) -> Result<PathBuf, String> {
+        self.check_inside(folder, false)
+    }
+
+    /// `Ok(canonical path)` when `path` is a host's evidence inside a root: a folder, or a
+    /// regular file (a triage package or disk image).
+    pub fn check_evidence(&self, path: &str) -> Result<PathBuf, String> {
+        self.check_inside(path, true)
+    }
+
+    fn check_inside(&self, folder: &str, allow_files: bool) -> Result<PathBuf, String> {
         if self.roots.is_empty() {
             return Err(
                 "local evidence is not enabled on this server: start it with --evidence-library DIR, then use folders inside DIR".into(),
@@ -51,8 +61,14 @@ impl EvidenceRoots {
         let canonical = path
             .canonicalize()
             .map_err(|e| format!("cannot open {folder:?}: {e}"))?;
-        if !canonical.is_dir() {
-            return Err(format!("{folder:?} is not a directory"));
+        let acceptable = canonical.is_dir() || (allow_files && canonical.is_file());
+        if !acceptable {
+            let expected = if allow_files {
+                "a directory or a regular file"
+            } else {
+                "a directory"
+            };
+            return Err(format!("{folder:?} is not {expected}"));
         }
         if !self.roots.iter().any(|r| canonical.starts_with(r)) {
             let roots: Vec<String> = self.roots.iter().map(|r| r.display().to_string()).collect();

@@ -5,6 +5,7 @@ fn host(key: &str, names: &[&str], ips: &[&str]) -> LibraryHost {
     LibraryHost {
         key: key.to_string(),
         root: PathBuf::from("/lib").join(key),
+        kind: crate::HostEvidence::Folder,
         names: names.iter().map(|s| s.to_string()).collect(),
         ips: ips.iter().map(|s| s.parse().unwrap()).collect(),
     }

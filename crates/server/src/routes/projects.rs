@@ -269,17 +269,24 @@ fn import_target(system: &ImportSystem) -> Result<Target, String> {
     }
 }
 
-/// A `path` import: the local scope containing the folder, with the folder as the host.
+/// A `path` import: the local scope containing the folder (or package or image file), with
+/// it as the host.
 fn path_scope(
     path: &str,
     environments: &[&Environment],
     roots: &riposte_rules::EvidenceRoots,
 ) -> Result<ScopeMatch, String> {
-    let canonical = roots.check(path)?;
-    let host = canonical
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .ok_or_else(|| format!("{path:?} names no host folder"))?;
+    let canonical = roots.check_evidence(path)?;
+    let host = if canonical.is_file() {
+        riposte_acquire::evidence_file(&canonical)
+            .map(|(key, _)| key)
+            .ok_or_else(|| format!("{path:?} is neither a triage package nor a disk image"))?
+    } else {
+        canonical
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .ok_or_else(|| format!("{path:?} names no host folder"))?
+    };
     for env in environments {
         for (index, scope) in env.scopes.iter().enumerate() {
             let Scope::Local(local) = scope else { continue };

@@ -171,6 +171,13 @@ fn image_inputs(
     } else {
         riposte_acquire::ImageSelection::Triage
     };
+    // A spinner on standard error (drawn only on a terminal): images take a while.
+    let progress = indicatif::ProgressBar::new_spinner().with_style(
+        indicatif::ProgressStyle::with_template("{spinner} {elapsed} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    progress.enable_steady_tick(std::time::Duration::from_millis(200));
+    let mut copied = 0u64;
     let body_path = scratch.join("filesystem-timeline.body");
     let mut body = std::io::BufWriter::new(
         std::fs::File::create(&body_path).context("cannot write the filesystem timeline")?,
@@ -182,7 +189,14 @@ fn image_inputs(
         &mut |item, reader| {
             let local_path = scratch.join(format!("{:06}", inputs.len()));
             let mut out = std::fs::File::create(&local_path)?;
-            std::io::copy(reader, &mut out)?;
+            copied += std::io::copy(reader, &mut out)?;
+            progress.set_message(format!(
+                "{}: {} files, {} MiB collected — {}",
+                path.display(),
+                inputs.len() + 1,
+                copied >> 20,
+                item.original_path
+            ));
             inputs.push(Input {
                 original_path: item.original_path.to_string(),
                 local_path,
@@ -194,6 +208,7 @@ fn image_inputs(
         full.then_some(&mut body as &mut dyn std::io::Write),
     )
     .with_context(|| format!("cannot read the disk image {}", path.display()))?;
+    progress.finish_and_clear();
     std::io::Write::flush(&mut body).context("cannot write the filesystem timeline")?;
     if full {
         inputs.push(Input {

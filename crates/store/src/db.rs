@@ -71,6 +71,11 @@ fn migrations() -> Migrator {
         migration(1, "init", include_str!("../migrations/0001_init.sql")),
         migration(2, "sources", include_str!("../migrations/0002_sources.sql")),
         migration(3, "rules", include_str!("../migrations/0003_rules.sql")),
+        migration(
+            4,
+            "timeline",
+            include_str!("../migrations/0004_timeline.sql"),
+        ),
     ])
 }
 

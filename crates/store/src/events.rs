@@ -5,7 +5,7 @@ use riposte_model::{Action, EntityKind, Event, InvestigationId};
 use serde::{Deserialize, Serialize};
 use sqlx::{AssertSqlSafe, Row};
 
-/// Rows per multi-row INSERT (10 columns each keeps well under both backends' parameter limits).
+/// Rows per multi-row INSERT (11 columns each keeps well under both backends' parameter limits).
 const BATCH: usize = 400;
 /// Sort key of events without a reliable time: after every timed event.
 const NO_TIME: i64 = i64::MAX;
@@ -55,7 +55,7 @@ pub struct EventPage {
     pub next_cursor: Option<String>,
 }
 
-fn sort_key(e: &Event) -> Option<i64> {
+fn event_time(e: &Event) -> Option<i64> {
     e.time.map(|t| t.timestamp_micros())
 }
 
@@ -79,26 +79,17 @@ impl Store {
         let inv = inv.to_string();
         for (chunk_no, chunk) in events.chunks(BATCH).enumerate() {
             let mut sql = String::from(
-                "INSERT INTO events (investigation_id, seq, time_us, host, entity, action, username, remote_ip, message, body) VALUES ",
+                "INSERT INTO events (investigation_id, seq, time_us, sort_us, host, entity, action, username, remote_ip, message, body) VALUES ",
             );
             for i in 0..chunk.len() {
-                let b = i * 10;
+                let b = i * 11;
                 if i > 0 {
                     sql.push(',');
                 }
-                sql.push_str(&format!(
-                    "(${},${},${},${},${},${},${},${},${},${})",
-                    b + 1,
-                    b + 2,
-                    b + 3,
-                    b + 4,
-                    b + 5,
-                    b + 6,
-                    b + 7,
-                    b + 8,
-                    b + 9,
-                    b + 10
-                ));
+                let row: Vec<String> = (1..=11).map(|c| format!("${}", b + c)).collect();
+                sql.push('(');
+                sql.push_str(&row.join(","));
+                sql.push(')');
             }
             let mut q = sqlx::query(AssertSqlSafe(sql));
             for (i, e) in chunk.iter().enumerate() {
@@ -107,7 +98,8 @@ impl Store {
                 q = q
                     .bind(inv.clone())
                     .bind(seq as i64)
-                    .bind(sort_key(e))
+                    .bind(event_time(e))
+                    .bind(event_time(e).unwrap_or(NO_TIME))
                     .bind(e.host.clone())
                     .bind(e.entity.as_str())
                     .bind(e.action.as_str())
@@ -148,19 +140,23 @@ impl Store {
     /// One page of the timeline, ordered by time (events without time last), then position.
     pub async fn timeline(&self, inv: InvestigationId, q: &TimelineQuery) -> Result<EventPage> {
         let limit = q.limit.unwrap_or(100).clamp(1, 1000);
-        let key = format!("COALESCE(time_us, {NO_TIME})");
         let mut sql =
-            format!("SELECT seq, {key} AS sort_key, body FROM events WHERE investigation_id = $1");
+            String::from("SELECT seq, sort_us, body FROM events WHERE investigation_id = $1");
         let mut binds: Vec<Bind> = vec![Bind::Text(inv.to_string())];
         let mut push = |sql: &mut String, clause: &str, value: Bind| {
             binds.push(value);
             sql.push_str(&clause.replace('?', &format!("${}", binds.len())));
         };
+        // Untimed events sort after every time, so a range on the sort key never
+        // includes them (`from` alone is capped below the untimed key).
         if let Some(v) = q.from_us {
-            push(&mut sql, " AND time_us >= ?", Bind::Int(v));
+            push(&mut sql, " AND sort_us >= ?", Bind::Int(v));
+            if q.to_us.is_none() {
+                push(&mut sql, " AND sort_us < ?", Bind::Int(NO_TIME));
+            }
         }
         if let Some(v) = q.to_us {
-            push(&mut sql, " AND time_us < ?", Bind::Int(v));
+            push(&mut sql, " AND sort_us < ?", Bind::Int(v.min(NO_TIME)));
         }
         if let Some(v) = q.entity {
             push(&mut sql, " AND entity = ?", Bind::Text(v.as_str().into()));
@@ -194,13 +190,17 @@ impl Store {
             (">", "ASC")
         };
         if let Some(cursor) = &q.cursor {
+            // A row-value comparison: both backends answer it with one index range scan.
             let (k, s) = parse_cursor(cursor)?;
-            push(&mut sql, &format!(" AND ({key} {cmp} ?"), Bind::Int(k));
-            push(&mut sql, &format!(" OR ({key} = ?"), Bind::Int(k));
-            push(&mut sql, &format!(" AND seq {cmp} ?))"), Bind::Int(s));
+            push(
+                &mut sql,
+                &format!(" AND (sort_us, seq) {cmp} (?"),
+                Bind::Int(k),
+            );
+            push(&mut sql, ", ?)", Bind::Int(s));
         }
         sql.push_str(&format!(
-            " ORDER BY sort_key {dir}, seq {dir} LIMIT {}",
+            " ORDER BY sort_us {dir}, seq {dir} LIMIT {}",
             limit + 1
         ));
         let mut query = sqlx::query(AssertSqlSafe(sql));
@@ -215,7 +215,7 @@ impl Store {
         let mut last = None;
         for r in rows.iter().take(limit as usize) {
             let seq: i64 = r.try_get("seq")?;
-            let k: i64 = r.try_get("sort_key")?;
+            let k: i64 = r.try_get("sort_us")?;
             let body: String = r.try_get("body")?;
             let e: Event = serde_json::from_str(&body).map_err(|e| corrupt("events.body", e))?;
             events.push(TimelineEvent {

@@ -156,7 +156,7 @@ impl Store {
             }
         }
         if let Some(v) = q.to_us {
-            push(&mut sql, " AND sort_us < ?", Bind::Int(v.min(NO_TIME)));
+            push(&mut sql, " AND sort_us < ?", Bind::Int(v));
         }
         if let Some(v) = q.entity {
             push(&mut sql, " AND entity = ?", Bind::Text(v.as_str().into()));

@@ -14,12 +14,15 @@ need_apt=()
 command -v pg_ctlcluster >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 # The disk tests build images with the real tools from known trees.
 for tool_pkg in mkfs.ext4:e2fsprogs debugfs:e2fsprogs mkfs.xfs:xfsprogs mkfs.vfat:dosfstools \
-  mcopy:mtools mkntfs:ntfs-3g ntfscp:ntfs-3g sfdisk:fdisk qemu-img:qemu-utils ewfacquire:ewf-tools; do
+  mcopy:mtools mkntfs:ntfs-3g ntfscp:ntfs-3g sfdisk:fdisk qemu-img:qemu-utils ewfacquire:ewf-tools \
+  utmpdump:util-linux ssh-keygen:openssh-client journalctl:systemd; do
   tool="${tool_pkg%%:*}"; pkg="${tool_pkg##*:}"
   if ! command -v "$tool" >/dev/null 2>&1 && ! [ -x "/usr/sbin/$tool" ] && ! [ -x "/sbin/$tool" ]; then
     [[ " ${need_apt[*]} " == *" $pkg "* ]] || need_apt+=("$pkg")
   fi
 done
+# The journald parser's tests write real journals with systemd-journal-remote.
+[ -x /usr/lib/systemd/systemd-journal-remote ] || [ -x /lib/systemd/systemd-journal-remote ] || need_apt+=(systemd-journal-remote)
 export PATH="$PATH:/usr/sbin:/sbin"
 if ((${#need_apt[@]})); then
   echo "installing: ${need_apt[*]}"

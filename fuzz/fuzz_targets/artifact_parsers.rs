@@ -4,7 +4,15 @@
 use libfuzzer_sys::fuzz_target;
 use riposte_artifacts::{ArtifactContext, open_artifact, parsers};
 
-const PATHS: &[&str] = &["/var/log/auth.log", "/var/log/secure", "/root/.bash_history", "/home/a/.zsh_history", "/root/.local/share/fish/fish_history"];
+const PATHS: &[&str] = &[
+    "/var/log/auth.log", "/var/log/secure", "/root/.bash_history", "/home/a/.zsh_history",
+    "/root/.local/share/fish/fish_history", "/var/log/syslog", "/var/log/wtmp", "/var/log/btmp",
+    "/var/log/lastlog", "/var/log/audit/audit.log", "/var/log/journal/m/system.journal",
+    "/etc/crontab", "/var/spool/cron/crontabs/a", "/etc/systemd/system/a.service",
+    "/root/.ssh/authorized_keys", "/etc/passwd", "/etc/shadow", "/etc/group",
+    "/var/log/nginx/access.log", "/var/log/dpkg.log", "/var/log/apt/history.log",
+    "/var/log/yum.log", "/var/log/dnf.log", "/etc/ld.so.preload",
+];
 
 fuzz_target!(|data: &[u8]| {
     for path in PATHS {

@@ -28,7 +28,7 @@ use chrono::{DateTime, Utc};
 use riposte_model::{Action, Event, EventOrigin};
 use std::io::BufRead;
 
-mod accounts;
+pub(crate) mod accounts;
 mod sshd;
 
 /// Longest line kept; rsyslog's default maximum message size is 8 KiB.

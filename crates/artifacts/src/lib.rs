@@ -10,17 +10,42 @@ use chrono::{DateTime, Utc};
 use riposte_model::Event;
 use std::io::{BufRead, BufReader, Cursor, Read};
 
+mod accounts;
+mod auditd;
 mod auth_log;
+mod authorized_keys;
 mod bodyfile;
+mod cron;
 mod fish_history;
+mod journald;
+mod lastlog;
+mod ld_so_preload;
 mod lines;
+mod package_logs;
+mod records;
 mod shell_history;
 mod syslog;
+mod syslog_messages;
+mod systemd_units;
+mod utmp;
+mod web_access;
 
+pub use accounts::Accounts;
+pub use auditd::Auditd;
 pub use auth_log::AuthLog;
+pub use authorized_keys::AuthorizedKeys;
 pub use bodyfile::Bodyfile;
+pub use cron::Cron;
 pub use fish_history::FishHistory;
+pub use journald::Journald;
+pub use lastlog::Lastlog;
+pub use ld_so_preload::LdSoPreload;
+pub use package_logs::PackageLogs;
 pub use shell_history::ShellHistory;
+pub use syslog_messages::SyslogMessages;
+pub use systemd_units::SystemdUnits;
+pub use utmp::Utmp;
+pub use web_access::WebAccess;
 
 /// What a parser knows about the artifact it reads.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -80,6 +105,18 @@ static PARSERS: &[&dyn ArtifactParser] = &[
     &ShellHistory,
     &FishHistory,
     &Bodyfile,
+    &Utmp,
+    &Lastlog,
+    &Auditd,
+    &Journald,
+    &SyslogMessages,
+    &Cron,
+    &SystemdUnits,
+    &AuthorizedKeys,
+    &Accounts,
+    &WebAccess,
+    &PackageLogs,
+    &LdSoPreload,
 ];
 
 /// Every registered parser, in the order [`parser_for`] tries them.
@@ -178,8 +215,23 @@ mod tests {
             name("/home/bob/.local/share/fish/fish_history"),
             Some("fish_history")
         );
-        assert_eq!(name("/var/log/syslog"), None);
-        assert_eq!(name("/etc/passwd"), None);
+        assert_eq!(name("/var/log/syslog"), Some("syslog_messages"));
+        assert_eq!(name("/var/log/messages-20240301"), Some("syslog_messages"));
+        assert_eq!(name("/var/log/wtmp"), Some("utmp"));
+        assert_eq!(name("/var/log/lastlog"), Some("lastlog"));
+        assert_eq!(name("/var/log/audit/audit.log.1"), Some("auditd"));
+        assert_eq!(
+            name("/var/log/journal/abc/system.journal"),
+            Some("journald")
+        );
+        assert_eq!(name("/etc/cron.d/job"), Some("cron"));
+        assert_eq!(name("/etc/systemd/system/x.service"), Some("systemd_units"));
+        assert_eq!(name("/root/.ssh/authorized_keys"), Some("authorized_keys"));
+        assert_eq!(name("/etc/passwd"), Some("accounts"));
+        assert_eq!(name("/var/log/nginx/access.log.1"), Some("web_access"));
+        assert_eq!(name("/var/log/dpkg.log"), Some("package_logs"));
+        assert_eq!(name("/etc/ld.so.preload"), Some("ld_so_preload"));
+        assert_eq!(name("/etc/hostname"), None);
         let mut names: Vec<_> = parsers().iter().map(|p| p.name()).collect();
         names.dedup();
         assert_eq!(names.len(), parsers().len());

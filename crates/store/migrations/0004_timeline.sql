@@ -15,3 +15,6 @@ CREATE INDEX events_entity_timeline ON events (investigation_id, entity, sort_us
 CREATE INDEX events_action_timeline ON events (investigation_id, action, sort_us, seq);
 CREATE INDEX events_host_timeline ON events (investigation_id, host, sort_us, seq);
 CREATE INDEX events_username_timeline ON events (investigation_id, username, sort_us, seq);
+
+-- How long each artifact took to parse.
+ALTER TABLE parse_reports ADD COLUMN duration_ms BIGINT NOT NULL DEFAULT 0;

@@ -18,6 +18,8 @@ pub struct ParseReport {
     pub errors: i64,
     /// The first error, to show the analyst what went wrong.
     pub first_error: Option<String>,
+    /// Time spent parsing, in milliseconds.
+    pub duration_ms: i64,
 }
 
 impl Store {
@@ -74,7 +76,7 @@ impl Store {
             .execute(&mut *conn)
             .await?;
         sqlx::query(
-            "INSERT INTO parse_reports (investigation_id, evidence_id, parser, events, errors, first_error) VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO parse_reports (investigation_id, evidence_id, parser, events, errors, first_error, duration_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(inv.to_string())
         .bind(&report.evidence_id)
@@ -82,6 +84,7 @@ impl Store {
         .bind(report.events)
         .bind(report.errors)
         .bind(report.first_error.clone())
+        .bind(report.duration_ms)
         .execute(&mut *conn)
         .await?;
         Ok(())
@@ -90,7 +93,7 @@ impl Store {
     /// The parse reports of an investigation.
     pub async fn parse_reports(&self, inv: InvestigationId) -> Result<Vec<ParseReport>> {
         let rows = sqlx::query(
-            "SELECT evidence_id, parser, events, errors, first_error FROM parse_reports WHERE investigation_id = $1 ORDER BY evidence_id",
+            "SELECT evidence_id, parser, events, errors, first_error, duration_ms FROM parse_reports WHERE investigation_id = $1 ORDER BY evidence_id",
         )
         .bind(inv.to_string())
         .fetch_all(self.pool())
@@ -103,6 +106,7 @@ impl Store {
                     events: r.try_get("events")?,
                     errors: r.try_get("errors")?,
                     first_error: r.try_get("first_error")?,
+                    duration_ms: r.try_get("duration_ms")?,
                 })
             })
             .collect()

@@ -18,6 +18,8 @@ pub struct ArtifactStats {
     pub errors: u64,
     /// The first error message.
     pub first_error: Option<String>,
+    /// Time spent parsing, in milliseconds.
+    pub duration_ms: u64,
 }
 
 /// Parses one artifact (gunzipping it if needed). Bad records are counted, never fatal.
@@ -34,6 +36,7 @@ pub fn parse_artifact(
             },
         );
     };
+    let started = std::time::Instant::now();
     let mut stats = ArtifactStats {
         parser: parser.name().to_string(),
         ..Default::default()
@@ -59,6 +62,7 @@ pub fn parse_artifact(
         }
     }
     stats.events = events.len() as u64;
+    stats.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     (events, stats)
 }
 

@@ -125,29 +125,64 @@ fn strip_uid(user: &str) -> &str {
     user.split_once("(uid=").map_or(user, |(name, _)| name)
 }
 
-/// `alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/bin/bash`, optionally
-/// with a refusal first (`user NOT in sudoers ; TTY=…`).
-pub(crate) fn sudo(msg: &str) -> Option<Found> {
+/// The fields of a sudo log line.
+pub(crate) struct SudoLine<'a> {
+    /// Who ran sudo.
+    pub user: &'a str,
+    /// `USER=`: who the command ran as (absent: root).
+    pub target: Option<&'a str>,
+    /// `COMMAND=`, last on the line (it may itself contain ` ; `).
+    pub cmd: Option<&'a str>,
+    /// `PWD=`.
+    pub pwd: Option<&'a str>,
+    /// `TTY=`.
+    pub tty: Option<&'a str>,
+    /// A refusal written before the fields (`user NOT in sudoers`).
+    pub reason: Option<&'a str>,
+}
+
+/// Splits `alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/bin/bash`,
+/// optionally with a refusal first (`user NOT in sudoers ; TTY=…`).
+pub(crate) fn parse_sudo(msg: &str) -> Option<SudoLine<'_>> {
     let (user, rest) = msg.trim().split_once(" : ")?;
-    let (mut target, mut cmd, mut pwd, mut tty, mut reason) = (None, None, None, None, None);
+    let mut line = SudoLine {
+        user: user.trim(),
+        target: None,
+        cmd: None,
+        pwd: None,
+        tty: None,
+        reason: None,
+    };
     let mut remaining = rest;
     while !remaining.is_empty() {
-        // COMMAND is last and may itself contain ` ; `.
         if let Some(c) = remaining.strip_prefix("COMMAND=") {
-            cmd = Some(c.trim_end());
+            line.cmd = Some(c.trim_end());
             break;
         }
         let (field, next) = remaining.split_once(" ; ").unwrap_or((remaining, ""));
         match field.split_once('=') {
-            Some(("USER", v)) => target = Some(v),
-            Some(("PWD", v)) => pwd = Some(v),
-            Some(("TTY", v)) => tty = Some(v),
+            Some(("USER", v)) => line.target = Some(v),
+            Some(("PWD", v)) => line.pwd = Some(v),
+            Some(("TTY", v)) => line.tty = Some(v),
             Some(_) => {}
-            None if reason.is_none() => reason = Some(field.trim()),
+            None if line.reason.is_none() => line.reason = Some(field.trim()),
             None => {}
         }
         remaining = next;
     }
+    Some(line)
+}
+
+/// A sudo line as a privilege event.
+pub(crate) fn sudo(msg: &str) -> Option<Found> {
+    let SudoLine {
+        user,
+        target,
+        cmd,
+        pwd,
+        tty,
+        reason,
+    } = parse_sudo(msg)?;
     if target.is_none() && cmd.is_none() {
         return None;
     }

@@ -43,6 +43,7 @@ pub(crate) async fn run(w: &Worker, job: &ClaimedJob) -> Result<(), StageError> 
             events: stats.events as i64,
             errors: stats.errors as i64,
             first_error: stats.first_error,
+            duration_ms: i64::try_from(stats.duration_ms).unwrap_or(i64::MAX),
         });
         events.append(&mut evs);
     }

@@ -203,7 +203,9 @@ fn classify(h: &Header<'_>) -> Option<Found> {
     classify_message(h.program, h.message)
 }
 
-fn classify_message(program: &str, msg: &str) -> Option<Found> {
+/// What a syslog message from `program` says about users (logons, failures, sudo, su,
+/// account changes), shared with the syslog and journald parsers.
+pub(crate) fn classify_message(program: &str, msg: &str) -> Option<Found> {
     if let Some(service) = program.strip_suffix("(pam_unix)") {
         return accounts::pam(service, msg);
     }

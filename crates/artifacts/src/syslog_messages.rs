@@ -133,6 +133,15 @@ impl Classified {
 /// Classifies a message by its program (the syslog tag or journald's identifier);
 /// `None` when nothing better than a host event fits.
 pub(crate) fn classify(program: &str, msg: &str) -> Option<Classified> {
+    // Logons, failures and account changes read exactly as in auth.log, so sshd lines
+    // that only reach the journal or syslog still count.
+    if let Some(found) = crate::auth_log::classify_message(program, msg) {
+        return Some(Classified {
+            action: found.action,
+            message: found.message,
+            attrs: found.attrs,
+        });
+    }
     let msg = msg.trim();
     let (program, pam_service) = match program.strip_suffix("(pam_unix)") {
         Some(p) => (p, Some(p)),
@@ -334,12 +343,13 @@ mod tests {
 
     #[test]
     fn sudo_su_cron_useradd_passwd() {
+        // sudo and su read as in auth.log: privilege use, with the command.
         let c = classify(
             "sudo",
             "bob : TTY=pts/0 ; PWD=/ ; USER=root ; COMMAND=/bin/sh",
         )
         .unwrap();
-        assert_eq!(c.action, Action::ProcessRun);
+        assert_eq!(c.action, Action::UserPrivilege);
         assert_eq!(attr(&c, "cmd"), Some("/bin/sh"));
         assert_eq!(attr(&c, "username"), Some("bob"));
         let c = classify(
@@ -347,7 +357,10 @@ mod tests {
             "eve : user NOT in sudoers ; TTY=pts/1 ; PWD=/ ; USER=root ; COMMAND=/bin/id",
         )
         .unwrap();
-        assert_eq!(c.action, Action::UserLogonFailed);
+        assert_eq!(
+            (c.action, attr(&c, "outcome")),
+            (Action::UserPrivilege, Some("failure"))
+        );
         let c = classify("su", "(to root) bob on pts/0").unwrap();
         assert_eq!(
             (c.action, attr(&c, "target_user")),
@@ -380,6 +393,24 @@ mod tests {
         .unwrap();
         assert_eq!(c.action, Action::UserModify);
         assert!(classify("kernel", "Linux version 2.6.5").is_none());
-        assert!(classify("sshd(pam_unix)", "session closed for user x").is_none());
+        // sshd lines that reach syslog or the journal are logons and failures too.
+        let c = classify(
+            "sshd",
+            "Failed password for invalid user admin from 203.0.113.9 port 4242 ssh2",
+        )
+        .unwrap();
+        assert_eq!(
+            (c.action, attr(&c, "remote_ip")),
+            (Action::UserLogonFailed, Some("203.0.113.9"))
+        );
+        let c = classify(
+            "sshd",
+            "Accepted publickey for bob from 198.51.100.4 port 50000 ssh2: ED25519 SHA256:x",
+        )
+        .unwrap();
+        assert_eq!(
+            (c.action, attr(&c, "username")),
+            (Action::UserLogon, Some("bob"))
+        );
     }
 }

@@ -388,7 +388,8 @@ fn journal_written_by_systemd_journal_remote_matches_journalctl() {
     assert_eq!(ours, theirs);
 
     let sshd = &events[0];
-    assert_eq!(sshd.action, Action::HostInfo);
+    assert_eq!(sshd.action, Action::UserLogon);
+    assert_eq!(sshd.attr("username"), Some("bob"));
     assert_eq!(sshd.time, Some(utc("2023-11-14T22:13:20.123456Z")));
     assert_eq!(sshd.attr("host_name"), Some("web1"));
     assert_eq!(sshd.attr("process"), Some("sshd"));
@@ -398,7 +399,7 @@ fn journal_written_by_systemd_journal_remote_matches_journalctl() {
     assert_eq!(sshd.attr("cmdline"), Some("sshd: bob [priv]"));
     assert!(sshd.raw.contains("MESSAGE=Accepted password for bob"));
     let sudo = &events[1];
-    assert_eq!(sudo.action, Action::ProcessRun);
+    assert_eq!(sudo.action, Action::UserPrivilege);
     assert_eq!(sudo.attr("cmd"), Some("/bin/sh"));
     assert_eq!(sudo.attr("username"), Some("bob"));
     assert_eq!(events[2].action, Action::ProcessRun);
@@ -446,12 +447,29 @@ fn loghub_linux_messages() {
         .filter(|e| e.action == Action::UserPrivilege)
         .collect();
     assert_eq!(su.len(), 86);
+    // Every line the auth.log parser reads as a user event reads the same here; the rest
+    // are host events.
+    let auth = parse_with("/var/log/auth.log", &bytes, Some(modified));
+    let by_record: std::collections::HashMap<u64, Action> = auth
+        .into_iter()
+        .filter_map(Result::ok)
+        .map(|e| (e.origin.record.unwrap(), e.action))
+        .collect();
+    assert!(by_record.len() > 600, "{}", by_record.len());
+    for e in &events {
+        let expected = by_record
+            .get(&e.origin.record.unwrap())
+            .copied()
+            .unwrap_or(Action::HostInfo);
+        assert_eq!(e.action, expected, "line {:?}", e.origin.record);
+    }
     assert_eq!(
         events
             .iter()
-            .filter(|e| e.action == Action::HostInfo)
+            .filter(|e| e.action == Action::UserLogonFailed)
             .count(),
-        2000 - 86
+        490,
+        "`grep -c 'authentication failure'`"
     );
     let first_su = su[0];
     assert_eq!(first_su.origin.record, Some(14));
@@ -488,7 +506,7 @@ Mar  1 10:00:04 web1 kernel: [ 12.345] EXT4-fs (sda1): mounted filesystem
         &[3],
     );
     assert_eq!(events.len(), 4);
-    assert_eq!(events[0].action, Action::ProcessRun);
+    assert_eq!(events[0].action, Action::UserPrivilege);
     assert_eq!(events[0].attr("cmd"), Some("/bin/sh"));
     assert_eq!(events[0].attr("username"), Some("bob"));
     assert_eq!(events[0].time, Some(utc("2024-03-01T09:00:00Z")));

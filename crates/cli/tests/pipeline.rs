@@ -21,10 +21,16 @@ async fn wait_for_investigation(
         let alert: Value = get_json(http, format!("{base}/api/v1/alerts/{alert_id}"), key).await;
         if let Some(inv) = alert["investigation_id"].as_str() {
             let d: Value = get_json(http, format!("{base}/api/v1/investigations/{inv}"), key).await;
+            // Finished, and so are its jobs (notification runs after the verdict).
+            let jobs_done = d["jobs"].as_array().is_some_and(|jobs| {
+                jobs.iter()
+                    .all(|j| matches!(j["status"].as_str(), Some("done" | "failed")))
+            });
             if matches!(
                 d["investigation"]["status"].as_str(),
                 Some("complete" | "failed")
-            ) {
+            ) && jobs_done
+            {
                 return d;
             }
         }

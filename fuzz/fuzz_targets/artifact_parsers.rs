@@ -12,6 +12,10 @@ const PATHS: &[&str] = &[
     "/root/.ssh/authorized_keys", "/etc/passwd", "/etc/shadow", "/etc/group",
     "/var/log/nginx/access.log", "/var/log/dpkg.log", "/var/log/apt/history.log",
     "/var/log/yum.log", "/var/log/dnf.log", "/etc/ld.so.preload",
+    "/AWSLogs/1/CloudTrail/us-east-1/2024/01/01/1_CloudTrail_us-east-1_x.json.gz",
+    "/$MFT",
+    "/Users/a/AppData/Roaming/Microsoft/Windows/PowerShell/PSReadLine/ConsoleHost_history.txt",
+    "/Windows/System32/Tasks/T",
 ];
 
 fuzz_target!(|data: &[u8]| {

@@ -15,14 +15,18 @@ mod auditd;
 mod auth_log;
 mod authorized_keys;
 mod bodyfile;
+mod cloudtrail;
 mod cron;
 mod fish_history;
 mod journald;
 mod lastlog;
 mod ld_so_preload;
 mod lines;
+mod mft;
 mod package_logs;
+mod powershell_history;
 mod records;
+mod scheduled_task;
 mod shell_history;
 mod syslog;
 mod syslog_messages;
@@ -35,12 +39,16 @@ pub use auditd::Auditd;
 pub use auth_log::AuthLog;
 pub use authorized_keys::AuthorizedKeys;
 pub use bodyfile::Bodyfile;
+pub use cloudtrail::CloudTrail;
 pub use cron::Cron;
 pub use fish_history::FishHistory;
 pub use journald::Journald;
 pub use lastlog::Lastlog;
 pub use ld_so_preload::LdSoPreload;
+pub use mft::Mft;
 pub use package_logs::PackageLogs;
+pub use powershell_history::PowerShellHistory;
+pub use scheduled_task::ScheduledTask;
 pub use shell_history::ShellHistory;
 pub use syslog_messages::SyslogMessages;
 pub use systemd_units::SystemdUnits;
@@ -105,6 +113,10 @@ static PARSERS: &[&dyn ArtifactParser] = &[
     &ShellHistory,
     &FishHistory,
     &Bodyfile,
+    &CloudTrail,
+    &Mft,
+    &PowerShellHistory,
+    &ScheduledTask,
     &Utmp,
     &Lastlog,
     &Auditd,

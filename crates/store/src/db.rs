@@ -95,7 +95,7 @@ impl Store {
                 .max_connections(4)
                 .after_connect(|conn, _| {
                     Box::pin(async move {
-                        conn.execute("PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
+                        conn.execute("PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -32768;")
                             .await?;
                         Ok(())
                     })

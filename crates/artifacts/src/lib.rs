@@ -17,6 +17,7 @@ mod authorized_keys;
 mod bodyfile;
 mod cloudtrail;
 mod cron;
+mod evtx;
 mod fish_history;
 mod journald;
 mod lastlog;
@@ -34,6 +35,7 @@ mod systemd_units;
 mod utmp;
 mod web_access;
 
+pub use self::evtx::Evtx;
 pub use accounts::Accounts;
 pub use auditd::Auditd;
 pub use auth_log::AuthLog;
@@ -117,6 +119,7 @@ static PARSERS: &[&dyn ArtifactParser] = &[
     &Mft,
     &PowerShellHistory,
     &ScheduledTask,
+    &Evtx,
     &Utmp,
     &Lastlog,
     &Auditd,
@@ -227,6 +230,15 @@ mod tests {
             name("/home/bob/.local/share/fish/fish_history"),
             Some("fish_history")
         );
+        assert_eq!(
+            name("C:\\Windows\\System32\\winevt\\Logs\\Security.evtx"),
+            Some("evtx")
+        );
+        assert_eq!(
+            name("/evidence/Microsoft-Windows-Sysmon%4Operational.EVTX"),
+            Some("evtx")
+        );
+        assert_eq!(name("/evidence/.evtx"), None);
         assert_eq!(name("/var/log/syslog"), Some("syslog_messages"));
         assert_eq!(name("/var/log/messages-20240301"), Some("syslog_messages"));
         assert_eq!(name("/var/log/wtmp"), Some("utmp"));

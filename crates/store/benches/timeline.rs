@@ -39,7 +39,7 @@ fn event(i: u64) -> Event {
         time,
         host,
         action,
-        format!("{} by {user}: /usr/bin/tool --arg {i}", action.as_str()),
+        format!("{} by {user}: /usr/bin/tool --arg {i} ", action.as_str()),
         EventOrigin {
             parser: "bench".into(),
             path: "/var/log/bench.log".into(),
@@ -192,9 +192,16 @@ async fn main() {
             },
         ),
         (
-            "text 'tool --arg 4242' (common prefix)",
+            "text '--arg 4242' (frequent prefix)",
             TimelineQuery {
                 text: Some("--arg 4242".into()),
+                ..Default::default()
+            },
+        ),
+        (
+            "text matching one event (full scan)",
+            TimelineQuery {
+                text: Some(format!("--arg {} ", total - 2)),
                 ..Default::default()
             },
         ),

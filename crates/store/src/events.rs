@@ -5,8 +5,9 @@ use riposte_model::{Action, EntityKind, Event, InvestigationId};
 use serde::{Deserialize, Serialize};
 use sqlx::{AssertSqlSafe, Row};
 
-/// Rows per multi-row INSERT (11 columns each keeps well under both backends' parameter limits).
-const BATCH: usize = 400;
+/// Rows per multi-row INSERT. Measured on SQLite (200k events): 50 rows inserts 26k events/s,
+/// 400 rows 9.5k/s and 2000 rows 3.2k/s — the cost per statement grows faster than its size.
+const BATCH: usize = 50;
 /// Sort key of events without a reliable time: after every timed event.
 const NO_TIME: i64 = i64::MAX;
 

@@ -199,9 +199,30 @@ async fn main() {
             },
         ),
         (
-            "text matching one event (full scan)",
+            "text matching one event",
             TimelineQuery {
                 text: Some(format!("--arg {} ", total - 2)),
+                ..Default::default()
+            },
+        ),
+        (
+            "text in 1 of 8 events ('by eve')",
+            TimelineQuery {
+                text: Some("by eve".into()),
+                ..Default::default()
+            },
+        ),
+        (
+            "text in an attribute (one IP)",
+            TimelineQuery {
+                text: Some("10.0.3.7".into()),
+                ..Default::default()
+            },
+        ),
+        (
+            "text in no event",
+            TimelineQuery {
+                text: Some("no such text".into()),
                 ..Default::default()
             },
         ),

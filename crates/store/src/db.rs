@@ -55,9 +55,10 @@ pub struct Store {
     backend: Backend,
 }
 
-/// The schema's migrations. Both backends run the same SQL (portable types only); a
-/// migration that must differ gets a per-backend file when that day comes.
-fn migrations() -> Migrator {
+/// The schema's migrations. Both backends run the same SQL (portable types only), except
+/// where a feature only exists in one form per engine (free-text search: FTS5 on SQLite,
+/// pg_trgm on Postgres), which gets one file per backend.
+fn migrations(backend: Backend) -> Migrator {
     let migration = |version, name: &str, sql: &'static str| {
         Migration::new(
             version,
@@ -75,6 +76,14 @@ fn migrations() -> Migrator {
             4,
             "timeline",
             include_str!("../migrations/0004_timeline.sql"),
+        ),
+        migration(
+            7,
+            "search",
+            match backend {
+                Backend::Sqlite => include_str!("../migrations/0007_search_sqlite.sql"),
+                Backend::Postgres => include_str!("../migrations/0007_search_postgres.sql"),
+            },
         ),
     ])
 }
@@ -111,7 +120,7 @@ impl Store {
                 .execute(&pool)
                 .await?;
         }
-        migrations().run(&pool).await?;
+        migrations(backend).run(&pool).await?;
         tracing::debug!(url = %redact_url(url), ?backend, "store opened");
         Ok(Store { pool, backend })
     }

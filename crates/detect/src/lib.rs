@@ -5,15 +5,20 @@
 //! [`Event`]s (attributes such as `remote_ip`, `cmd`, `stage`) and return [`Alarm`]s whose
 //! `event_refs` are 0-based positions in the slice they were given. [`VerdictPolicy`]
 //! turns the alarms into a [`riposte_model::VerdictSummary`].
+//!
+//! Detectors that need loaded configuration (the [`Sigma`] rule set) are not in the
+//! static registry: a [`DetectionEngine`] runs the registry plus those.
 
 use riposte_model::{Alarm, Event, MitreTechnique};
 
 mod heuristics;
+pub mod sigma;
 pub mod verdict;
 
 pub use heuristics::privileged_account::PrivilegedAccount;
 pub use heuristics::shell_history::ShellHistory;
 pub use heuristics::ssh_bruteforce::{SshBruteForce, SshBruteForceConfig};
+pub use sigma::{LoadReport, Sigma, SigmaError, SigmaRules};
 pub use verdict::{PolicyError, SeverityWeights, VerdictPolicy};
 
 /// A detection: reads the whole event list and reports what it finds.
@@ -38,6 +43,33 @@ pub fn detectors() -> &'static [&'static dyn Detector] {
 /// Runs every registered detector over `events`, alarms in registry order.
 pub fn run_detectors(events: &[Event]) -> Vec<Alarm> {
     detectors().iter().flat_map(|d| d.detect(events)).collect()
+}
+
+/// The registered detectors plus configured ones (e.g. [`Sigma`] with a loaded rule set).
+#[derive(Default)]
+pub struct DetectionEngine {
+    configured: Vec<Box<dyn Detector>>,
+}
+
+impl DetectionEngine {
+    /// The registered detectors only.
+    pub fn new() -> Self {
+        DetectionEngine::default()
+    }
+
+    /// Adds a configured detector, run after the registered ones (builder style).
+    pub fn with(mut self, detector: impl Detector + 'static) -> Self {
+        self.configured.push(Box::new(detector));
+        self
+    }
+
+    /// Alarms of the registered detectors ([`run_detectors`]), then of the configured
+    /// ones in the order they were added.
+    pub fn run(&self, events: &[Event]) -> Vec<Alarm> {
+        let mut alarms = run_detectors(events);
+        alarms.extend(self.configured.iter().flat_map(|d| d.detect(events)));
+        alarms
+    }
 }
 
 /// A MITRE ATT&CK technique from its tactic and id.

@@ -1,0 +1,326 @@
+//! Sigma rules over timeline events.
+//!
+//! [`SigmaRules::load`] reads directory trees of Sigma YAML (SigmaHQ's layout, custom
+//! folders, multi-document files), parses and compiles every rule once with
+//! rsigma-parser/rsigma-eval (the full detection syntax: every modifier, keywords,
+//! `1 of`/`all of` with wildcards and `them`), and records each rule it cannot use, with
+//! its file and the reason, in a [`LoadReport`]. [`Sigma`] is the [`crate::Detector`]
+//! that runs a loaded set: one alarm per rule, listing the events it matched.
+//!
+//! # Which events a rule sees
+//!
+//! Each event is classified once ([`logsource::EventClass`]) and sees only the rules
+//! whose `logsource` fits its class; within a class, rsigma-eval's index selects the
+//! rules an event can match from its literal values (`EventID`, `Image|endswith`, …).
+//!
+//! | rule logsource | events |
+//! | --- | --- |
+//! | `product: windows`, `service: X` | EVTX events of the channels of service X (`security` → Security, `sysmon` → Microsoft-Windows-Sysmon/Operational, `powershell` → Microsoft-Windows-PowerShell/Operational, `powershell-classic` → Windows PowerShell, …: [`logsource::WINDOWS_SERVICES`]) |
+//! | `product: windows`, `category: process_creation` | Sysmon 1, Security 4688 |
+//! | `category: network_connection`, `image_load`, `create_remote_thread`, `process_access`, `file_event`, `registry_add`/`_delete`/`_set`/`_rename`/`_event`, `pipe_created`, `dns_query`, `wmi_event`, `file_delete`, … | Sysmon 3, 7, 8, 10, 11, 12/12/13/14/12–14, 17–18, 22, 19–21, 23/26, … ([`logsource::WINDOWS_CATEGORIES`]) |
+//! | `category: ps_module`, `ps_script`; `ps_classic_start`, `ps_classic_provider_start`, `ps_classic_script` | PowerShell/Operational 4103, 4104; Windows PowerShell 400, 600, 800 |
+//! | `product: linux`, `service: auth` / `syslog` | auth.log lines / syslog and journald entries; `sshd`, `sudo`, `cron` by the line's program |
+//! | `product: linux`, `service: auditd` | auditd record groups |
+//! | `product: linux`, `category: process_creation` | auditd groups with an `EXECVE` record |
+//! | `product: aws`, `service: cloudtrail` | CloudTrail records |
+//!
+//! # Field names
+//!
+//! | events | Sigma field | read from |
+//! | --- | --- | --- |
+//! | Windows | `EventID`, `Channel`, `Provider_Name`, `Computer`, `EventRecordID` | the System fields (`event_id`, `channel`, `provider`, `computer`, `record_id`) |
+//! | Windows | any other (`CommandLine`, `TargetUserName`, …) | the EventData/UserData field of that name |
+//! | Security 4688, `process_creation` rules | `Image`, `ParentImage`, `ProcessId`, `ParentProcessId`, `LogonId`, `User` | `NewProcessName`, `ParentProcessName`, `NewProcessId`, `ProcessId`, `SubjectLogonId`, `SubjectUserName` |
+//! | auditd | `type`, `a0`, `exe`, `key`, `name`, … | the group's audit records (hex arguments decoded; a field in several records matches any of them) |
+//! | auditd, `process_creation` rules | `Image`, `CommandLine`, `User`, `ProcessId`, `ParentProcessId`, `CurrentDirectory` | `exe`, the rebuilt `cmd`, `username`, `pid`, `ppid`, `cwd` |
+//! | CloudTrail | `eventName`, `userIdentity.arn`, `requestParameters.x`, … | the record's JSON (parsed once per event) |
+//! | Linux lines | keywords | the raw log line |
+//!
+//! Keywords (field-less values) search every field of a Windows event, the JSON strings
+//! of a CloudTrail record and the raw line of Linux logs.
+
+use riposte_model::{MitreTechnique, Severity};
+use rsigma_eval::CompiledRule;
+use std::path::{Path, PathBuf};
+
+mod alarm;
+mod fields;
+mod load;
+mod logsource;
+mod matching;
+mod mitre;
+
+pub use load::{LoadReport, Unsupported, UnsupportedReason};
+pub use logsource::{EventClass, FieldMap, Product, RuleScope};
+pub use matching::Sigma;
+
+/// Directory of the bundled SigmaHQ rules, relative to the repository or the install.
+pub const BUNDLED_DIR: &str = "detections/sigma";
+
+/// Errors that stop a rule set from loading at all (a single bad rule never does: it is
+/// in the [`LoadReport`]).
+#[derive(Debug, thiserror::Error)]
+pub enum SigmaError {
+    /// A rule directory does not exist or is not a directory.
+    #[error("Sigma rule directory {0} does not exist or is not a directory")]
+    NotADirectory(PathBuf),
+    /// A rule directory could not be listed.
+    #[error("cannot list Sigma rule directory {dir}: {message}")]
+    Walk {
+        /// The directory being listed.
+        dir: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// No bundled rule directory was found.
+    #[error("no bundled Sigma rules found (looked in {0}); pass a rule directory explicitly")]
+    NoBundledRules(String),
+}
+
+/// One loaded, compiled rule.
+#[derive(Debug, Clone)]
+pub struct SigmaRule {
+    /// The rule's title.
+    pub title: String,
+    /// The rule's id (a UUID in SigmaHQ).
+    pub id: Option<String>,
+    /// Its `level` as a severity.
+    pub severity: Severity,
+    /// ATT&CK tactics and techniques from its tags.
+    pub mitre: Vec<MitreTechnique>,
+    /// Its description.
+    pub description: Option<String>,
+    /// The file it was read from.
+    pub file: PathBuf,
+    /// The events it applies to.
+    pub scope: RuleScope,
+    compiled: CompiledRule,
+}
+
+/// A loaded rule set and what loading it left out.
+#[derive(Debug, Clone)]
+pub struct SigmaRules {
+    rules: Vec<SigmaRule>,
+    report: LoadReport,
+}
+
+impl SigmaRules {
+    /// Loads every rule of every `.yml`/`.yaml` file under the directories (e.g.
+    /// SigmaHQ's `rules/` and a custom folder). Fails only when a directory cannot be
+    /// listed; bad rules are in [`SigmaRules::report`].
+    pub fn load<P: AsRef<Path>>(dirs: &[P]) -> Result<SigmaRules, SigmaError> {
+        let mut files = Vec::new();
+        for dir in dirs {
+            files.extend(load::rule_files(dir.as_ref())?);
+        }
+        let (rules, report) = load::load_files(&files);
+        tracing::info!(
+            files = report.files,
+            loaded = report.loaded,
+            left_out = report.unsupported.len(),
+            "Sigma rules loaded"
+        );
+        Ok(SigmaRules { rules, report })
+    }
+
+    /// Loads the rules of one YAML text; `source` names it in the report.
+    pub fn from_yaml(source: &str, yaml: &str) -> SigmaRules {
+        let (rules, unsupported) = load::load_yaml(Path::new(source), yaml);
+        let report = LoadReport {
+            files: 1,
+            loaded: rules.len(),
+            unsupported,
+        };
+        SigmaRules { rules, report }
+    }
+
+    /// Loads the bundled SigmaHQ rules from [`bundled_dir`]`(configured)`.
+    pub fn load_bundled(configured: Option<&Path>) -> Result<SigmaRules, SigmaError> {
+        SigmaRules::load(&[bundled_dir(configured)?])
+    }
+
+    /// The loaded rules, in file order.
+    pub fn rules(&self) -> &[SigmaRule] {
+        &self.rules
+    }
+
+    /// What was read and what was left out (printable).
+    pub fn report(&self) -> &LoadReport {
+        &self.report
+    }
+}
+
+/// Where the bundled rules are: `configured` when given; else `detections/sigma` next to
+/// the running binary, in `../share/riposte/` from it, or in the source tree this crate
+/// was built from (the repository's `detections/sigma`).
+pub fn bundled_dir(configured: Option<&Path>) -> Result<PathBuf, SigmaError> {
+    if let Some(dir) = configured {
+        return if dir.is_dir() {
+            Ok(dir.to_path_buf())
+        } else {
+            Err(SigmaError::NotADirectory(dir.to_path_buf()))
+        };
+    }
+    let mut candidates = Vec::new();
+    if let Some(exe_dir) = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(Path::to_path_buf))
+    {
+        candidates.push(exe_dir.join(BUNDLED_DIR));
+        candidates.push(exe_dir.join("../share/riposte").join(BUNDLED_DIR));
+    }
+    candidates.push(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(BUNDLED_DIR),
+    );
+    candidates
+        .iter()
+        .find(|dir| dir.is_dir())
+        .cloned()
+        .ok_or_else(|| {
+            let looked: Vec<String> = candidates.iter().map(|d| d.display().to_string()).collect();
+            SigmaError::NoBundledRules(looked.join(", "))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{DetectionEngine, Detector};
+    use riposte_model::{Action, Event, EventOrigin};
+
+    const RULES: &str = r#"
+title: Whoami From Any Process Creation
+id: 11111111-2222-3333-4444-555555555555
+logsource:
+    product: windows
+    category: process_creation
+detection:
+    selection:
+        Image|endswith: '\whoami.exe'
+    filter:
+        ParentImage|endswith: '\explorer.exe'
+    condition: selection and not filter
+level: high
+tags:
+    - attack.discovery
+    - attack.t1033
+---
+title: Azure Sign-In
+logsource:
+    product: azure
+    service: signinlogs
+detection:
+    selection:
+        ResultType: 50126
+    condition: selection
+---
+title: Many Whoamis
+correlation:
+    type: event_count
+    rules:
+        - 11111111-2222-3333-4444-555555555555
+    group-by:
+        - Computer
+    timespan: 1h
+    condition:
+        gte: 10
+"#;
+
+    fn evtx(channel: &str, event_id: &str, record: u64) -> Event {
+        let origin = EventOrigin {
+            parser: "evtx".into(),
+            path: "C:\\Windows\\System32\\winevt\\Logs\\x.evtx".into(),
+            record: Some(record),
+        };
+        Event::new(None, "ws1", Action::ProcessRun, "m", origin)
+            .with("channel", channel)
+            .with("event_id", event_id)
+    }
+
+    #[test]
+    fn one_alarm_per_rule_over_sysmon_and_security_events() {
+        let rules = SigmaRules::from_yaml("custom/whoami.yml", RULES);
+        let report = rules.report();
+        assert_eq!(report.loaded, 1);
+        let reasons: Vec<&str> = report.unsupported.iter().map(|u| u.reason.kind()).collect();
+        assert_eq!(reasons, ["correlation rule", "logsource without events"]);
+        assert!(
+            report
+                .to_string()
+                .contains("custom/whoami.yml (Azure Sign-In)")
+        );
+
+        let events = vec![
+            evtx("Microsoft-Windows-Sysmon/Operational", "1", 1)
+                .with("Image", "C:\\Windows\\System32\\whoami.exe")
+                .with("ParentImage", "C:\\Windows\\System32\\cmd.exe"),
+            // Filtered out: started from Explorer.
+            evtx("Microsoft-Windows-Sysmon/Operational", "1", 2)
+                .with("Image", "C:\\Windows\\System32\\whoami.exe")
+                .with("ParentImage", "C:\\Windows\\explorer.exe"),
+            // Security 4688 under the process_creation field names.
+            evtx("Security", "4688", 3)
+                .with("NewProcessName", "C:\\Windows\\System32\\WHOAMI.EXE")
+                .with("ParentProcessName", "C:\\Windows\\System32\\cmd.exe"),
+            // Not a process creation: an Image field in a Sysmon 11 is not seen by the rule.
+            evtx("Microsoft-Windows-Sysmon/Operational", "11", 4)
+                .with("Image", "C:\\Windows\\System32\\whoami.exe"),
+        ];
+        let sigma = Sigma::new(rules);
+        let alarms = sigma.detect(&events);
+        assert_eq!(alarms.len(), 1, "{alarms:?}");
+        let alarm = &alarms[0];
+        assert_eq!(alarm.title, "Whoami From Any Process Creation");
+        assert_eq!(alarm.severity, Severity::High);
+        assert_eq!(alarm.event_refs, [0, 2]);
+        assert_eq!(alarm.mitre.len(), 1);
+        assert_eq!(
+            (
+                alarm.mitre[0].tactic.as_str(),
+                alarm.mitre[0].technique.as_str()
+            ),
+            ("discovery", "T1033")
+        );
+        assert!(
+            alarm
+                .description
+                .contains("11111111-2222-3333-4444-555555555555")
+        );
+        assert!(alarm.description.contains("custom/whoami.yml"));
+        assert!(alarm.description.contains("matched 2 events"));
+
+        // Alongside the heuristics: nothing else fires on these events.
+        let all = DetectionEngine::new().with(sigma).run(&events);
+        assert_eq!(all.len(), 1);
+    }
+
+    #[test]
+    fn alarms_list_a_bounded_number_of_events() {
+        let rules = SigmaRules::from_yaml("r.yml", RULES);
+        let events: Vec<Event> = (0..alarm::MAX_EVENT_REFS as u64 + 5)
+            .map(|i| {
+                evtx("Microsoft-Windows-Sysmon/Operational", "1", i)
+                    .with("Image", "C:\\x\\whoami.exe")
+            })
+            .collect();
+        let alarms = Sigma::new(rules).detect(&events);
+        assert_eq!(alarms.len(), 1);
+        assert_eq!(alarms[0].event_refs.len(), alarm::MAX_EVENT_REFS);
+        assert!(alarms[0].description.contains(&format!(
+            "matched {} events (the first {} listed)",
+            events.len(),
+            alarm::MAX_EVENT_REFS
+        )));
+    }
+
+    #[test]
+    fn bundled_rules_are_found_in_the_repository_and_a_missing_directory_is_an_error() {
+        let dir = bundled_dir(None).expect("the repository's detections/sigma");
+        assert!(dir.join("rules").is_dir() && dir.join("LICENSE").is_file());
+        let missing = bundled_dir(Some(Path::new("/nonexistent/sigma"))).unwrap_err();
+        assert!(missing.to_string().contains("/nonexistent/sigma"));
+        assert!(SigmaRules::load(&[Path::new("/nonexistent/sigma")]).is_err());
+    }
+}

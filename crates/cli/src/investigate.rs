@@ -32,6 +32,8 @@ pub struct InvestigateArgs {
     /// Host name to report (default: the folder name).
     #[arg(long)]
     pub host: Option<String>,
+    #[command(flatten)]
+    pub detection: crate::detection::DetectionArgs,
 }
 
 #[derive(Serialize)]
@@ -266,6 +268,9 @@ fn inputs(path: &Path, scratch: &Path, full: bool) -> Result<(Vec<Input>, Found)
     for skipped in &selection.skipped {
         tracing::warn!(path = %skipped.original_path, reason = %skipped.reason, "skipped");
     }
+    if selection.files.is_empty() {
+        return Ok((loose_logs(path)?, Found::default()));
+    }
     let inputs = selection
         .files
         .into_iter()
@@ -279,6 +284,45 @@ fn inputs(path: &Path, scratch: &Path, full: bool) -> Result<(Vec<Input>, Found)
     Ok((inputs, Found::default()))
 }
 
+/// Most files read from a folder that is not laid out like a root filesystem.
+const LOOSE_MAX_FILES: usize = 100_000;
+
+/// A folder that holds no triage artifact at their usual places (say, a folder of exported
+/// `.evtx` logs or of log files): every file some parser recognises by its name, as a
+/// single file would be read. Links are not followed.
+fn loose_logs(dir: &Path) -> Result<Vec<Input>> {
+    let mut inputs = Vec::new();
+    for entry in walkdir::WalkDir::new(dir)
+        .follow_links(false)
+        .max_depth(16)
+        .sort_by_file_name()
+    {
+        let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let original_path = guess_original_path(entry.path());
+        if riposte_artifacts::parser_for(&original_path).is_none() {
+            continue;
+        }
+        if inputs.len() == LOOSE_MAX_FILES {
+            tracing::warn!(dir = %dir.display(), max = LOOSE_MAX_FILES, "too many files; the rest are not read");
+            break;
+        }
+        inputs.push(Input {
+            original_path,
+            local_path: entry.path().to_path_buf(),
+            modified: entry
+                .metadata()
+                .ok()
+                .and_then(|m| m.modified().ok())
+                .map(Into::into),
+            collected: None,
+        });
+    }
+    Ok(inputs)
+}
+
 /// Runs `investigate`.
 pub async fn run(args: InvestigateArgs) -> Result<()> {
     let InvestigateArgs {
@@ -286,8 +330,10 @@ pub async fn run(args: InvestigateArgs) -> Result<()> {
         format,
         host,
         full,
+        detection,
     } = args;
-    let report = tokio::task::spawn_blocking(move || build_report(&path, host, full)).await??;
+    let report =
+        tokio::task::spawn_blocking(move || build_report(&path, host, full, &detection)).await??;
     if format == "json" {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -306,7 +352,12 @@ pub(crate) struct Gathered {
     pub(crate) events: Vec<Event>,
 }
 
-fn build_report(path: &Path, host: Option<String>, full: bool) -> Result<Report> {
+fn build_report(
+    path: &Path,
+    host: Option<String>,
+    full: bool,
+    detection: &crate::detection::DetectionArgs,
+) -> Result<Report> {
     let Gathered {
         host,
         artifacts,
@@ -314,7 +365,8 @@ fn build_report(path: &Path, host: Option<String>, full: bool) -> Result<Report>
         image,
         events,
     } = gather(path, host, full)?;
-    let (alarms, verdict) = detect(&events, &VerdictPolicy::default());
+    let engine = detection.engine()?;
+    let (alarms, verdict) = detect(&engine, &events, &VerdictPolicy::default());
     Ok(Report {
         host,
         source: path.display().to_string(),

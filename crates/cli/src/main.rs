@@ -2,6 +2,7 @@
 //! (`investigate`). A thin shell over the library crates.
 
 mod alert;
+mod detection;
 mod fs;
 mod investigate;
 mod serve;

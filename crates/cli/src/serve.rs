@@ -55,6 +55,8 @@ pub struct WorkerArgs {
     /// Testing aid: pause this long before each pipeline stage.
     #[arg(long, default_value_t = 0, hide = true)]
     pub stage_delay_ms: u64,
+    #[command(flatten)]
+    pub detection: crate::detection::DetectionArgs,
 }
 
 /// Options of `serve`.
@@ -117,7 +119,12 @@ async fn start_workers(
             .await
             .context("cannot create the default evidence-library environment and rule")?;
     }
+    let detection = args.detection.clone();
+    let engine = tokio::task::spawn_blocking(move || detection.engine())
+        .await
+        .context("loading the detection rules crashed")??;
     let config = WorkerConfig {
+        detection: std::sync::Arc::new(engine),
         evidence_roots: riposte_rules::EvidenceRoots::new(args.evidence_library.clone()),
         webhook_url: args.webhook_url.clone(),
         webhook_secret: args.webhook_secret.clone(),

@@ -46,6 +46,7 @@ pub fn run_detectors(events: &[Event]) -> Vec<Alarm> {
 }
 
 /// The registered detectors plus configured ones (e.g. [`Sigma`] with a loaded rule set).
+/// Build it once (loading rules takes a second) and share it.
 #[derive(Default)]
 pub struct DetectionEngine {
     configured: Vec<Box<dyn Detector>>,
@@ -69,6 +70,19 @@ impl DetectionEngine {
         let mut alarms = run_detectors(events);
         alarms.extend(self.configured.iter().flat_map(|d| d.detect(events)));
         alarms
+    }
+}
+
+impl std::fmt::Debug for DetectionEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = detectors()
+            .iter()
+            .map(|d| d.name())
+            .chain(self.configured.iter().map(|d| d.name()))
+            .collect();
+        f.debug_struct("DetectionEngine")
+            .field("detectors", &names)
+            .finish()
     }
 }
 

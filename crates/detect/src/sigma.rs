@@ -307,6 +307,10 @@ correlation:
             .collect();
         let alarms = Sigma::new(rules).detect(&events);
         assert_eq!(alarms.len(), 1);
+        assert_eq!(
+            alarms[0].detector, "sigma:11111111-2222-3333-4444-555555555555",
+            "each rule is its own detector, so different rules add up in the verdict"
+        );
         assert_eq!(alarms[0].event_refs.len(), alarm::MAX_EVENT_REFS);
         assert!(alarms[0].description.contains(&format!(
             "matched {} events (the first {} listed)",

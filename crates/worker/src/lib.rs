@@ -12,7 +12,7 @@ mod polling;
 mod stages;
 
 use chrono::Utc;
-use riposte_detect::VerdictPolicy;
+use riposte_detect::{DetectionEngine, VerdictPolicy};
 use riposte_model::{InvestigationStatus, JobKind};
 use riposte_notify::{OutboundPolicy, WebhookSender};
 use riposte_store::{BlobStore, ClaimedJob, MasterKey, Store};
@@ -39,6 +39,8 @@ pub struct WorkerConfig {
     pub stage_delay: Duration,
     /// The verdict policy.
     pub verdict_policy: VerdictPolicy,
+    /// The detectors run over each timeline (the registry, plus Sigma rules when loaded).
+    pub detection: Arc<DetectionEngine>,
     /// Opens connection credentials for polling.
     pub master_key: MasterKey,
     /// The only folders local evidence is read from (`--evidence-library`): a local scope
@@ -58,6 +60,7 @@ impl Default for WorkerConfig {
             poll_interval: Duration::from_millis(500),
             stage_delay: Duration::ZERO,
             verdict_policy: VerdictPolicy::default(),
+            detection: Arc::new(DetectionEngine::new()),
             master_key: MasterKey::generate(),
             evidence_roots: riposte_rules::EvidenceRoots::default(),
         }

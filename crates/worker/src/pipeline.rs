@@ -2,7 +2,7 @@
 //! parse one artifact into events, and turn events into alarms and a verdict.
 
 use riposte_artifacts::{ArtifactContext, open_artifact, parser_for};
-use riposte_detect::{VerdictPolicy, run_detectors};
+use riposte_detect::{DetectionEngine, VerdictPolicy};
 use riposte_model::{Alarm, Event, VerdictSummary};
 use serde::Serialize;
 use std::io::Read;
@@ -71,9 +71,13 @@ pub fn order_events(events: &mut [Event]) {
     events.sort_by_key(|e| e.time.map(|t| t.timestamp_micros()).unwrap_or(i64::MAX));
 }
 
-/// Runs every detector and the verdict policy.
-pub fn detect(events: &[Event], policy: &VerdictPolicy) -> (Vec<Alarm>, VerdictSummary) {
-    let alarms = run_detectors(events);
+/// Runs every detector of the engine and the verdict policy.
+pub fn detect(
+    engine: &DetectionEngine,
+    events: &[Event],
+    policy: &VerdictPolicy,
+) -> (Vec<Alarm>, VerdictSummary) {
+    let alarms = engine.run(events);
     let verdict = policy.decide(&alarms);
     (alarms, verdict)
 }

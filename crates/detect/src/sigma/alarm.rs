@@ -25,8 +25,16 @@ pub fn alarm(rule: &SigmaRule, positions: &[usize]) -> Alarm {
         description.push_str(". ");
         description.push_str(about.trim());
     }
+    // One detector name per rule: the verdict counts repeats of one detector once, and
+    // two different rules firing are two findings.
+    let rule_name = rule.id.clone().unwrap_or_else(|| {
+        rule.file
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| rule.title.clone())
+    });
     Alarm {
-        detector: "sigma".to_string(),
+        detector: format!("sigma:{rule_name}"),
         title: shorten(&rule.title, 160),
         description,
         severity: rule.severity,

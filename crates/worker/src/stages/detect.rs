@@ -12,7 +12,8 @@ pub(crate) async fn run(w: &Worker, job: &ClaimedJob) -> Result<(), StageError> 
     let events = Store::all_events(&mut conn, inv).await?;
     drop(conn);
     let policy = w.config.verdict_policy.clone();
-    let (alarms, verdict) = tokio::task::spawn_blocking(move || detect(&events, &policy))
+    let engine = w.config.detection.clone();
+    let (alarms, verdict) = tokio::task::spawn_blocking(move || detect(&engine, &events, &policy))
         .await
         .map_err(|e| StageError::Retry(format!("detector crashed: {e}")))?;
     let mut tx = w.store.begin().await?;

@@ -76,6 +76,11 @@ fn migrations() -> Migrator {
             "timeline",
             include_str!("../migrations/0004_timeline.sql"),
         ),
+        migration(
+            6,
+            "webhooks",
+            include_str!("../migrations/0006_webhooks.sql"),
+        ),
     ])
 }
 

@@ -1,14 +1,36 @@
-//! Outbound notifications. Today: JSON webhooks, HMAC-signed, that refuse to reach
-//! loopback, private, link-local or metadata addresses unless an allowlist says so
-//! (a webhook URL is user input; without the guard it is a server-side request forgery
-//! primitive against the cloud metadata service and internal systems).
+//! Outbound notifications: webhooks (custom JSON, Slack, Microsoft Teams, JIRA) with
+//! payload templates, HMAC signatures, retries and a delivery log, and SIEM exports (Splunk
+//! HEC, Elasticsearch/OpenSearch `_bulk`).
+//!
+//! Every request goes through one [`GuardedClient`], which refuses loopback, private,
+//! link-local and metadata addresses unless an allowlist says so, after DNS resolution, and
+//! never follows redirects (a webhook URL is user input; without the guard it is a
+//! server-side request forgery primitive against the cloud metadata service and internal
+//! systems).
+//!
+//! The pipeline calls [`Dispatcher::dispatch`] with an event and what it knows
+//! ([`NotificationContext`]); the dispatcher does the rest.
 
+mod credential;
+mod dispatch;
 mod guard;
+mod outbound;
+pub mod presets;
+mod retry;
+pub mod siem;
 mod signature;
+pub mod template;
 mod webhook;
 
+pub use credential::Credential;
+pub use dispatch::{DELIVERY_HEADER, Dispatcher, EVENT_HEADER, TargetOutcome};
 pub use guard::{OutboundPolicy, is_public};
+pub use outbound::{
+    EXCERPT_CHARS, GuardedClient, OutboundRequest, OutboundResponse, parse_retry_after, redact_url,
+};
+pub use retry::{AttemptLog, AttemptReport, BodyCheck, DeliveryReport, RetryPolicy, deliver};
 pub use signature::{SignatureError, VerifiedSignature, verify};
+pub use template::{AlarmSummary, NotificationContext, Occasion, TemplateError};
 pub use webhook::{Delivery, SIGNATURE_HEADER, WebhookSender, sign};
 
 /// What can go wrong sending a notification.
@@ -48,4 +70,7 @@ pub enum NotifyError {
         /// The status code.
         status: u16,
     },
+    /// Webhooks, exports or the delivery log could not be read or written.
+    #[error("{0}")]
+    Store(#[from] riposte_store::StoreError),
 }

@@ -1,10 +1,10 @@
 //! JSON webhooks, signed with HMAC-SHA256 and pinned to the address the guard checked.
 
+use crate::outbound::{GuardedClient, OutboundRequest, redact_url};
 use crate::{NotifyError, OutboundPolicy};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use std::net::SocketAddr;
-use std::time::Duration;
 
 /// Header carrying `t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body">` when a secret is set.
 pub const SIGNATURE_HEADER: &str = "X-Riposte-Signature";
@@ -21,8 +21,7 @@ pub struct Delivery {
 /// Sends webhooks under an outbound policy.
 #[derive(Debug, Clone)]
 pub struct WebhookSender {
-    policy: OutboundPolicy,
-    timeout: Duration,
+    client: GuardedClient,
 }
 
 /// The signature header value for `body` sent at `timestamp` (unix seconds).
@@ -39,20 +38,11 @@ pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
     )
 }
 
-fn redact(url: &reqwest::Url) -> String {
-    let mut u = url.clone();
-    let _ = u.set_password(None);
-    let _ = u.set_username("");
-    u.set_query(None);
-    u.to_string()
-}
-
 impl WebhookSender {
     /// A sender with a 15-second timeout.
     pub fn new(policy: OutboundPolicy) -> Self {
         WebhookSender {
-            policy,
-            timeout: Duration::from_secs(15),
+            client: GuardedClient::new(policy),
         }
     }
 
@@ -65,81 +55,24 @@ impl WebhookSender {
         body: &serde_json::Value,
         secret: Option<&str>,
     ) -> Result<Delivery, NotifyError> {
-        let parsed = reqwest::Url::parse(url).map_err(|e| NotifyError::InvalidUrl {
-            url: url.to_string(),
-            reason: e.to_string(),
-        })?;
-        let shown = redact(&parsed);
-        if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(NotifyError::InvalidUrl {
-                url: shown,
-                reason: "only http and https are supported".into(),
-            });
-        }
-        let host = parsed
-            .host_str()
-            .ok_or_else(|| NotifyError::InvalidUrl {
-                url: shown.clone(),
-                reason: "no host".into(),
-            })?
-            .trim_matches(|c| c == '[' || c == ']')
-            .to_string();
-        let port = parsed.port_or_known_default().unwrap_or(443);
-        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
-            .await
-            .map_err(|e| NotifyError::InvalidUrl {
-                url: shown.clone(),
-                reason: format!("cannot resolve host: {e}"),
-            })?
-            .collect();
-        let Some(first) = addrs.first().copied() else {
-            return Err(NotifyError::InvalidUrl {
-                url: shown,
-                reason: "host resolves to no address".into(),
-            });
-        };
-        if let Some(bad) = addrs.iter().find(|a| !self.policy.permits(a.ip())) {
-            return Err(NotifyError::Blocked {
-                url: shown,
-                ip: bad.ip(),
-            });
-        }
-        let client = reqwest::Client::builder()
-            .timeout(self.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .resolve(&host, first)
-            .build()
-            .map_err(|source| NotifyError::Request {
-                url: shown.clone(),
-                source,
-            })?;
         let bytes = serde_json::to_vec(body).unwrap_or_default();
-        let mut req = client
-            .post(parsed)
-            .header("content-type", "application/json")
-            .header("user-agent", "riposte");
+        let mut request = OutboundRequest::post(url, "application/json", bytes);
         if let Some(secret) = secret {
-            req = req.header(
-                SIGNATURE_HEADER,
-                sign(secret, chrono::Utc::now().timestamp(), &bytes),
-            );
+            let signature = sign(secret, chrono::Utc::now().timestamp(), &request.body);
+            request = request.header(SIGNATURE_HEADER, signature);
         }
-        let resp = req
-            .body(bytes)
-            .send()
-            .await
-            .map_err(|source| NotifyError::Request {
-                url: shown.clone(),
-                source,
-            })?;
-        let status = resp.status().as_u16();
-        if !resp.status().is_success() {
-            return Err(NotifyError::Status { url: shown, status });
+        let response = self.client.send(&request).await?;
+        let shown = redact_url(url);
+        if !(200..300).contains(&response.status) {
+            return Err(NotifyError::Status {
+                url: shown,
+                status: response.status,
+            });
         }
-        tracing::info!(url = %shown, status, "webhook delivered");
+        tracing::info!(url = %shown, status = response.status, "webhook delivered");
         Ok(Delivery {
-            status,
-            addr: first,
+            status: response.status,
+            addr: response.addr,
         })
     }
 }

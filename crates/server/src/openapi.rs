@@ -46,6 +46,7 @@ pub const API_KEY_SCHEME: &str = "api_key";
         (name = "environments", description = "Environments: AWS, SSH and local-evidence scopes that alerts' targets are resolved against."),
         (name = "rules", description = "Detection rules: which alerts start an investigation, how, and what happens after the verdict. Versioned."),
         (name = "projects", description = "Projects (cases) and imports of named systems into them without an alert."),
+        (name = "webhooks", description = "Outbound webhooks (custom JSON, Slack, Microsoft Teams, JIRA): events, templates, retries and the delivery log."),
         (name = "system", description = "Health, metrics and this document."),
     ),
 )]

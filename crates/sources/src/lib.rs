@@ -6,6 +6,7 @@
 
 #![warn(missing_docs)]
 
+pub mod contain;
 pub mod crowdstrike;
 pub mod defender;
 mod fields;

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 pub mod crowdstrike;
 pub mod defender;
-mod http;
+pub(crate) mod http;
 
 pub use http::RetryPolicy;
 

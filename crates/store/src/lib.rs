@@ -25,6 +25,7 @@ mod rules;
 mod sealed;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod webhooks;
 
 pub use alarms::ParseReport;
 pub use alerts::{AlertInsert, StoredAlert, dedup_key};
@@ -40,6 +41,10 @@ pub use jobs::{ClaimedJob, JobCounts, NewJob};
 pub use projects::Project;
 pub use rules::RuleVersion;
 pub use sealed::{MasterKey, SealError};
+pub use webhooks::{
+    DeliveryAttempt, DeliveryTarget, SecretChange, SiemExport, SiemExportSpec, Webhook,
+    WebhookSpec, delivery_id,
+};
 
 use sqlx::AnyConnection;
 

@@ -19,6 +19,7 @@ mod projects;
 mod rules;
 mod secdo;
 mod system;
+mod webhooks;
 
 use crate::openapi::ApiDoc;
 use crate::{ApiError, AppState, MAX_BODY_BYTES};
@@ -70,6 +71,10 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(projects::create, projects::list))
         .routes(routes!(projects::get))
         .routes(routes!(projects::import))
+        .routes(routes!(webhooks::create, webhooks::list))
+        .routes(routes!(webhooks::get, webhooks::update, webhooks::delete))
+        .routes(routes!(webhooks::test))
+        .routes(routes!(webhooks::deliveries))
         .fallback(|| async {
             ApiError::NotFound("no such route; see the API section of the README".into())
         })
@@ -306,6 +311,13 @@ mod tests {
         ("get", "/api/v1/projects"),
         ("get", "/api/v1/projects/{id}"),
         ("post", "/api/v1/projects/{id}/imports"),
+        ("post", "/api/v1/webhooks"),
+        ("get", "/api/v1/webhooks"),
+        ("get", "/api/v1/webhooks/{id}"),
+        ("put", "/api/v1/webhooks/{id}"),
+        ("delete", "/api/v1/webhooks/{id}"),
+        ("post", "/api/v1/webhooks/{id}/test"),
+        ("get", "/api/v1/webhooks/{id}/deliveries"),
     ];
 
     const METHODS: [&str; 8] = [

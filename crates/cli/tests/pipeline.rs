@@ -61,7 +61,30 @@ async fn alerts_become_investigations_with_verdicts_and_webhooks() {
         let lib = library(tmp.path());
         let store: Store = db.store().clone();
         let (hook, received) = webhook_receiver().await;
+        let master_key = riposte_store::MasterKey::generate();
+        // A Slack webhook of Settings › Integrations, beside the command-line webhook.
+        let (slack, slack_received) = webhook_receiver().await;
+        store
+            .create_webhook(
+                &master_key,
+                &riposte_store::WebhookSpec {
+                    name: "soc-slack".into(),
+                    url: slack,
+                    preset: "slack".into(),
+                    events: vec![riposte_model::NotificationEvent::ProcessingWithAlarms],
+                    template: None,
+                    settings: serde_json::json!({}),
+                    max_attempts: 2,
+                    base_delay_ms: 10,
+                    enabled: true,
+                },
+                Some("slack-secret"),
+                None,
+            )
+            .await
+            .unwrap();
         let config = WorkerConfig {
+            master_key: master_key.clone(),
             evidence_roots: riposte_rules::EvidenceRoots::new([tmp.path().to_path_buf()]),
             webhook_url: Some(hook),
             webhook_secret: Some("hook-secret".into()),
@@ -202,6 +225,23 @@ async fn alerts_become_investigations_with_verdicts_and_webhooks() {
             .expect("webhook for the victim");
         assert_eq!(body["verdict"], "Malicious Activity Identified");
         assert_eq!(body["event"], "processing_with_alarms");
+        assert!(headers.contains_key("x-riposte-signature"));
+        // And the Slack webhook got the preset's message, signed with its own secret.
+        let slack_got = slack_received.lock().unwrap().clone();
+        let title = inv["title"].as_str().unwrap();
+        let (headers, body) = slack_got
+            .iter()
+            .find(|(_, b)| {
+                b["text"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with(&format!("{title}\nDetails: ")))
+            })
+            .unwrap_or_else(|| panic!("Slack message for the victim: {slack_got:?}"));
+        assert_eq!(
+            body.as_object().unwrap().len(),
+            1,
+            "Slack's payload is only text"
+        );
         assert!(headers.contains_key("x-riposte-signature"));
 
         // LabSZ: the real log has brute force but no login from a brute-forcing address.

@@ -100,6 +100,8 @@ pub struct Worker {
     blobs: BlobStore,
     config: Arc<WorkerConfig>,
     webhooks: WebhookSender,
+    /// The webhooks and SIEM exports configured in Settings › Integrations.
+    dispatcher: riposte_notify::Dispatcher,
     id: String,
 }
 
@@ -107,6 +109,11 @@ impl Worker {
     /// A worker over a store and an evidence blob store.
     pub fn new(store: Store, blobs: BlobStore, config: WorkerConfig) -> Self {
         let webhooks = WebhookSender::new(config.outbound.clone());
+        let dispatcher = riposte_notify::Dispatcher::new(
+            store.clone(),
+            config.master_key.clone(),
+            config.outbound.clone(),
+        );
         let id = format!(
             "{}-{}",
             std::process::id(),
@@ -117,6 +124,7 @@ impl Worker {
             blobs,
             config: Arc::new(config),
             webhooks,
+            dispatcher,
             id,
         }
     }

@@ -27,9 +27,8 @@ pub(crate) async fn run(w: &Worker, job: &ClaimedJob) -> Result<(), StageError> 
         &serde_json::json!({"verdict": verdict.verdict, "score": verdict.score, "alarms": alarms.len()}),
     )
     .await?;
-    if w.config.webhook_url.is_some() {
-        next(&mut tx, JobKind::Notify, inv).await?;
-    }
+    // Always: the configured webhook, and the webhooks and SIEM exports of Settings.
+    next(&mut tx, JobKind::Notify, inv).await?;
     metrics::counter!("riposte_verdicts_total", "verdict" => verdict.verdict.label()).increment(1);
     finish(w, tx, job).await
 }

@@ -100,16 +100,16 @@ fn fts_token(trigram: &str) -> String {
     format!("\"{}\"", trigram.replace('"', "\"\""))
 }
 
-/// Terms whose rarest trigram is in more events than this (across the database) are
-/// searched by walking the timeline index and testing each row, which fills a page of a
-/// frequent term quickly; rarer terms start from the trigram index.
+/// Terms whose trigrams are all together in more events than this (across the database)
+/// are searched by walking the timeline index and testing each row, which fills a page of
+/// a frequent term quickly; rarer terms start from the trigram index.
 const FTS_RARE_LIMIT: i64 = 20_000;
 
 /// How a free-text term is searched on SQLite.
 enum SearchPlan {
-    /// Some trigram of the term is in no event: nothing can match.
+    /// No event holds all the term's trigrams: nothing can match.
     Nothing,
-    /// Start from the events holding the term's rarest trigrams (an FTS5 query).
+    /// Start from the events holding all the term's trigrams (an FTS5 query).
     Index(String),
     /// Test every row along the timeline index.
     Scan,
@@ -315,41 +315,33 @@ impl Store {
 }
 
 impl Store {
-    /// Chooses how to search `term` from the trigram index: how many events hold each of
-    /// its trigrams, counted up to just past [`FTS_RARE_LIMIT`] so the cost stays bounded
-    /// however large the database (the first 24 distinct trigrams are enough).
+    /// Chooses how to search `term` from the trigram index: the events holding every one
+    /// of its trigrams (up to 24; FTS5 intersects the lists by seeking, so the rarest
+    /// trigram sets the cost) are the candidates, counted up to just past
+    /// [`FTS_RARE_LIMIT`] so the cost stays bounded however large the database.
     async fn search_plan(&self, term: &str) -> Result<SearchPlan> {
         let trigrams = trigrams(term);
         if trigrams.is_empty() {
             return Ok(SearchPlan::Scan);
         }
-        let mut counts: Vec<(i64, &str)> = Vec::with_capacity(trigrams.len());
-        for trigram in trigrams.iter().take(24) {
-            let docs: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM (SELECT rowid FROM events_search WHERE events_search MATCH $1 LIMIT $2)",
-            )
-            .bind(fts_token(trigram))
-            .bind(FTS_RARE_LIMIT + 1)
-            .fetch_one(self.pool())
-            .await?;
-            if docs == 0 {
-                return Ok(SearchPlan::Nothing);
-            }
-            counts.push((docs, trigram));
-        }
-        counts.sort_unstable();
-        if counts[0].0 > FTS_RARE_LIMIT {
-            return Ok(SearchPlan::Scan);
-        }
-        // The three rarest trigrams narrow the candidates as far as is useful; `LIKE`
-        // checks the whole term on each candidate (the index keeps no positions).
-        let query = counts
+        let query = trigrams
             .iter()
-            .take(3)
-            .map(|(_, t)| fts_token(t))
+            .take(24)
+            .map(|t| fts_token(t))
             .collect::<Vec<_>>()
             .join(" AND ");
-        Ok(SearchPlan::Index(query))
+        let candidates: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM (SELECT rowid FROM events_search WHERE events_search MATCH $1 LIMIT $2)",
+        )
+        .bind(&query)
+        .bind(FTS_RARE_LIMIT + 1)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(match candidates {
+            0 => SearchPlan::Nothing,
+            n if n <= FTS_RARE_LIMIT => SearchPlan::Index(query),
+            _ => SearchPlan::Scan,
+        })
     }
 }
 

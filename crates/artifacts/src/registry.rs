@@ -153,8 +153,8 @@ impl<'c> Emitter<'c> {
         }
     }
 
-    /// Opens the hive, recording why when it is not one, and that a dirty hive's logs
-    /// were not replayed.
+    /// Opens the hive, recording why when it is not one, that a dirty hive's logs were
+    /// not replayed, and that a truncated one lost what was past its end.
     pub fn open<'d>(&mut self, data: &'d [u8]) -> Option<regf::Hive<'d>> {
         match regf::Hive::parse(data) {
             Ok(hive) => {
@@ -165,6 +165,9 @@ impl<'c> Emitter<'c> {
                          (.LOG1/.LOG2) were not replayed: the latest changes may be missing"
                             .into(),
                     );
+                }
+                if let Some(message) = hive.truncation() {
+                    self.error(message);
                 }
                 Some(hive)
             }

@@ -190,6 +190,19 @@ impl<'a> Hive<'a> {
         Ok(hive)
     }
 
+    /// When the file is shorter than the hive bins its base block declares, says so:
+    /// keys and values stored past the end are missing, without another sign.
+    pub fn truncation(&self) -> Option<String> {
+        let declared = u32_at(self.data, 40)? as usize;
+        let present = self.data.len().saturating_sub(BINS_START);
+        (present < declared).then(|| {
+            format!(
+                "the hive is truncated: {present} of the {declared} bytes of hive bins its \
+                 base block declares are present; keys and values past the end are missing"
+            )
+        })
+    }
+
     /// The data of the allocated cell at `offset` (without its size field).
     fn cell(&self, offset: u32) -> Result<&'a [u8], RegfError> {
         let at = BINS_START

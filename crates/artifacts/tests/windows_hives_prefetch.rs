@@ -456,6 +456,64 @@ fn ntuser_run_keys_and_userassist_agree_with_reglookup_and_regipy() {
     }
 }
 
+/// `SOFTWARE` has no `Software\` level: its autostarts sit at `Microsoft\Windows\…\Run`,
+/// `Wow6432Node\…` and `…\Policies\Explorer\Run`; a value elsewhere is no autostart.
+#[test]
+fn software_run_keys_agree_with_reglookup() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = "add Microsoft\ncd Microsoft\nadd Windows\ncd Windows\nadd CurrentVersion\n\
+                  cd CurrentVersion\nadd Run\ncd Run\nsetval 2\nSecurityHealth\n\
+                  expandstring:%windir%\\system32\\SecurityHealthSystray.exe\nsvc\n\
+                  string:C:\\ProgramData\\svc.exe -k\ncd ..\nadd Policies\ncd Policies\n\
+                  add Explorer\ncd Explorer\nadd Run\ncd Run\nsetval 1\npol\n\
+                  string:C:\\Windows\\Temp\\p.exe\ncd ..\ncd ..\ncd ..\nadd Explorer\n\
+                  cd Explorer\nsetval 1\nNotAnAutostart\nstring:x.exe\ncd \\\n\
+                  add Wow6432Node\ncd Wow6432Node\nadd Microsoft\ncd Microsoft\nadd Windows\n\
+                  cd Windows\nadd CurrentVersion\ncd CurrentVersion\nadd RunOnce\ncd RunOnce\n\
+                  setval 1\nonce\nstring:\"C:\\Program Files (x86)\\a b\\x.exe\" /q";
+    let (bytes, path) = hivex_hive(dir.path(), "SOFTWARE", script);
+    let events = all_ok(parse_as(
+        "registry",
+        "C:\\Windows\\System32\\config\\SOFTWARE",
+        &bytes,
+    ));
+    let rows = reglookup(&path);
+    let run_keys = [
+        "/Microsoft/Windows/CurrentVersion/Run",
+        "/Microsoft/Windows/CurrentVersion/Policies/Explorer/Run",
+        "/Wow6432Node/Microsoft/Windows/CurrentVersion/RunOnce",
+    ];
+    let expected: Vec<(&String, &(String, String, String))> = rows
+        .iter()
+        .filter(|(p, (kind, _, _))| {
+            kind != "KEY"
+                && run_keys
+                    .iter()
+                    .any(|k| p.rsplit_once('/').map(|(key, _)| key) == Some(*k))
+        })
+        .collect();
+    assert_eq!(expected.len(), 4, "{rows:?}");
+    assert_eq!(events.len(), expected.len(), "{events:?}");
+    for (value_path, (_, value, _)) in expected {
+        let (key, name) = value_path.rsplit_once('/').unwrap();
+        let e = events
+            .iter()
+            .find(|e| attr(e, "value_name") == name)
+            .unwrap_or_else(|| panic!("no event for {value_path}"));
+        assert_eq!(e.action, Action::RegistryExists);
+        assert_eq!(
+            attr(e, "key_name"),
+            format!("HKLM\\SOFTWARE{}", key.replace('/', "\\"))
+        );
+        assert_eq!(attr(e, "key_value"), value);
+        assert_eq!(attr(e, "cmd"), value);
+        assert_eq!(
+            e.time.map(|t| seconds(&t.to_rfc3339())),
+            Some(reglookup_time(&rows[key].2))
+        );
+    }
+}
+
 /// A Windows 10 AppCompatCache value with these (path, modified) entries.
 fn shimcache_win10(entries: &[(&str, u64)]) -> Vec<u8> {
     let mut v = vec![0u8; 0x34];

@@ -534,6 +534,33 @@ fn shimcache_win10(entries: &[(&str, u64)]) -> Vec<u8> {
     v
 }
 
+/// A Windows 8.0 (`00ts`) or 8.1 (`10ts`) AppCompatCache value: a 0x80-byte header, then
+/// entries of signature, hash, size, path, package name, insert and shim flags, last
+/// modification time and data (the layout Mandiant's ShimCacheParser, in regipy, reads).
+fn shimcache_win8(signature: &[u8; 4], entries: &[(&str, u64, u32)]) -> Vec<u8> {
+    let mut v = vec![0u8; 0x80];
+    v[0..4].copy_from_slice(&0x80u32.to_le_bytes());
+    for (path, modified, flags) in entries {
+        let path = utf16(path);
+        let package = utf16("Microsoft.WindowsStore_8wekyb3d8bbwe");
+        let mut body = Vec::new();
+        body.extend((path.len() as u16).to_le_bytes());
+        body.extend(&path);
+        body.extend((package.len() as u16).to_le_bytes());
+        body.extend(&package);
+        body.extend(flags.to_le_bytes());
+        body.extend(0u32.to_le_bytes());
+        body.extend(modified.to_le_bytes());
+        body.extend(4u32.to_le_bytes());
+        body.extend([1, 2, 3, 4]);
+        v.extend(signature);
+        v.extend(0u32.to_le_bytes());
+        v.extend((body.len() as u32).to_le_bytes());
+        v.extend(body);
+    }
+    v
+}
+
 /// A Windows 7 x64 AppCompatCache value (magic, count, 48-byte entries, then the paths).
 fn shimcache_win7(entries: &[(&str, u64, u32)]) -> Vec<u8> {
     let mut v = vec![0u8; 0x80];
@@ -603,6 +630,28 @@ fn system_services_shimcache_and_mounted_devices_agree_with_reglookup_and_regipy
                 ("C:\\Windows\\Temp\\evil.exe", FILETIMES[2], 2),
                 ("C:\\Tools\\nc.exe", FILETIMES[0], 0),
             ]),
+            Some(["true", "false"]),
+        ),
+        (
+            "win8",
+            shimcache_win8(
+                b"00ts",
+                &[
+                    ("C:\\Windows\\Temp\\evil.exe", FILETIMES[2], 2),
+                    ("C:\\Tools\\nc.exe", FILETIMES[0], 0),
+                ],
+            ),
+            Some(["true", "false"]),
+        ),
+        (
+            "win81",
+            shimcache_win8(
+                b"10ts",
+                &[
+                    ("C:\\Windows\\Temp\\evil.exe", FILETIMES[2], 2),
+                    ("C:\\Tools\\nc.exe", FILETIMES[0], 0),
+                ],
+            ),
             Some(["true", "false"]),
         ),
     ] {

@@ -4,8 +4,8 @@
 //!
 //! - Windows 7 / 2008 R2: magic `0xBADC0FEE`, entry count at 4, entries from 0x80 of 48
 //!   bytes (x64) or 32 bytes (x86): path length, path offset, FILETIME, insert flags.
-//! - Windows 8.0 (`00ts` entries) and 8.1 (`10ts` entries with a package name) after a
-//!   0x80-byte header: path, insert flags, shim flags, FILETIME, data.
+//! - Windows 8.0 (`00ts` entries) and 8.1 (`10ts` entries) after a 0x80-byte header:
+//!   path, package name, insert flags, shim flags, FILETIME, data.
 //! - Windows 10 / 11: header size (0x30 or 0x34) at 0, `10ts` entries: path, FILETIME,
 //!   data. No insert flag.
 //!
@@ -186,11 +186,10 @@ fn decode_ts_entry(data: &[u8], at: usize, format: Format) -> Result<(Entry, usi
         .ok_or("path runs past the entry")?;
     let mut p = 2 + path_len;
     let mut executed = None;
-    if format == Format::Windows81 {
+    if matches!(format, Format::Windows8 | Format::Windows81) {
+        // Both 8.0 and 8.1 entries name the (possibly empty) app package after the path.
         let package = u16_at(body, p).ok_or("truncated")? as usize;
         p += 2 + package;
-    }
-    if matches!(format, Format::Windows8 | Format::Windows81) {
         let flags = u32_at(body, p).ok_or("truncated")?;
         executed = Some(flags & EXECUTED != 0);
         p += 8; // insert flags, shim flags

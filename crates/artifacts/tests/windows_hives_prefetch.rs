@@ -828,6 +828,64 @@ fn amcache_files_agree_with_regipy() {
     }
 }
 
+/// The older layout (Windows 8, early 10): `Root\File\{volume}\{file}` with numbered
+/// values, `15` the path and `101` the SHA-1 with its `0000` prefix.
+#[test]
+fn legacy_amcache_files_agree_with_regipy() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = [
+        (
+            "1a2b",
+            "C:\\Users\\bob\\AppData\\Local\\Temp\\dropper.exe",
+            "0000da39a3ee5e6b4b0d3255bfef95601890afd80709",
+        ),
+        (
+            "3c4d",
+            "C:\\Program Files\\Tool\\tool.exe",
+            "000077de68daecd823babbb58edb1c8e14d7106e83bb",
+        ),
+    ];
+    let mut script = String::from(
+        "add Root\ncd Root\nadd File\ncd File\nadd {3a8b0f1c-0000-0000-0000-100000000000}\n\
+         cd {3a8b0f1c-0000-0000-0000-100000000000}\n",
+    );
+    for (key, full_path, sha1) in files {
+        script.push_str(&format!(
+            "add {key}\ncd {key}\nsetval 4\n15\nstring:{full_path}\n101\nstring:{sha1}\n\
+             0\nstring:Tool Suite\n1\nstring:Tool Corp\ncd ..\n"
+        ));
+    }
+    let (bytes, path) = hivex_hive(dir.path(), "Amcache.hve", &script);
+    let events = all_ok(parse_as(
+        "amcache",
+        "C:\\Windows\\AppCompat\\Programs\\Amcache.hve",
+        &bytes,
+    ));
+    let reference = regipy(&path, "regipy.plugins.amcache.amcache", "AmCachePlugin");
+    assert_eq!(events.len(), 2);
+    assert_eq!(events.len(), reference.len(), "{reference:?}");
+    let rows = reglookup(&path);
+    for r in reference {
+        let full_path = r["full_path"].as_str().unwrap();
+        let e = events
+            .iter()
+            .find(|e| attr(e, "file_path") == full_path)
+            .unwrap_or_else(|| panic!("no event for {r}"));
+        assert_eq!(e.action, Action::FileExists);
+        assert_eq!(attr(e, "file_hash"), r["sha1"].as_str().unwrap());
+        assert_eq!(attr(e, "product_name"), r["product_name"].as_str().unwrap());
+        assert_eq!(attr(e, "publisher"), r["company_name"].as_str().unwrap());
+        let key = format!(
+            "/Root/File/{{3a8b0f1c-0000-0000-0000-100000000000}}/{}",
+            attr(e, "amcache_key").rsplit('\\').next().unwrap()
+        );
+        assert_eq!(
+            e.time.map(|t| seconds(&t.to_rfc3339())),
+            Some(reglookup_time(&rows[&key].2))
+        );
+    }
+}
+
 // ---------------------------------------------------------------- corrupt input
 
 /// Deterministic xorshift64*, so a failure reproduces.

@@ -886,6 +886,59 @@ fn legacy_amcache_files_agree_with_regipy() {
     }
 }
 
+/// A dirty hive (its primary and secondary sequence numbers differ: the last write did
+/// not complete, its .LOG1/.LOG2 hold newer data) is read as it is, with one error saying
+/// the logs were not replayed and every event marked. regipy reads the sequence numbers.
+#[test]
+fn dirty_hives_are_read_and_marked() {
+    let dir = tempfile::tempdir().unwrap();
+    let (clean, _) = hivex_hive(dir.path(), "NTUSER.DAT", &ntuser_script());
+    let mut dirty = clean.clone();
+    let primary = u32::from_le_bytes(dirty[4..8].try_into().unwrap());
+    dirty[8..12].copy_from_slice(&(primary + 1).to_le_bytes());
+    let checksum = (0..127).fold(0u32, |x, i| {
+        x ^ u32::from_le_bytes(dirty[i * 4..i * 4 + 4].try_into().unwrap())
+    });
+    dirty[508..512].copy_from_slice(&checksum.to_le_bytes());
+    let path = dir.path().join("dirty.dat");
+    std::fs::write(&path, &dirty).unwrap();
+    let sequences = run(
+        "python3",
+        &[
+            "-c",
+            "import sys\nfrom regipy.registry import RegistryHive\n\
+             h = RegistryHive(sys.argv[1]).header\n\
+             print(h.primary_sequence_num, h.secondary_sequence_num)",
+            path.to_str().unwrap(),
+        ],
+        None,
+        "the PyPI package regipy",
+    );
+    let sequences: Vec<u32> = sequences
+        .split_whitespace()
+        .map(|n| n.parse().unwrap())
+        .collect();
+    assert_ne!(sequences[0], sequences[1], "regipy: {sequences:?}");
+
+    let original = "C:\\Users\\bob\\NTUSER.DAT";
+    let expected = all_ok(parse_as("registry", original, &clean));
+    let results = parse_as("registry", original, &dirty);
+    let errors: Vec<String> = results
+        .iter()
+        .filter_map(|r| r.as_ref().err().map(|e| e.to_string()))
+        .collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].contains("not replayed"), "{errors:?}");
+    let events: Vec<&Event> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+    assert_eq!(events.len(), expected.len());
+    for (e, clean) in events.iter().zip(&expected) {
+        assert_eq!(attr(e, "hive_dirty"), "true");
+        assert_eq!(attr(clean, "hive_dirty"), "");
+        assert_eq!(attr(e, "key_value"), attr(clean, "key_value"));
+        assert_eq!(e.time, clean.time);
+    }
+}
+
 // ---------------------------------------------------------------- corrupt input
 
 /// Deterministic xorshift64*, so a failure reproduces.

@@ -561,6 +561,31 @@ fn shimcache_win8(signature: &[u8; 4], entries: &[(&str, u64, u32)]) -> Vec<u8> 
     v
 }
 
+/// A Windows 7 x86 AppCompatCache value (magic, count, 32-byte entries, then the paths).
+fn shimcache_win7_x86(entries: &[(&str, u64, u32)]) -> Vec<u8> {
+    let mut v = vec![0u8; 0x80];
+    v[0..4].copy_from_slice(&0xBADC_0FEEu32.to_le_bytes());
+    v[4..8].copy_from_slice(&(entries.len() as u32).to_le_bytes());
+    let mut strings_at = 0x80 + 32 * entries.len();
+    let mut strings = Vec::new();
+    for (path, modified, flags) in entries {
+        let path = utf16(path);
+        v.extend((path.len() as u16).to_le_bytes());
+        v.extend((path.len() as u16 + 2).to_le_bytes());
+        v.extend((strings_at as u32).to_le_bytes());
+        v.extend(modified.to_le_bytes());
+        v.extend(flags.to_le_bytes());
+        v.extend(0u32.to_le_bytes());
+        v.extend(0u32.to_le_bytes());
+        v.extend(0u32.to_le_bytes());
+        strings.extend(&path);
+        strings.extend([0, 0]);
+        strings_at += path.len() + 2;
+    }
+    v.extend(strings);
+    v
+}
+
 /// A Windows 7 x64 AppCompatCache value (magic, count, 48-byte entries, then the paths).
 fn shimcache_win7(entries: &[(&str, u64, u32)]) -> Vec<u8> {
     let mut v = vec![0u8; 0x80];
@@ -627,6 +652,14 @@ fn system_services_shimcache_and_mounted_devices_agree_with_reglookup_and_regipy
         (
             "win7",
             shimcache_win7(&[
+                ("C:\\Windows\\Temp\\evil.exe", FILETIMES[2], 2),
+                ("C:\\Tools\\nc.exe", FILETIMES[0], 0),
+            ]),
+            Some(["true", "false"]),
+        ),
+        (
+            "win7x86",
+            shimcache_win7_x86(&[
                 ("C:\\Windows\\Temp\\evil.exe", FILETIMES[2], 2),
                 ("C:\\Tools\\nc.exe", FILETIMES[0], 0),
             ]),

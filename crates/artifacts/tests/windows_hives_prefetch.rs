@@ -742,6 +742,108 @@ fn system_services_shimcache_and_mounted_devices_agree_with_reglookup_and_regipy
     }
 }
 
+/// Moves the data of the value `name` into a `db` big-data record, as Windows stores
+/// values over 16,344 bytes in hives of version 1.4 and later (hivex never writes one):
+/// a new hive bin holding the `db` cell, its segment list and 16,344-byte segments, the
+/// value pointed at it, the base block's bins size and checksum updated. Third-party
+/// readers then read the value back.
+fn store_as_big_data(hive: &mut Vec<u8>, name: &str, data: &[u8]) {
+    let put32 = |b: &mut [u8], at: usize, v: u32| b[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    let get32 = |b: &[u8], at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap());
+    let vk = (4096..hive.len() - 24)
+        .find(|&at| {
+            &hive[at..at + 2] == b"vk"
+                && usize::from(u16::from_le_bytes([hive[at + 2], hive[at + 3]])) == name.len()
+                && hive.get(at + 20..at + 20 + name.len()) == Some(name.as_bytes())
+        })
+        .unwrap_or_else(|| panic!("no value {name}"));
+    let bins_size = get32(hive, 40) as usize;
+    let mut cells: Vec<u8> = Vec::new();
+    let cell = |cells: &mut Vec<u8>, payload: &[u8]| -> u32 {
+        let offset = (bins_size + 0x20 + cells.len()) as u32;
+        let size = (payload.len() + 4).div_ceil(8) * 8;
+        cells.extend((-(size as i32)).to_le_bytes());
+        cells.extend(payload);
+        cells.resize(cells.len() + size - 4 - payload.len(), 0);
+        offset
+    };
+    let segments: Vec<u32> = data.chunks(16344).map(|c| cell(&mut cells, c)).collect();
+    let list: Vec<u8> = segments.iter().flat_map(|o| o.to_le_bytes()).collect();
+    let list = cell(&mut cells, &list);
+    let mut db = b"db".to_vec();
+    db.extend((segments.len() as u16).to_le_bytes());
+    db.extend(list.to_le_bytes());
+    let db = cell(&mut cells, &db);
+    let bin_size = (0x20 + cells.len() + 8).div_ceil(4096) * 4096;
+    let mut bin = b"hbin".to_vec();
+    bin.extend((bins_size as u32).to_le_bytes());
+    bin.extend((bin_size as u32).to_le_bytes());
+    bin.resize(0x20, 0);
+    bin.extend(&cells);
+    let free = bin_size - bin.len();
+    bin.extend((free as i32).to_le_bytes());
+    bin.resize(bin_size, 0);
+    hive.truncate(4096 + bins_size);
+    hive.extend(bin);
+    put32(hive, vk + 4, data.len() as u32);
+    put32(hive, vk + 8, db);
+    put32(hive, 40, (bins_size + bin_size) as u32);
+    let checksum = (0..127).fold(0u32, |x, i| x ^ get32(hive, i * 4));
+    put32(hive, 508, checksum);
+}
+
+/// A real Windows 10 cache is tens of KB, so Windows keeps it in a `db` record: read it
+/// through one and compare with reglookup (the raw value) and regipy (the entries).
+#[test]
+fn big_shimcache_values_in_db_records_agree_with_reglookup_and_regipy() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths: Vec<String> = (0..400)
+        .map(|i| format!("C:\\Program Files\\Vendor{i:03}\\bin\\tool{i:03}.exe"))
+        .collect();
+    let mut entries: Vec<(&str, u64)> = paths
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.as_str(), FILETIMES[i % 3] + i as u64 * 10_000_000))
+        .collect();
+    // One short entry makes the last segment a multiple of 8 bytes long: libregf and
+    // reglookup take a segment's data as its cell size less 8, which is only exact then.
+    entries.push(("C:\\abcd.exe", FILETIMES[1]));
+    let cache = shimcache_win10(&entries);
+    assert_eq!(cache.len() % 8, 0);
+    assert!(cache.len() > 2 * 16344, "{} bytes", cache.len());
+    let placeholder = shimcache_win10(&entries[..1]);
+    let script = system_script(&placeholder).replace("\"Session Manager\"", "Session Manager");
+    let (mut bytes, path) = hivex_hive(dir.path(), "SYSTEM", &script);
+    store_as_big_data(&mut bytes, "AppCompatCache", &cache);
+    std::fs::write(&path, &bytes).unwrap();
+
+    let rows = reglookup(&path);
+    let (_, stored, _) =
+        &rows["/ControlSet002/Control/Session Manager/AppCompatCache/AppCompatCache"];
+    // reglookup escapes the bytes it does not print as %XX; unescaped, it is the value.
+    assert_eq!(
+        *stored,
+        String::from_utf8_lossy(&cache),
+        "reglookup reads the value through the db record"
+    );
+
+    let events = all_ok(parse_as(
+        "registry",
+        "C:\\Windows\\System32\\config\\SYSTEM",
+        &bytes,
+    ));
+    let shims: Vec<&Event> = events
+        .iter()
+        .filter(|e| e.action == Action::FileExists)
+        .collect();
+    let reference = regipy(&path, "regipy.plugins.system.shimcache", "ShimCachePlugin");
+    assert_eq!(shims.len(), 401);
+    assert_eq!(shims.len(), reference.len());
+    for (e, r) in shims.iter().zip(&reference) {
+        assert_eq!(attr(e, "file_path"), r["path"].as_str().unwrap());
+    }
+}
+
 fn amcache_script() -> String {
     let files = [
         (

@@ -15,7 +15,8 @@ command -v pg_ctlcluster >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb 
 # The disk tests build images with the real tools from known trees.
 for tool_pkg in mkfs.ext4:e2fsprogs debugfs:e2fsprogs mkfs.xfs:xfsprogs mkfs.vfat:dosfstools \
   mcopy:mtools mkntfs:ntfs-3g ntfscp:ntfs-3g sfdisk:fdisk qemu-img:qemu-utils ewfacquire:ewf-tools \
-  utmpdump:util-linux ssh-keygen:openssh-client journalctl:systemd; do
+  utmpdump:util-linux ssh-keygen:openssh-client journalctl:systemd \
+  reglookup:reglookup hivexsh:libhivex-bin sccainfo:libscca-utils; do
   tool="${tool_pkg%%:*}"; pkg="${tool_pkg##*:}"
   if ! command -v "$tool" >/dev/null 2>&1 && ! [ -x "/usr/sbin/$tool" ] && ! [ -x "/sbin/$tool" ]; then
     [[ " ${need_apt[*]} " == *" $pkg "* ]] || need_apt+=("$pkg")
@@ -30,6 +31,9 @@ if ((${#need_apt[@]})); then
   $SUDO apt-get update -q >/dev/null
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${need_apt[@]}" >/dev/null
 fi
+
+# The registry tests check the parser's decoding against regipy's plugins.
+python3 -c "import regipy" >/dev/null 2>&1 || python3 -m pip install -q regipy
 
 PG_BIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
 as_pg() {

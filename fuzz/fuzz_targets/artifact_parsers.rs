@@ -16,6 +16,8 @@ const PATHS: &[&str] = &[
     "/$MFT",
     "/Users/a/AppData/Roaming/Microsoft/Windows/PowerShell/PSReadLine/ConsoleHost_history.txt",
     "/Windows/System32/Tasks/T",
+    "/Windows/System32/config/SYSTEM", "/Windows/System32/config/SOFTWARE", "/Users/a/NTUSER.DAT",
+    "/Windows/AppCompat/Programs/Amcache.hve", "/Windows/Prefetch/A.EXE-00000000.pf",
 ];
 
 fuzz_target!(|data: &[u8]| {

@@ -11,6 +11,7 @@ use riposte_model::Event;
 use std::io::{BufRead, BufReader, Cursor, Read};
 
 mod accounts;
+mod amcache;
 mod auditd;
 mod auth_log;
 mod authorized_keys;
@@ -26,7 +27,9 @@ mod lines;
 mod mft;
 mod package_logs;
 mod powershell_history;
+mod prefetch;
 mod records;
+mod registry;
 mod scheduled_task;
 mod shell_history;
 mod syslog;
@@ -37,6 +40,7 @@ mod web_access;
 
 pub use self::evtx::Evtx;
 pub use accounts::Accounts;
+pub use amcache::Amcache;
 pub use auditd::Auditd;
 pub use auth_log::AuthLog;
 pub use authorized_keys::AuthorizedKeys;
@@ -50,6 +54,8 @@ pub use ld_so_preload::LdSoPreload;
 pub use mft::Mft;
 pub use package_logs::PackageLogs;
 pub use powershell_history::PowerShellHistory;
+pub use prefetch::Prefetch;
+pub use registry::RegistryHive;
 pub use scheduled_task::ScheduledTask;
 pub use shell_history::ShellHistory;
 pub use syslog_messages::SyslogMessages;
@@ -120,6 +126,9 @@ static PARSERS: &[&dyn ArtifactParser] = &[
     &PowerShellHistory,
     &ScheduledTask,
     &Evtx,
+    &RegistryHive,
+    &Amcache,
+    &Prefetch,
     &Utmp,
     &Lastlog,
     &Auditd,
@@ -255,6 +264,19 @@ mod tests {
         assert_eq!(name("/var/log/nginx/access.log.1"), Some("web_access"));
         assert_eq!(name("/var/log/dpkg.log"), Some("package_logs"));
         assert_eq!(name("/etc/ld.so.preload"), Some("ld_so_preload"));
+        assert_eq!(
+            name("C:\\Windows\\System32\\config\\SYSTEM"),
+            Some("registry")
+        );
+        assert_eq!(name("/Users/bob/NTUSER.DAT"), Some("registry"));
+        assert_eq!(
+            name("/Windows/AppCompat/Programs/Amcache.hve"),
+            Some("amcache")
+        );
+        assert_eq!(
+            name("/Windows/Prefetch/CMD.EXE-4A81B364.pf"),
+            Some("prefetch")
+        );
         assert_eq!(name("/etc/hostname"), None);
         let mut names: Vec<_> = parsers().iter().map(|p| p.name()).collect();
         names.dedup();

@@ -9,11 +9,13 @@
 use riposte_model::{Alarm, Event, MitreTechnique};
 
 mod heuristics;
+pub mod ioc;
 pub mod verdict;
 
 pub use heuristics::privileged_account::PrivilegedAccount;
 pub use heuristics::shell_history::ShellHistory;
 pub use heuristics::ssh_bruteforce::{SshBruteForce, SshBruteForceConfig};
+pub use ioc::{IocDetector, IocDetectorConfig, IocSet};
 pub use verdict::{PolicyError, SeverityWeights, VerdictPolicy};
 
 /// A detection: reads the whole event list and reports what it finds.

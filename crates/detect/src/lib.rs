@@ -12,12 +12,14 @@
 use riposte_model::{Alarm, Event, MitreTechnique};
 
 mod heuristics;
+pub mod ioc;
 pub mod sigma;
 pub mod verdict;
 
 pub use heuristics::privileged_account::PrivilegedAccount;
 pub use heuristics::shell_history::ShellHistory;
 pub use heuristics::ssh_bruteforce::{SshBruteForce, SshBruteForceConfig};
+pub use ioc::{IocDetector, IocDetectorConfig, IocSet};
 pub use sigma::{LoadReport, Sigma, SigmaError, SigmaRules};
 pub use verdict::{PolicyError, SeverityWeights, VerdictPolicy};
 

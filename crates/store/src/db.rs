@@ -76,6 +76,11 @@ fn migrations() -> Migrator {
             "timeline",
             include_str!("../migrations/0004_timeline.sql"),
         ),
+        migration(
+            5,
+            "response_actions",
+            include_str!("../migrations/0005_response_actions.sql"),
+        ),
     ])
 }
 

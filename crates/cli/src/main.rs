@@ -1,9 +1,11 @@
-//! `riposte`: the platform (`serve`, `worker`), its keys (`apikey`), and offline triage
-//! (`investigate`). A thin shell over the library crates.
+//! `riposte`: the platform (`serve`, `worker`), its keys (`apikey`), offline triage
+//! (`investigate`), and response actions by hand (`respond`). A thin shell over the
+//! library crates.
 
 mod alert;
 mod fs;
 mod investigate;
+mod respond;
 mod serve;
 mod timeline;
 
@@ -44,6 +46,9 @@ enum Command {
         #[command(subcommand)]
         command: fs::FsCommand,
     },
+    /// Response actions on EC2 instances: stop, isolate role, isolate security group,
+    /// release, list.
+    Respond(respond::RespondArgs),
 }
 
 #[derive(Subcommand)]
@@ -177,5 +182,6 @@ async fn run(command: Command) -> Result<()> {
         Command::Timeline(args) => timeline::run(args).await,
         Command::Alert(args) => alert::run(args),
         Command::Fs { command } => tokio::task::spawn_blocking(move || fs::run(command)).await?,
+        Command::Respond(args) => respond::run(args).await,
     }
 }

@@ -32,8 +32,28 @@ if ((${#need_apt[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${need_apt[@]}" >/dev/null
 fi
 
+# The AWS response-action tests run the real SDK against moto's emulator; each test starts
+# its own moto_server on a free loopback port and stops it when done.
+export PATH="$PATH:$HOME/.local/bin"
+if ! command -v moto_server >/dev/null 2>&1; then
+  if ! python3 -m pip --version >/dev/null 2>&1; then
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -q >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q python3-pip >/dev/null
+  fi
+  echo "installing: moto[server] (pip)"
+  python3 -m pip install -q 'moto[server]' 2>/dev/null \
+    || python3 -m pip install -q --user 'moto[server]' 2>/dev/null \
+    || python3 -m pip install -q --user --break-system-packages 'moto[server]'
+  command -v moto_server >/dev/null 2>&1 || { echo "moto_server not found after installing moto[server]"; exit 1; }
+fi
 # The registry tests check the parser's decoding against regipy's plugins.
-python3 -c "import regipy" >/dev/null 2>&1 || python3 -m pip install -q regipy
+if ! python3 -c "import regipy" >/dev/null 2>&1; then
+  echo "installing: regipy (pip)"
+  python3 -m pip install -q regipy 2>/dev/null \
+    || python3 -m pip install -q --user regipy 2>/dev/null \
+    || python3 -m pip install -q --user --break-system-packages regipy
+fi
 
 PG_BIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
 as_pg() {

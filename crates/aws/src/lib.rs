@@ -3,9 +3,12 @@
 //! the workspace never rebuilds them.
 //!
 //! - [`guardduty`]: pull mode for GuardDuty findings (an [`AlertPoller`]).
+//! - [`respond`]: response actions on EC2 instances (stop, isolate role, isolate security
+//!   group) with dry run and release.
 //!
 //! Credentials always come from the standard AWS chain (environment, shared profile,
-//! web identity, container or instance role); Riposte stores no AWS secrets. Endpoints
+//! web identity, container or instance role), optionally assuming an environment scope's
+//! role in the target account; Riposte stores no AWS secrets. Endpoints
 //! follow the standard overrides too (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_<SERVICE>`),
 //! which is how tests point the SDK at local fakes.
 //!
@@ -14,9 +17,13 @@
 #![warn(missing_docs)]
 
 pub mod guardduty;
+pub mod respond;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use aws_config::SdkConfig;
 pub use guardduty::{GuardDutyPoller, GuardDutySettings};
+pub use respond::{ReleaseError, Responder};
 
 /// Loads the shared AWS configuration the standard way: region, credentials, retry and
 /// endpoint settings from the environment, the shared config files and the instance.

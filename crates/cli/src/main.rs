@@ -1,10 +1,12 @@
-//! `riposte`: the platform (`serve`, `worker`), its keys (`apikey`), and offline triage
-//! (`investigate`). A thin shell over the library crates.
+//! `riposte`: the platform (`serve`, `worker`), its keys (`apikey`), offline triage
+//! (`investigate`), and response actions by hand (`respond`). A thin shell over the
+//! library crates.
 
 mod alert;
 mod detection;
 mod fs;
 mod investigate;
+mod respond;
 mod serve;
 mod timeline;
 
@@ -45,6 +47,9 @@ enum Command {
         #[command(subcommand)]
         command: fs::FsCommand,
     },
+    /// Response actions on EC2 instances: stop, isolate role, isolate security group,
+    /// release, list.
+    Respond(respond::RespondArgs),
 }
 
 #[derive(Subcommand)]
@@ -178,5 +183,6 @@ async fn run(command: Command) -> Result<()> {
         Command::Timeline(args) => timeline::run(args).await,
         Command::Alert(args) => alert::run(args),
         Command::Fs { command } => tokio::task::spawn_blocking(move || fs::run(command)).await?,
+        Command::Respond(args) => respond::run(args).await,
     }
 }

@@ -1,12 +1,14 @@
 //! Fake vendor APIs for tests: small axum servers on loopback that implement the documented
 //! token and alert endpoints of the vendors Riposte polls, with knobs for the failure modes a
-//! poller must survive (expired tokens, 429 rate limiting, pagination, late updates).
+//! poller must survive (expired tokens, 429 rate limiting, pagination, late updates); and
+//! [`moto`], a private real AWS emulator (EC2, IAM, STS) per test.
 //!
 //! Test-only: nothing in the product depends on this crate.
 
 pub mod crowdstrike;
 pub mod defender;
 pub mod guardduty;
+pub mod moto;
 pub mod oauth;
 
 use std::net::SocketAddr;

@@ -69,3 +69,7 @@ id_type!(
     /// Identifies a project: a case grouping investigations, e.g. one scheduled hunt.
     ProjectId
 );
+id_type!(
+    /// Identifies one recorded response action (done, rehearsed, failed or released).
+    ActionId
+);

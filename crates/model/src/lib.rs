@@ -11,6 +11,7 @@ mod evidence;
 mod ids;
 mod investigation;
 mod job;
+mod response;
 mod rule;
 mod severity;
 mod target;
@@ -24,9 +25,12 @@ pub use environment::{
 };
 pub use event::{Action, EntityKind, Event, EventOrigin};
 pub use evidence::{EvidenceItem, ImageLocation, Provenance};
-pub use ids::{AlertId, EnvironmentId, EvidenceId, InvestigationId, JobId, ProjectId, RuleId};
+pub use ids::{
+    ActionId, AlertId, EnvironmentId, EvidenceId, InvestigationId, JobId, ProjectId, RuleId,
+};
 pub use investigation::{Investigation, InvestigationStatus};
 pub use job::{Job, JobKind, JobStatus};
+pub use response::{ActionChange, ActionError, ActionRecord, ActionStatus, Ec2Target};
 pub use rule::{
     ActionTrigger, AlertDecision, DetectionRule, InvestigationPlan, InvestigationType,
     NotificationEvent, ResponseAction, RuleAction, RuleEvaluation, RuleFilters, RuleNotification,

@@ -122,6 +122,29 @@ impl ResponseAction {
     }
 }
 
+impl std::fmt::Display for ResponseAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for ResponseAction {
+    type Err = crate::UnknownValue;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "stop_instance" => Ok(ResponseAction::StopInstance),
+            "isolate_role" => Ok(ResponseAction::IsolateRole),
+            "isolate_security_group" => Ok(ResponseAction::IsolateSecurityGroup),
+            "contain_host" => Ok(ResponseAction::ContainHost),
+            _ => Err(crate::UnknownValue {
+                kind: "response action",
+                value: s.to_string(),
+                expected: "stop_instance, isolate_role, isolate_security_group, contain_host",
+            }),
+        }
+    }
+}
+
 /// The verdict that triggers an action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]

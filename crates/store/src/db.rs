@@ -78,6 +78,11 @@ fn migrations(backend: Backend) -> Migrator {
             include_str!("../migrations/0004_timeline.sql"),
         ),
         migration(
+            5,
+            "response_actions",
+            include_str!("../migrations/0005_response_actions.sql"),
+        ),
+        migration(
             6,
             "webhooks",
             include_str!("../migrations/0006_webhooks.sql"),

@@ -21,6 +21,7 @@ mod integrations;
 mod investigations;
 mod jobs;
 mod projects;
+mod response_actions;
 mod rules;
 mod sealed;
 #[cfg(feature = "testing")]

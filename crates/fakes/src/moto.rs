@@ -1,0 +1,111 @@
+//! A real AWS emulator for tests: [moto](https://github.com/getmoto/moto)'s `moto_server`,
+//! one private process per test on a free loopback port, so every test starts from an
+//! empty account and no state leaks between tests. The process is killed when the value
+//! is dropped.
+//!
+//! `moto_server` must be on `PATH` (`pip install 'moto[server]'`; `scripts/test.sh`
+//! installs it). A missing emulator fails the test loudly instead of skipping it.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The access key tests use against moto (any value works; moto does not check).
+pub const ACCESS_KEY_ID: &str = "AKIARIPOSTETEST00000";
+/// The secret key tests use against moto.
+pub const SECRET_ACCESS_KEY: &str = "riposte-test-secret";
+/// The account moto puts resources in for [`ACCESS_KEY_ID`] (moto's default account).
+pub const ACCOUNT_ID: &str = "123456789012";
+
+/// A running `moto_server`; killed on drop.
+pub struct MotoServer {
+    port: u16,
+    child: Child,
+}
+
+impl MotoServer {
+    /// Starts `moto_server` on a free loopback port and waits until it accepts connections.
+    ///
+    /// # Panics
+    /// When `moto_server` is not installed or does not start within 60 seconds.
+    pub async fn start() -> MotoServer {
+        Self::start_with_env(&[]).await
+    }
+
+    /// Like [`MotoServer::start`], with extra environment for `moto_server`, e.g.
+    /// `INITIAL_NO_AUTH_ACTION_COUNT` to enforce IAM permissions after that many requests.
+    pub async fn start_with_env(env: &[(&str, &str)]) -> MotoServer {
+        let mut last_error = String::new();
+        // The port is free when chosen but could be taken before moto binds it: retry.
+        for _ in 0..3 {
+            let port = free_port();
+            let mut child = Command::new("moto_server")
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .envs(env.iter().copied())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "cannot run moto_server ({e}); install it with `pip install 'moto[server]'` \
+                         or run the tests through scripts/test.sh"
+                    )
+                });
+            let deadline = Instant::now() + Duration::from_secs(60);
+            loop {
+                if let Ok(Some(status)) = child.try_wait() {
+                    last_error = format!("moto_server exited with {status} on port {port}");
+                    break;
+                }
+                if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                    .await
+                    .is_ok()
+                {
+                    return MotoServer { port, child };
+                }
+                if Instant::now() > deadline {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    last_error = format!("moto_server did not listen on port {port} within 60 s");
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        panic!("cannot start moto_server: {last_error}");
+    }
+
+    /// `http://127.0.0.1:port`, no trailing slash: the endpoint URL for every service.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Environment variables that point the AWS SDK (or the `riposte` binary) at this
+    /// server with test credentials in `region`.
+    pub fn env(&self, region: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL", self.url()),
+            ("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID.to_string()),
+            ("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY.to_string()),
+            ("AWS_REGION", region.to_string()),
+            ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
+            ("AWS_CONFIG_FILE", "/dev/null".to_string()),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null".to_string()),
+        ]
+    }
+}
+
+impl Drop for MotoServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("cannot find a free loopback port: {e}"))
+}

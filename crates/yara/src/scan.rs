@@ -204,12 +204,21 @@ fn failed(path: &Path, error: String) -> FileScan {
 }
 
 impl RuleSet {
-    /// Scans `paths` in parallel (rayon, one scanner per worker), results in input order.
+    /// Scans `paths` in parallel (rayon), results in input order. The files are cut into
+    /// a few runs per thread, each scanned by one scanner: creating a scanner costs more
+    /// than scanning a small file, so it must not happen per rayon split.
     pub fn scan_files(&self, paths: &[PathBuf]) -> Result<Vec<FileScan>, YaraError> {
         let scan = || {
+            let runs = rayon::current_num_threads().max(1) * 4;
+            let run_len = paths.len().div_ceil(runs).max(1);
             paths
-                .par_iter()
-                .map_init(|| self.scanner(), |scanner, path| scanner.scan_file(path))
+                .par_chunks(run_len)
+                .flat_map_iter(|run| {
+                    let mut scanner = self.scanner();
+                    run.iter()
+                        .map(|path| scanner.scan_file(path))
+                        .collect::<Vec<_>>()
+                })
                 .collect()
         };
         match self.settings.threads {

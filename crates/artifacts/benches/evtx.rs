@@ -4,9 +4,7 @@
 //!
 //! `cargo bench -p riposte-artifacts --bench evtx` prints one table row per contender:
 //! - `riposte parse -> Event`: [`Evtx`] through `ArtifactParser::parse`, i.e. reading the
-//!   stream into memory, decoding, rendering JSON, flattening and mapping into `Event`s,
-//!   one file after the other; `files parallel`: the same over files in parallel, as the
-//!   pipeline parses the artifacts of a collection;
+//!   stream into memory, decoding, rendering JSON, flattening and mapping into `Event`s;
 //! - `evtx records_json 1 thread`: the crate rendering each record to a JSON `String`, single
 //!   threaded: the library equivalent of `evtx_dump -t 1 -o jsonl` without the writes;
 //! - `evtx records_json_value` 1 thread and all threads: the crate rendering to
@@ -111,30 +109,20 @@ fn measure(
     }
 }
 
-/// Events from one file through the parser.
-fn riposte_file(path: &str, bytes: &[u8]) -> u64 {
-    let ctx = ArtifactContext {
-        host: "bench".into(),
-        original_path: path.to_string(),
-        modified: None,
-    };
+fn riposte(files: &Files) -> u64 {
     let mut n = 0;
-    for event in Evtx.parse(&ctx, Box::new(bytes)).flatten() {
-        black_box(&event);
-        n += 1;
+    for (path, bytes) in files {
+        let ctx = ArtifactContext {
+            host: "bench".into(),
+            original_path: path.clone(),
+            modified: None,
+        };
+        for event in Evtx.parse(&ctx, Box::new(&bytes[..])).flatten() {
+            black_box(&event);
+            n += 1;
+        }
     }
     n
-}
-
-/// One file after the other (each large log still uses every core inside the parser).
-fn riposte(files: &Files) -> u64 {
-    files.iter().map(|(p, b)| riposte_file(p, b)).sum()
-}
-
-/// Files in parallel, as the pipeline parses a collection's artifacts.
-fn riposte_parallel(files: &Files) -> u64 {
-    use rayon::prelude::*;
-    files.par_iter().map(|(p, b)| riposte_file(p, b)).sum()
 }
 
 fn crate_json(threads: usize, value: bool) -> impl Fn(&Files) -> u64 {
@@ -197,12 +185,6 @@ fn main() {
     );
     let mut rows = vec![
         measure("riposte parse -> Event", &files, min_time, &riposte),
-        measure(
-            "riposte parse -> Event, files parallel",
-            &files,
-            min_time,
-            &riposte_parallel,
-        ),
         measure(
             "evtx records_json 1 thread",
             &files,

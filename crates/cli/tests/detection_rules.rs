@@ -5,25 +5,9 @@
 
 mod common;
 
-use common::corpus;
+use common::{corpus, investigate};
 use serde_json::Value;
-use std::path::Path;
 use std::process::Command;
-
-fn investigate(path: &Path, extra: &[&str]) -> Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_riposte"))
-        .args(["investigate", "--format", "json"])
-        .args(extra)
-        .arg(path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
 
 fn sigma_titles(report: &Value) -> Vec<String> {
     report["alarms"]

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{disk_image, tool};
+use common::{disk_image, investigate, tool};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::path::Path;
@@ -18,18 +18,6 @@ fn riposte(args: &[&str], path: &Path) -> Output {
         .arg(path)
         .output()
         .unwrap()
-}
-
-fn investigate(path: &Path, extra: &[&str]) -> Value {
-    let mut args = vec!["investigate", "--format", "json"];
-    args.extend(extra);
-    let out = riposte(&args, path);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 fn artifacts(report: &Value) -> Vec<(String, String)> {

@@ -4,24 +4,9 @@
 
 mod common;
 
-use common::library;
+use common::{investigate, library};
 use serde_json::Value;
-use std::path::Path;
 use std::process::Command;
-
-fn investigate(path: &Path) -> Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_riposte"))
-        .args(["investigate", "--format", "json"])
-        .arg(path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
 
 fn run(cmd: &mut Command) {
     let status = cmd.status().unwrap();
@@ -43,7 +28,7 @@ fn artifact_paths(report: &Value) -> Vec<String> {
 fn uac_tar_gz_gives_the_same_verdict_as_the_folder_and_refuses_links() {
     let tmp = tempfile::tempdir().unwrap();
     let lib = library(tmp.path());
-    let folder = investigate(&lib.join("victim"));
+    let folder = investigate(&lib.join("victim"), &[]);
     assert_eq!(
         folder["verdict"]["verdict"],
         "Malicious Activity Identified"
@@ -70,7 +55,7 @@ fn uac_tar_gz_gives_the_same_verdict_as_the_folder_and_refuses_links() {
         .arg(tmp.path())
         .arg("uac-victim-linux-20240101")
         .arg(&outside));
-    let report = investigate(&package);
+    let report = investigate(&package, &[]);
     assert_eq!(report["package"]["format"], "tar_gz");
     assert_eq!(report["package"]["layout"], "uac");
     // uac.log (the collector's own) and ifcfg-eth0 (outside the triage profile).
@@ -114,14 +99,14 @@ fn uac_tar_gz_gives_the_same_verdict_as_the_folder_and_refuses_links() {
 fn plain_zip_of_a_host_folder() {
     let tmp = tempfile::tempdir().unwrap();
     let lib = library(tmp.path());
-    let folder = investigate(&lib.join("victim"));
+    let folder = investigate(&lib.join("victim"), &[]);
     let package = tmp.path().join("victim.zip");
     run(Command::new("zip")
         .arg("-qr")
         .arg(&package)
         .arg("victim")
         .current_dir(&lib));
-    let report = investigate(&package);
+    let report = investigate(&package, &[]);
     assert_eq!(report["package"]["format"], "zip");
     assert_eq!(report["package"]["layout"], "plain");
     assert_eq!(report["host"], "victim");

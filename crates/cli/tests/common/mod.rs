@@ -298,3 +298,19 @@ pub fn disk_image(dir: &Path) -> (PathBuf, PathBuf) {
     }
     (disk, linux)
 }
+
+/// `riposte investigate --format json [extra…] <path>`, which must succeed; its report.
+pub fn investigate(path: &Path, extra: &[&str]) -> serde_json::Value {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_riposte"))
+        .args(["investigate", "--format", "json"])
+        .args(extra)
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}

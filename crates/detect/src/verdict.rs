@@ -193,6 +193,8 @@ mod tests {
             severity,
             mitre: Vec::new(),
             event_refs: Vec::new(),
+            rule_id: None,
+            files: Vec::new(),
         }
     }
 

@@ -29,4 +29,23 @@ pub struct Alarm {
     /// Positions (0-based) of the supporting events in the investigation's event list.
     #[serde(default)]
     pub event_refs: Vec<u64>,
+    /// The rule that fired, when the detector runs rules (Sigma rule id, YARA rule, IOC value).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule_id: Option<String>,
+    /// The collected files that triggered it (YARA and IOC matches on files).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<AlarmFile>,
+}
+
+/// A collected file behind an alarm.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AlarmFile {
+    /// The file's path on the investigated system.
+    pub path: String,
+    /// Its SHA-256, lowercase hex, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// What matched in it (YARA strings with offsets, the indicator).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub matched: Vec<String>,
 }

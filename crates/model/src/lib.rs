@@ -17,7 +17,7 @@ mod severity;
 mod target;
 mod verdict;
 
-pub use alarm::{Alarm, MitreTechnique};
+pub use alarm::{Alarm, AlarmFile, MitreTechnique};
 pub use alert::{Alert, AlertSource, Observables};
 pub use environment::{
     Accounts, Acquisition, AwsResourceType, AwsScope, Environment, EnvironmentSpec, LocalScope,

@@ -515,6 +515,12 @@ async fn evidence_alarms_and_audit_are_recorded() {
             severity: Severity::High,
             mitre: vec![],
             event_refs: vec![1, 2],
+            rule_id: Some("r-1".into()),
+            files: vec![riposte_model::AlarmFile {
+                path: "/tmp/x".into(),
+                sha256: None,
+                matched: vec!["$a".into()],
+            }],
         };
         Store::replace_alarms(&mut conn, inv.id, &[alarm.clone(), alarm.clone()])
             .await

@@ -6,7 +6,7 @@
 //! [`DEFAULT_SEVERITY`].
 
 use crate::{FileScan, YaraMatch};
-use riposte_model::{Alarm, Severity};
+use riposte_model::{Alarm, AlarmFile, Severity};
 use std::fmt::Write;
 
 /// Severity of a match whose rule has neither `severity` nor `score`: Medium.
@@ -81,6 +81,19 @@ impl FileScan {
             severity: m.severity(),
             mitre: Vec::new(),
             event_refs: Vec::new(),
+            rule_id: Some(format!("{}:{}", m.namespace, m.rule)),
+            files: vec![AlarmFile {
+                path: file.to_string(),
+                sha256: self.sha256.clone(),
+                matched: m
+                    .strings
+                    .iter()
+                    .filter_map(|s| {
+                        let hit = s.hits.first()?;
+                        Some(format!("{} at {}: {}", s.identifier, hit.offset, hit.ascii))
+                    })
+                    .collect(),
+            }],
         }
     }
 }

@@ -188,6 +188,8 @@ fn alarm(user: &str, reason: &Reason<'_>, refs: &[usize], events: &[Event]) -> A
         severity,
         mitre: vec![technique],
         event_refs,
+        rule_id: None,
+        files: Vec::new(),
     }
 }
 

@@ -279,6 +279,8 @@ fn alarm(rule: usize, cmd: &str, occurrences: &[usize], events: &[Event]) -> Ala
             .map(|(tactic, technique)| mitre(tactic, technique))
             .collect(),
         event_refs: occurrences.iter().take(50).map(|&i| i as u64).collect(),
+        rule_id: None,
+        files: Vec::new(),
     }
 }
 

@@ -244,6 +244,8 @@ impl SshBruteForce {
                 severity: Severity::Medium,
                 mitre: vec![mitre("credential-access", "T1110.001")],
                 event_refs: refs,
+                rule_id: None,
+                files: Vec::new(),
             },
             Some(first) => {
                 let user = first.user.unwrap_or("an unknown user");
@@ -280,6 +282,8 @@ impl SshBruteForce {
                         mitre("initial-access", "T1078"),
                     ],
                     event_refs: refs,
+                    rule_id: None,
+                    files: Vec::new(),
                 }
             }
         };

@@ -13,7 +13,7 @@
 
 use super::{IocKind, IocSet};
 use crate::shorten;
-use riposte_model::{Alarm, Event, EvidenceItem, Severity};
+use riposte_model::{Alarm, AlarmFile, Event, EvidenceItem, Severity};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -161,11 +161,22 @@ impl IocDetector {
                         )
                     })
                     .collect();
-                self.alarm(
+                let mut alarm = self.alarm(
                     i,
                     &format!("{} collected file(s):\n{}", files.len(), list.join("\n")),
                     Vec::new(),
-                )
+                );
+                let indicator = &self.set.indicators()[i].value;
+                alarm.files = files
+                    .iter()
+                    .take(200)
+                    .map(|f| AlarmFile {
+                        path: f.provenance.original_path.clone(),
+                        sha256: Some(f.sha256.clone()),
+                        matched: vec![indicator.clone()],
+                    })
+                    .collect();
+                alarm
             })
             .collect()
     }
@@ -197,6 +208,8 @@ impl IocDetector {
             severity: ioc.severity.unwrap_or(self.config.default_severity),
             mitre: Vec::new(),
             event_refs,
+            rule_id: Some(ioc.value.clone()),
+            files: Vec::new(),
         }
     }
 }

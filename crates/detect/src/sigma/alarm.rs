@@ -35,10 +35,13 @@ pub fn alarm(rule: &SigmaRule, positions: &[usize]) -> Alarm {
     });
     Alarm {
         detector: format!("sigma:{rule_name}"),
+        // (the rule id is also `rule_id`)
         title: shorten(&rule.title, 160),
         description,
         severity: rule.severity,
         mitre: rule.mitre.clone(),
         event_refs: positions[..listed].iter().map(|&p| p as u64).collect(),
+        rule_id: Some(rule_name),
+        files: Vec::new(),
     }
 }

@@ -312,5 +312,7 @@ fn alarm(d: &Download, exec: usize, events: &[Event]) -> Alarm {
             mitre("execution", "T1059.004"),
         ],
         event_refs: refs,
+        rule_id: None,
+        files: Vec::new(),
     }
 }

@@ -1,11 +1,15 @@
-//! Options that choose the detection rules, shared by `serve` and `investigate`.
+//! Options that choose the detection rules, shared by `serve` and `investigate`: Sigma
+//! over the timeline, YARA over collected files, IOC feeds over both.
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::Args;
+use riposte_detect::ioc::{self, IocDetector, IocDetectorConfig, IocSet};
 use riposte_detect::{DetectionEngine, Sigma, SigmaRules};
-use std::path::PathBuf;
+use riposte_yara::{RuleSet, YaraConfig, YaraDetector};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-/// Which detection rules run over each timeline.
+/// Which detection rules run over each timeline and each collected file.
 #[derive(Args, Debug, Clone)]
 pub struct DetectionArgs {
     /// Folder of the bundled SigmaHQ rules (default: `detections/sigma` beside the
@@ -22,11 +26,58 @@ pub struct DetectionArgs {
     /// Run without the bundled SigmaHQ rules (custom `--sigma-rules` still load).
     #[arg(long)]
     pub no_bundled_sigma: bool,
+    /// Folder of the bundled YARA rules (default: `detections/yara` beside the binary, in
+    /// `../share/riposte/`, or in the source tree).
+    #[arg(long, env = "RIPOSTE_YARA_BUNDLED")]
+    pub yara_bundled: Option<PathBuf>,
+    /// A folder of your own YARA rules (`.yar`/`.yara`), compiled beside the bundled ones
+    /// (repeatable).
+    #[arg(long = "yara-rules", env = "RIPOSTE_YARA_RULES", value_delimiter = ',')]
+    pub yara_rules: Vec<PathBuf>,
+    /// Scan without the bundled YARA rules (custom `--yara-rules` still load).
+    #[arg(long)]
+    pub no_bundled_yara: bool,
+    /// Never report YARA rules carrying this tag (repeatable, case-insensitive).
+    #[arg(long = "yara-skip-tag", value_delimiter = ',')]
+    pub yara_skip_tags: Vec<String>,
+    /// Largest collected file scanned with YARA, in bytes; larger ones are recorded as
+    /// skipped.
+    #[arg(long, default_value_t = 64 * 1024 * 1024)]
+    pub yara_max_file_size: u64,
+    /// Where compiled YARA rule sets are cached (default: `$XDG_CACHE_HOME/riposte/yara`
+    /// or `~/.cache/riposte/yara`); the bundled set compiles in seconds, loads from the
+    /// cache in a fraction of that.
+    #[arg(long, env = "RIPOSTE_YARA_CACHE")]
+    pub yara_cache: Option<PathBuf>,
+    /// Compile the YARA rules on every start, without the cache.
+    #[arg(long)]
+    pub no_yara_cache: bool,
+    /// An IOC feed matched against events and collected files (repeatable): CSV, STIX 2.1
+    /// bundle, MISP event JSON, or signature-base LOKI hash/C2 lists, recognised from the
+    /// file; force a format with `FORMAT:PATH` (`csv`, `stix`, `misp`, `loki-hash`,
+    /// `loki-c2`).
+    #[arg(long = "ioc", env = "RIPOSTE_IOCS", value_delimiter = ',')]
+    pub iocs: Vec<String>,
 }
 
 impl DetectionArgs {
-    /// The detection engine: the built-in detectors plus the Sigma rules chosen.
+    /// The detection engine: the built-in detectors, the Sigma rules, the YARA rules and
+    /// the IOC feeds chosen.
     pub fn engine(&self) -> Result<DetectionEngine> {
+        let mut engine = DetectionEngine::new();
+        if let Some(sigma) = self.sigma()? {
+            engine = engine.with(sigma);
+        }
+        if let Some(iocs) = self.ioc_detector()? {
+            engine = engine.with(iocs.clone()).with_files(iocs);
+        }
+        if let Some(yara) = self.yara()? {
+            engine = engine.with_files(yara);
+        }
+        Ok(engine)
+    }
+
+    fn sigma(&self) -> Result<Option<Sigma>> {
         let mut dirs = Vec::new();
         if !self.no_bundled_sigma {
             dirs.push(
@@ -37,24 +88,162 @@ impl DetectionArgs {
         }
         dirs.extend(self.sigma_rules.iter().cloned());
         if dirs.is_empty() {
-            return Ok(DetectionEngine::new());
+            return Ok(None);
         }
-        let rules = SigmaRules::load(&dirs).with_context(|| {
-            format!(
-                "cannot read the Sigma rule folders {}",
-                dirs.iter()
-                    .map(|d| d.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        })?;
+        let rules = SigmaRules::load(&dirs)
+            .with_context(|| format!("cannot read the Sigma rule folders {}", list(&dirs)))?;
         let report = rules.report();
         tracing::info!(
             files = report.files,
             loaded = report.loaded,
             left_out = report.unsupported.len(),
-            "detection rules ready"
+            "Sigma rules ready"
         );
-        Ok(DetectionEngine::new().with(Sigma::new(rules)))
+        Ok(Some(Sigma::new(rules)))
+    }
+
+    fn yara(&self) -> Result<Option<YaraDetector>> {
+        let mut dirs = Vec::new();
+        if !self.no_bundled_yara {
+            dirs.push(yara_bundled_dir(self.yara_bundled.as_deref())?);
+        }
+        dirs.extend(self.yara_rules.iter().cloned());
+        if dirs.is_empty() {
+            return Ok(None);
+        }
+        let config = YaraConfig {
+            rule_dirs: dirs.clone(),
+            skip_tags: self.yara_skip_tags.clone(),
+            max_file_size: self.yara_max_file_size,
+            ..YaraConfig::default()
+        };
+        let cache = if self.no_yara_cache {
+            None
+        } else {
+            self.yara_cache
+                .clone()
+                .or_else(riposte_yara::default_cache_dir)
+        };
+        let (rules, report) = RuleSet::compile_cached(&config, cache.as_deref())
+            .with_context(|| format!("cannot load the YARA rule folders {}", list(&dirs)))?;
+        for failure in &report.failures {
+            tracing::warn!(file = %failure.path.display(), error = %failure.error, "YARA rule file left out");
+        }
+        tracing::info!(
+            files = report.files_loaded,
+            failed = report.failures.len(),
+            rules = report.rules,
+            from_cache = report.from_cache,
+            elapsed_ms = report.elapsed.as_millis() as u64,
+            "YARA rules ready"
+        );
+        Ok(Some(YaraDetector::new(Arc::new(rules))))
+    }
+
+    fn ioc_detector(&self) -> Result<Option<IocDetector>> {
+        if self.iocs.is_empty() {
+            return Ok(None);
+        }
+        let mut indicators = Vec::new();
+        for spec in &self.iocs {
+            let (format, path) = split_format(spec);
+            let path = Path::new(path);
+            let data = std::fs::read(path)
+                .with_context(|| format!("cannot read the IOC feed {}", path.display()))?;
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| path.display().to_string());
+            let format = match format {
+                Some(f) => f,
+                None => ioc::guess_format(&name, &data)
+                    .with_context(|| format!("the IOC feed {} is empty", path.display()))?,
+            };
+            let import = ioc::importer(format)?
+                .import(&data, &name)
+                .with_context(|| format!("cannot import the IOC feed {}", path.display()))?;
+            for rejected in &import.rejected {
+                tracing::warn!(feed = %path.display(), place = %rejected.place, reason = %rejected.reason, "IOC left out");
+            }
+            if import.indicators.is_empty() {
+                bail!(
+                    "the IOC feed {} yielded no indicator as {format} ({} item(s) left out); force the format with FORMAT:PATH",
+                    path.display(),
+                    import.rejected.len()
+                );
+            }
+            tracing::info!(feed = %path.display(), format, indicators = import.indicators.len(), left_out = import.rejected.len(), "IOC feed loaded");
+            indicators.extend(import.indicators);
+        }
+        let set = Arc::new(IocSet::new(indicators));
+        Ok(Some(IocDetector::new(set, IocDetectorConfig::default())))
+    }
+}
+
+/// `FORMAT:PATH` → the format and the path, when FORMAT is an importer's name.
+fn split_format(spec: &str) -> (Option<&'static str>, &str) {
+    if let Some((prefix, rest)) = spec.split_once(':')
+        && let Some(importer) = ioc::importers().iter().find(|i| i.name() == prefix)
+    {
+        return (Some(importer.name()), rest);
+    }
+    (None, spec)
+}
+
+/// Where the bundled YARA rules are: `configured` when given; else `detections/yara` next
+/// to the running binary, in `../share/riposte/` from it, or in the source tree.
+fn yara_bundled_dir(configured: Option<&Path>) -> Result<PathBuf> {
+    if let Some(dir) = configured {
+        if dir.is_dir() {
+            return Ok(dir.to_path_buf());
+        }
+        bail!("--yara-bundled {} is not a folder", dir.display());
+    }
+    let mut candidates = Vec::new();
+    if let Some(exe_dir) = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(Path::to_path_buf))
+    {
+        candidates.push(exe_dir.join(riposte_yara::BUNDLED_RULES_DIR));
+        candidates.push(
+            exe_dir
+                .join("../share/riposte")
+                .join(riposte_yara::BUNDLED_RULES_DIR),
+        );
+    }
+    candidates.push(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(riposte_yara::BUNDLED_RULES_DIR),
+    );
+    match candidates.iter().find(|d| d.is_dir()) {
+        Some(dir) => Ok(dir.clone()),
+        None => bail!(
+            "the bundled YARA rules were not found (looked in {}): pass --yara-bundled <dir> (the repository's detections/yara) or --no-bundled-yara",
+            list(&candidates)
+        ),
+    }
+}
+
+fn list(dirs: &[PathBuf]) -> String {
+    dirs.iter()
+        .map(|d| d.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_format;
+
+    #[test]
+    fn a_format_prefix_is_taken_only_when_it_names_an_importer() {
+        assert_eq!(
+            split_format("stix:feeds/a.json"),
+            (Some("stix"), "feeds/a.json")
+        );
+        assert_eq!(split_format("loki-c2:c2.txt"), (Some("loki-c2"), "c2.txt"));
+        assert_eq!(split_format("C:/feeds/a.csv"), (None, "C:/feeds/a.csv"));
+        assert_eq!(split_format("feeds/a.csv"), (None, "feeds/a.csv"));
     }
 }

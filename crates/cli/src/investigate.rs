@@ -8,8 +8,8 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use riposte_acquire::{TriageProfile, triage_files};
 use riposte_artifacts::ArtifactContext;
-use riposte_detect::VerdictPolicy;
-use riposte_model::{Alarm, Event, VerdictSummary};
+use riposte_detect::{CollectedFile, VerdictPolicy};
+use riposte_model::{Alarm, Event, EvidenceItem, Provenance, VerdictSummary};
 use riposte_worker::pipeline::{ArtifactStats, detect, order_events, parse_artifact};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -350,6 +350,10 @@ pub(crate) struct Gathered {
     image: Option<riposte_acquire::ImageReport>,
     /// Events ordered by time, untimed last.
     pub(crate) events: Vec<Event>,
+    /// Every collected file, with its local content, for the file detectors.
+    pub(crate) files: Vec<CollectedFile>,
+    /// Holds the package or image entries `files` point into until the report is built.
+    _scratch: tempfile::TempDir,
 }
 
 fn build_report(
@@ -364,9 +368,11 @@ fn build_report(
         package,
         image,
         events,
+        files,
+        _scratch,
     } = gather(path, host, full)?;
     let engine = detection.engine()?;
-    let (alarms, verdict) = detect(&engine, &events, &VerdictPolicy::default());
+    let (alarms, verdict) = detect(&engine, &events, &files, &VerdictPolicy::default());
     Ok(Report {
         host,
         source: path.display().to_string(),
@@ -402,6 +408,8 @@ pub(crate) fn gather(path: &Path, host: Option<String>, full: bool) -> Result<Ga
     // Package entries are streamed here first; removed when the report is built.
     let scratch = tempfile::tempdir().context("cannot create a scratch folder for the package")?;
     let (inputs, found) = inputs(path, scratch.path(), full)?;
+    let investigation_id = riposte_model::InvestigationId::new();
+    let mut files = Vec::with_capacity(inputs.len());
     for input in inputs {
         // A collected file is reopened through `open`, which refuses one swapped for a link.
         let file = match &input.collected {
@@ -424,6 +432,27 @@ pub(crate) fn gather(path: &Path, host: Option<String>, full: bool) -> Result<Ga
         std::io::copy(&mut reader, &mut std::io::sink())?;
         events.append(&mut evs);
         let sha256 = hex::encode(reader.hasher.finalize());
+        if input.original_path != FILESYSTEM_TIMELINE {
+            files.push(CollectedFile {
+                item: EvidenceItem {
+                    id: riposte_model::EvidenceId::new(),
+                    investigation_id,
+                    sha256: sha256.clone(),
+                    size: reader.size,
+                    provenance: Provenance {
+                        method: "investigate".into(),
+                        source: path.display().to_string(),
+                        host: host.clone(),
+                        original_path: input.original_path.clone(),
+                        modified: input.modified,
+                        image: None,
+                    },
+                    storage_key: input.local_path.display().to_string(),
+                    collected_at: chrono::Utc::now(),
+                },
+                content: Some(input.local_path.clone()),
+            });
+        }
         artifacts.push(ArtifactReport {
             path: input.original_path,
             sha256,
@@ -438,6 +467,8 @@ pub(crate) fn gather(path: &Path, host: Option<String>, full: bool) -> Result<Ga
         package: found.package,
         image: found.image,
         events,
+        files,
+        _scratch: scratch,
     })
 }
 
@@ -529,6 +560,17 @@ fn print_text(r: &Report) {
             }
             if a.event_refs.len() > 3 {
                 println!("             … and {} more events", a.event_refs.len() - 3);
+            }
+            for f in a.files.iter().take(3) {
+                println!(
+                    "             file {}  sha256 {}  {}",
+                    f.path,
+                    f.sha256.as_deref().unwrap_or("-"),
+                    f.matched.first().map(String::as_str).unwrap_or("")
+                );
+            }
+            if a.files.len() > 3 {
+                println!("             … and {} more files", a.files.len() - 3);
             }
         }
     }

@@ -119,10 +119,81 @@ pub fn importer(name: &str) -> Result<&'static dyn IocImporter, IocError> {
         .ok_or_else(|| IocError::UnknownFormat(name.to_string()))
 }
 
+/// The importer for a feed, from its file name and content: `.csv` → `csv`; JSON holding a
+/// STIX bundle (`"type": "bundle"`) → `stix`; other JSON (a MISP event or attribute
+/// list) → `misp`; text whose lines are `hash;description` → `loki-hash`; other text (one
+/// domain or IP per line) → `loki-c2`. `None` for an empty document.
+pub fn guess_format(name: &str, data: &[u8]) -> Option<&'static str> {
+    let lower = name.to_ascii_lowercase();
+    if lower.ends_with(".csv") {
+        return Some("csv");
+    }
+    let text = String::from_utf8_lossy(&data[..data.len().min(64 * 1024)]);
+    let trimmed = text.trim_start_matches('\u{feff}').trim_start();
+    if trimmed.is_empty() {
+        return None;
+    }
+    if trimmed.starts_with('{') || trimmed.starts_with('[') {
+        let compact: String = trimmed.chars().filter(|c| !c.is_whitespace()).collect();
+        return Some(if compact.contains("\"type\":\"bundle\"") {
+            "stix"
+        } else {
+            "misp"
+        });
+    }
+    let first = trimmed
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))?;
+    let head = first.split(';').next().unwrap_or("");
+    let is_hash = matches!(head.len(), 32 | 40 | 64) && head.bytes().all(|b| b.is_ascii_hexdigit());
+    if is_hash {
+        Some("loki-hash")
+    } else if first.contains(',') {
+        Some("csv")
+    } else {
+        Some("loki-c2")
+    }
+}
+
 fn malformed(format: &'static str, source: &str, message: impl Into<String>) -> IocError {
     IocError::Malformed {
         format,
         source_name: source.to_string(),
         message: message.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::guess_format;
+
+    #[test]
+    fn formats_are_guessed_from_name_and_content() {
+        assert_eq!(guess_format("feed.CSV", b"x"), Some("csv"));
+        assert_eq!(
+            guess_format("b.json", br#"{ "type" : "bundle", "objects": []}"#),
+            Some("stix")
+        );
+        assert_eq!(
+            guess_format("e.json", br#"{"Event": {"Attribute": []}}"#),
+            Some("misp")
+        );
+        assert_eq!(
+            guess_format(
+                "h.txt",
+                b"# c\n\nce583821191345274cd954b2db7da9742c239fe413fc17dcb97ffdd7b51cb072;Dark"
+            ),
+            Some("loki-hash")
+        );
+        assert_eq!(
+            guess_format("c2.txt", b"suroot.com\n58.64.143.244\n"),
+            Some("loki-c2")
+        );
+        assert_eq!(
+            guess_format("x.txt", b"type,value\nip,1.2.3.4\n"),
+            Some("csv")
+        );
+        assert_eq!(guess_format("empty.txt", b"  \n"), None);
     }
 }

@@ -11,11 +11,13 @@
 
 use riposte_model::{Alarm, Event, MitreTechnique};
 
+mod files;
 mod heuristics;
 pub mod ioc;
 pub mod sigma;
 pub mod verdict;
 
+pub use files::{CollectedFile, FileDetector};
 pub use heuristics::privileged_account::PrivilegedAccount;
 pub use heuristics::shell_history::ShellHistory;
 pub use heuristics::ssh_bruteforce::{SshBruteForce, SshBruteForceConfig};
@@ -47,11 +49,13 @@ pub fn run_detectors(events: &[Event]) -> Vec<Alarm> {
     detectors().iter().flat_map(|d| d.detect(events)).collect()
 }
 
-/// The registered detectors plus configured ones (e.g. [`Sigma`] with a loaded rule set).
-/// Build it once (loading rules takes a second) and share it.
+/// The registered detectors plus configured ones (e.g. [`Sigma`] with a loaded rule set),
+/// and the detectors over collected files (YARA, IOCs). Build it once (loading rules
+/// takes seconds) and share it.
 #[derive(Default)]
 pub struct DetectionEngine {
     configured: Vec<Box<dyn Detector>>,
+    file_detectors: Vec<Box<dyn FileDetector>>,
 }
 
 impl DetectionEngine {
@@ -66,12 +70,40 @@ impl DetectionEngine {
         self
     }
 
+    /// Adds a detector over collected files (builder style).
+    pub fn with_files(mut self, detector: impl FileDetector + 'static) -> Self {
+        self.file_detectors.push(Box::new(detector));
+        self
+    }
+
     /// Alarms of the registered detectors ([`run_detectors`]), then of the configured
     /// ones in the order they were added.
     pub fn run(&self, events: &[Event]) -> Vec<Alarm> {
         let mut alarms = run_detectors(events);
         alarms.extend(self.configured.iter().flat_map(|d| d.detect(events)));
         alarms
+    }
+
+    /// Whether any file detector is configured (else collected files need not be listed).
+    pub fn has_file_detectors(&self) -> bool {
+        !self.file_detectors.is_empty()
+    }
+
+    /// The largest file whose content some file detector reads; `None` when none reads
+    /// content (collected files need not be fetched).
+    pub fn content_limit(&self) -> Option<u64> {
+        self.file_detectors
+            .iter()
+            .filter_map(|d| d.content_limit())
+            .max()
+    }
+
+    /// Alarms of the file detectors, in the order they were added.
+    pub fn run_files(&self, files: &[CollectedFile]) -> Vec<Alarm> {
+        self.file_detectors
+            .iter()
+            .flat_map(|d| d.detect_files(files))
+            .collect()
     }
 }
 
@@ -82,8 +114,10 @@ impl std::fmt::Debug for DetectionEngine {
             .map(|d| d.name())
             .chain(self.configured.iter().map(|d| d.name()))
             .collect();
+        let file_names: Vec<&str> = self.file_detectors.iter().map(|d| d.name()).collect();
         f.debug_struct("DetectionEngine")
             .field("detectors", &names)
+            .field("file_detectors", &file_names)
             .finish()
     }
 }

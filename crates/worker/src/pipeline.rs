@@ -2,7 +2,7 @@
 //! parse one artifact into events, and turn events into alarms and a verdict.
 
 use riposte_artifacts::{ArtifactContext, open_artifact, parser_for};
-use riposte_detect::{DetectionEngine, VerdictPolicy};
+use riposte_detect::{CollectedFile, DetectionEngine, VerdictPolicy};
 use riposte_model::{Alarm, Event, VerdictSummary};
 use serde::Serialize;
 use std::io::Read;
@@ -71,13 +71,16 @@ pub fn order_events(events: &mut [Event]) {
     events.sort_by_key(|e| e.time.map(|t| t.timestamp_micros()).unwrap_or(i64::MAX));
 }
 
-/// Runs every detector of the engine and the verdict policy.
+/// Runs every detector of the engine — over the events, then over the collected files —
+/// and the verdict policy.
 pub fn detect(
     engine: &DetectionEngine,
     events: &[Event],
+    files: &[CollectedFile],
     policy: &VerdictPolicy,
 ) -> (Vec<Alarm>, VerdictSummary) {
-    let alarms = engine.run(events);
+    let mut alarms = engine.run(events);
+    alarms.extend(engine.run_files(files));
     let verdict = policy.decide(&alarms);
     (alarms, verdict)
 }

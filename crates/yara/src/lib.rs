@@ -13,13 +13,17 @@
 //! recompiles it.
 
 mod alarm;
+mod cache;
 mod config;
+mod detector;
 mod matches;
 mod rules;
 mod scan;
 
 pub use alarm::{DEFAULT_SEVERITY, severity_from_score};
+pub use cache::default_cache_dir;
 pub use config::{BUNDLED_RULES_DIR, YaraConfig};
+pub use detector::YaraDetector;
 pub use matches::{MatchedString, RuleMeta, StringHit, YaraMatch};
 pub use rules::{CompileReport, RuleFileError, RuleSet};
 pub use scan::{FileScan, ScanOutcome, SkipReason, YaraScanner};

@@ -30,8 +30,10 @@ pub struct CompileReport {
     pub rules: usize,
     /// Rules whose tags are in `skip_tags`: compiled, never reported.
     pub rules_skipped_by_tag: usize,
-    /// How long compiling took.
+    /// How long compiling (or loading from the cache) took.
     pub elapsed: Duration,
+    /// Whether the set was loaded from the cache of compiled sets.
+    pub from_cache: bool,
 }
 
 /// Settings the scanners take from the configuration.
@@ -100,11 +102,7 @@ impl RuleSet {
             settings: ScanSettings::from_config(config),
         };
         report.rules = set.rules.iter().len();
-        report.rules_skipped_by_tag = set
-            .rules
-            .iter()
-            .filter(|r| set.is_skipped(r.tags().map(|t| t.identifier())))
-            .count();
+        report.rules_skipped_by_tag = set.rules_skipped_by_tag();
         report.elapsed = started.elapsed();
         tracing::info!(
             files = report.files_loaded,
@@ -151,6 +149,14 @@ impl RuleSet {
         YaraScanner::new(self)
     }
 
+    /// Rules whose tags are skipped by configuration.
+    pub(crate) fn rules_skipped_by_tag(&self) -> usize {
+        self.rules
+            .iter()
+            .filter(|r| self.is_skipped(r.tags().map(|t| t.identifier())))
+            .count()
+    }
+
     /// Whether a rule with these tags is skipped by configuration.
     pub(crate) fn is_skipped<'t>(&self, mut tags: impl Iterator<Item = &'t str>) -> bool {
         let skip = &self.settings.skip_tags;
@@ -170,7 +176,7 @@ fn new_compiler() -> yara_x::Compiler<'static> {
 }
 
 /// Rule files under `dir`, sorted, so namespaces and reports are stable.
-fn rule_files(dir: &Path) -> Result<Vec<PathBuf>, YaraError> {
+pub(crate) fn rule_files(dir: &Path) -> Result<Vec<PathBuf>, YaraError> {
     let meta = std::fs::metadata(dir).map_err(|source| YaraError::RuleDir {
         path: dir.to_path_buf(),
         source,

@@ -298,3 +298,122 @@ fn a_missing_rule_folder_is_an_error_naming_it() {
         .to_string();
     assert!(err.contains("/nonexistent/rules"), "{err}");
 }
+
+#[test]
+fn the_cache_reuses_a_compiled_set_until_a_rule_file_changes() {
+    let rules = rule_dir(&[(
+        "broken.yar",
+        "rule broken { strings: $a = \"x\" condition: $b }",
+    )]);
+    let cache = tempfile::tempdir().unwrap();
+    let config = config(&[rules.path()]);
+    let (first, report) = RuleSet::compile_cached(&config, Some(cache.path())).unwrap();
+    assert!(!report.from_cache);
+    assert_eq!(report.failures.len(), 1);
+    let (second, cached) = RuleSet::compile_cached(&config, Some(cache.path())).unwrap();
+    assert!(
+        cached.from_cache,
+        "the second load must come from the cache"
+    );
+    assert_eq!(cached.rules, report.rules);
+    assert_eq!(cached.files_loaded, report.files_loaded);
+    assert_eq!(
+        cached.failures, report.failures,
+        "the compile report survives the cache"
+    );
+    let scan = |set: &RuleSet| {
+        let scan = set.scanner().scan_file(&eicar());
+        scan.matches()
+            .iter()
+            .map(|m| m.rule.clone())
+            .collect::<Vec<_>>()
+    };
+    assert!(scan(&first).contains(&"SUSP_Just_EICAR".to_string()));
+    assert_eq!(scan(&first), scan(&second));
+
+    // Any edit to a rule file compiles afresh, with the new rule in the set.
+    std::fs::write(
+        rules.path().join("extra.yar"),
+        "rule Extra_Eicar { strings: $a = \"EICAR-STANDARD\" condition: $a }",
+    )
+    .unwrap();
+    let (third, report) = RuleSet::compile_cached(&config, Some(cache.path())).unwrap();
+    assert!(!report.from_cache);
+    assert!(scan(&third).contains(&"Extra_Eicar".to_string()));
+
+    // A damaged entry is compiled again and replaced.
+    for entry in std::fs::read_dir(cache.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|x| x == "yarac") {
+            std::fs::write(&path, b"damaged").unwrap();
+        }
+    }
+    let (_, report) = RuleSet::compile_cached(&config, Some(cache.path())).unwrap();
+    assert!(!report.from_cache);
+    let (_, report) = RuleSet::compile_cached(&config, Some(cache.path())).unwrap();
+    assert!(report.from_cache);
+}
+
+#[test]
+fn the_file_detector_names_files_by_their_original_path_and_skips_unfetched_ones() {
+    use riposte_detect::{CollectedFile, FileDetector};
+    use riposte_model::{EvidenceItem, Provenance};
+    let rules = rule_dir(&[]);
+    let (set, _) = RuleSet::compile(&config(&[rules.path()])).unwrap();
+    let detector = riposte_yara::YaraDetector::new(std::sync::Arc::new(set));
+    assert_eq!(detector.content_limit(), Some(64 * 1024 * 1024));
+    let item = |path: &str, size: u64| EvidenceItem {
+        id: riposte_model::EvidenceId::new(),
+        investigation_id: riposte_model::InvestigationId::new(),
+        sha256: EICAR_SHA256.into(),
+        size,
+        provenance: Provenance {
+            host: "web-1".into(),
+            original_path: path.into(),
+            ..Provenance::default()
+        },
+        storage_key: "k".into(),
+        collected_at: chrono::Utc::now(),
+    };
+    let files = [
+        CollectedFile {
+            item: item("/tmp/.x/eicar.com", 68),
+            content: Some(eicar()),
+        },
+        CollectedFile {
+            item: item("/var/tmp/huge.bin", 1 << 40),
+            content: None,
+        },
+    ];
+    let alarms = detector.detect_files(&files);
+    let eicar_alarm = alarms
+        .iter()
+        .find(|a| {
+            a.rule_id
+                .as_deref()
+                .is_some_and(|r| r.ends_with(":SUSP_Just_EICAR"))
+        })
+        .expect("EICAR alarm");
+    assert_eq!(eicar_alarm.detector, "yara");
+    assert!(
+        eicar_alarm.title.contains("/tmp/.x/eicar.com"),
+        "{}",
+        eicar_alarm.title
+    );
+    assert_eq!(eicar_alarm.files.len(), 1);
+    assert_eq!(eicar_alarm.files[0].path, "/tmp/.x/eicar.com");
+    assert_eq!(eicar_alarm.files[0].sha256.as_deref(), Some(EICAR_SHA256));
+    assert!(
+        eicar_alarm.files[0]
+            .matched
+            .iter()
+            .any(|m| m.starts_with("$s1 at 0")),
+        "{:?}",
+        eicar_alarm.files[0].matched
+    );
+    assert!(
+        alarms
+            .iter()
+            .all(|a| a.files[0].path != "/var/tmp/huge.bin")
+    );
+}

@@ -314,3 +314,53 @@ pub fn investigate(path: &Path, extra: &[&str]) -> serde_json::Value {
     );
     serde_json::from_slice(&out.stdout).unwrap()
 }
+
+/// Posts the SECDO network alert for `ip` to the enrichment API; returns the alert id.
+pub async fn post_secdo(
+    http: &reqwest::Client,
+    base: &str,
+    key: &str,
+    ip: &str,
+    event_id: &str,
+) -> String {
+    let r = http
+        .post(format!("{base}/publicapi/v2/enrich_with_secdo/"))
+        .json(&secdo_network(key, ip, event_id))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.headers()["x-riposte-alert-id"]
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+/// The investigation detail of an alert once it is complete or failed and all its jobs
+/// are done or failed (notification runs after the verdict).
+pub async fn wait_for_investigation(
+    http: &reqwest::Client,
+    base: &str,
+    key: &str,
+    alert_id: &str,
+) -> serde_json::Value {
+    for _ in 0..600 {
+        let alert = get_json(http, format!("{base}/api/v1/alerts/{alert_id}"), key).await;
+        if let Some(inv) = alert["investigation_id"].as_str() {
+            let d = get_json(http, format!("{base}/api/v1/investigations/{inv}"), key).await;
+            let jobs_done = d["jobs"].as_array().is_some_and(|jobs| {
+                jobs.iter()
+                    .all(|j| matches!(j["status"].as_str(), Some("done" | "failed")))
+            });
+            if matches!(
+                d["investigation"]["status"].as_str(),
+                Some("complete" | "failed")
+            ) && jobs_done
+            {
+                return d;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("investigation for alert {alert_id} did not finish");
+}

@@ -1,9 +1,11 @@
-//! Stage 4: run the detectors over the timeline, store the alarms, reach the verdict.
+//! Stage 4: run the detectors over the timeline and the collected files, store the alarms,
+//! reach the verdict.
 
 use super::{finish, next, payload};
 use crate::pipeline::detect;
 use crate::{StageError, Worker};
-use riposte_model::{InvestigationId, JobKind};
+use riposte_detect::CollectedFile;
+use riposte_model::{EvidenceItem, InvestigationId, JobKind};
 use riposte_store::{ClaimedJob, Store};
 
 pub(crate) async fn run(w: &Worker, job: &ClaimedJob) -> Result<(), StageError> {
@@ -11,11 +13,21 @@ pub(crate) async fn run(w: &Worker, job: &ClaimedJob) -> Result<(), StageError> 
     let mut conn = w.store.pool().acquire().await?;
     let events = Store::all_events(&mut conn, inv).await?;
     drop(conn);
-    let policy = w.config.verdict_policy.clone();
     let engine = w.config.detection.clone();
-    let (alarms, verdict) = tokio::task::spawn_blocking(move || detect(&engine, &events, &policy))
-        .await
-        .map_err(|e| StageError::Retry(format!("detector crashed: {e}")))?;
+    // The file detectors (YARA, IOC hashes and paths) read the collected files: their
+    // content is fetched from the evidence store into a scratch folder, removed after.
+    let (files, scratch) = if engine.has_file_detectors() {
+        let evidence = w.store.list_evidence(inv).await?;
+        fetch_files(w, evidence, engine.content_limit()).await?
+    } else {
+        (Vec::new(), None)
+    };
+    let policy = w.config.verdict_policy.clone();
+    let (alarms, verdict) =
+        tokio::task::spawn_blocking(move || detect(&engine, &events, &files, &policy))
+            .await
+            .map_err(|e| StageError::Retry(format!("detector crashed: {e}")))?;
+    drop(scratch);
     let mut tx = w.store.begin().await?;
     Store::replace_alarms(&mut tx, inv, &alarms).await?;
     Store::set_verdict(&mut tx, inv, &verdict).await?;
@@ -31,4 +43,44 @@ pub(crate) async fn run(w: &Worker, job: &ClaimedJob) -> Result<(), StageError> 
     next(&mut tx, JobKind::Notify, inv).await?;
     metrics::counter!("riposte_verdicts_total", "verdict" => verdict.verdict.label()).increment(1);
     finish(w, tx, job).await
+}
+
+/// The collected files for the file detectors; with a content limit, the content of each
+/// file up to that size is copied out of the evidence store into the returned scratch
+/// folder (kept alive by the caller while the detectors run).
+async fn fetch_files(
+    w: &Worker,
+    evidence: Vec<EvidenceItem>,
+    content_limit: Option<u64>,
+) -> Result<(Vec<CollectedFile>, Option<tempfile::TempDir>), StageError> {
+    let Some(limit) = content_limit else {
+        let files = evidence
+            .into_iter()
+            .map(|item| CollectedFile {
+                item,
+                content: None,
+            })
+            .collect();
+        return Ok((files, None));
+    };
+    let scratch = tempfile::tempdir()
+        .map_err(|e| StageError::Retry(format!("cannot create a scratch folder: {e}")))?;
+    let mut files = Vec::with_capacity(evidence.len());
+    for (n, item) in evidence.into_iter().enumerate() {
+        let content = if item.size <= limit {
+            let path = scratch.path().join(format!("{n:06}"));
+            let mut reader = w.blobs.get_stream(&item.storage_key).await?;
+            let mut out = tokio::fs::File::create(&path)
+                .await
+                .map_err(|e| StageError::Retry(format!("cannot write {}: {e}", path.display())))?;
+            tokio::io::copy(&mut reader, &mut out).await.map_err(|e| {
+                StageError::Retry(format!("cannot fetch evidence {}: {e}", item.id))
+            })?;
+            Some(path)
+        } else {
+            None
+        };
+        files.push(CollectedFile { item, content });
+    }
+    Ok((files, Some(scratch)))
 }

@@ -18,9 +18,15 @@ pub mod sigma;
 pub mod verdict;
 
 pub use files::{CollectedFile, FileDetector};
+pub use heuristics::credential_access::CredentialAccess;
+pub use heuristics::cryptominer::Cryptominer;
+pub use heuristics::ld_preload_hijack::LdPreloadHijack;
+pub use heuristics::log_wiping::LogWiping;
 pub use heuristics::privileged_account::PrivilegedAccount;
 pub use heuristics::shell_history::ShellHistory;
 pub use heuristics::ssh_bruteforce::{SshBruteForce, SshBruteForceConfig};
+pub use heuristics::ssh_key_persistence::SshKeyPersistence;
+pub use heuristics::tmp_persistence::TmpPersistence;
 pub use ioc::{IocDetector, IocDetectorConfig, IocSet};
 pub use sigma::{LoadReport, Sigma, SigmaError, SigmaRules};
 pub use verdict::{PolicyError, SeverityWeights, VerdictPolicy};
@@ -37,6 +43,12 @@ static DETECTORS: &[&dyn Detector] = &[
     &SshBruteForce::DEFAULT, //
     &ShellHistory,
     &PrivilegedAccount,
+    &Cryptominer,
+    &SshKeyPersistence,
+    &TmpPersistence,
+    &LogWiping,
+    &LdPreloadHijack,
+    &CredentialAccess,
 ];
 
 /// Every registered detector, with its default configuration.

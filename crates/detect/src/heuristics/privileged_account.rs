@@ -1,12 +1,21 @@
-//! New privileged accounts: a second root, or a user put in an admin group.
+//! New privileged accounts: a second root, a user put in an admin group, or a sudoers
+//! grant.
 //!
 //! Reads account-management events (`create_user`, `modify_user`, as the auth-log parser
-//! emits them for `useradd`, `usermod` and `gpasswd`):
-//! - an account created with UID 0 is root under another name → High
-//!   `root_equivalent_account` (T1136.001);
+//! emits them for `useradd`, `usermod` and `gpasswd`), the `/etc/passwd` entries of the
+//! accounts parser, and command lines (`run` events: shell history, auditd, sudo; see
+//! `cmdline`), so the same changes are caught when only one of those survives:
+//! - an account with UID 0 is root under another name → High `root_equivalent_account`
+//!   (T1136.001): created so (`useradd -o -u 0`, an auth-log `new user … UID=0`, a line
+//!   `x:…:0:…` appended to `/etc/passwd`), or found so in a collected `/etc/passwd`;
 //! - a user added to a privileged group (the parser's `privileged_group=true`, or a group
-//!   in [`PRIVILEGED_GROUPS`]; primary GID 0 counts as group `root`) → Medium
+//!   in [`PRIVILEGED_GROUPS`]; primary GID 0 counts as group `root`; `useradd -G sudo`,
+//!   `usermod -aG wheel`, `gpasswd -a x docker`, `adduser x sudo`) → Medium
 //!   `privileged_group_member` (T1098);
+//! - the sudoers policy written from a command line (`echo "x ALL=(ALL) NOPASSWD: ALL"
+//!   >> /etc/sudoers`, `tee /etc/sudoers.d/x`, `sed -i … /etc/sudoers`; not `visudo`) →
+//!   `sudoers_modified` (T1548.003): Medium for the main `/etc/sudoers`, Low for a file
+//!   in `/etc/sudoers.d/` (how provisioning grants sudo);
 //! - an account created with a login shell and its home in a world-writable temporary
 //!   directory, where only a throwaway account would live → Low `account_home_in_tmp`
 //!   (T1136.001).
@@ -14,6 +23,7 @@
 //! Any other new account raises nothing: creating users is routine administration. Each
 //! (host, user, reason) is one alarm referencing every event that shows it.
 
+use super::commands::where_;
 use crate::{Detector, mitre, shorten};
 use riposte_model::{Action, Alarm, Event, Severity};
 use std::collections::BTreeMap;
@@ -36,6 +46,7 @@ pub struct PrivilegedAccount;
 enum Reason<'e> {
     RootUid,
     Group(&'e str),
+    Sudoers(&'e str),
     HomeInTmp(&'e str),
 }
 
@@ -48,14 +59,23 @@ impl Detector for PrivilegedAccount {
         // (host, user, reason) → referencing events, in event order.
         let mut found: BTreeMap<(&str, &str, Reason<'_>), Vec<usize>> = BTreeMap::new();
         for (index, e) in events.iter().enumerate() {
-            let Some(user) = e.attr("username") else {
-                continue;
+            let actor = e.attr("username");
+            let from_command = match (e.action, e.attr("cmd")) {
+                (Action::ProcessRun, Some(cmd)) => cmdline::reasons(cmd),
+                _ => Vec::new(),
             };
-            for reason in reasons(e) {
-                found
-                    .entry((e.host.as_str(), user, reason))
-                    .or_default()
-                    .push(index);
+            let from_event = actor
+                .into_iter()
+                .flat_map(|user| reasons(e).into_iter().map(move |r| (user, r)));
+            for (user, reason) in from_command.into_iter().chain(from_event) {
+                // A sudoers line whose grantee could not be read is the actor's doing.
+                let Some(user) = Some(user).filter(|u| !u.is_empty()).or(actor) else {
+                    continue;
+                };
+                let refs = found.entry((e.host.as_str(), user, reason)).or_default();
+                if refs.last() != Some(&index) {
+                    refs.push(index);
+                }
             }
         }
         let mut alarms: Vec<(usize, Alarm)> = found
@@ -71,6 +91,12 @@ impl Detector for PrivilegedAccount {
 fn reasons(e: &Event) -> Vec<Reason<'_>> {
     let mut reasons = Vec::new();
     match e.action {
+        Action::HostInfo if e.attr("account_db") == Some("passwd") => {
+            let root_named = e.attr("username").map(str::trim) == Some("root");
+            if e.attr("uid").map(str::trim) == Some("0") && !root_named {
+                reasons.push(Reason::RootUid);
+            }
+        }
         Action::UserCreate => {
             let uid = e.attr("uid").map(str::trim);
             if uid == Some("0") {
@@ -140,6 +166,11 @@ fn alarm(user: &str, reason: &Reason<'_>, refs: &[usize], events: &[Event]) -> A
         1 => String::new(),
         n => format!(" Seen in {n} events."),
     };
+    let cmd = first
+        .attr("cmd")
+        .filter(|_| first.action == Action::ProcessRun)
+        .map(|c| format!(" Command: `{}` ({}).", shorten(c, 500), where_(first)))
+        .unwrap_or_default();
     let event_refs = refs
         .iter()
         .take(MAX_EVENT_REFS)
@@ -148,22 +179,50 @@ fn alarm(user: &str, reason: &Reason<'_>, refs: &[usize], events: &[Event]) -> A
     let (detector, title, description, severity, technique) = match reason {
         Reason::RootUid => (
             "root_equivalent_account",
-            format!("New account {user} with UID 0 (root-equivalent)"),
+            if first.action == Action::HostInfo {
+                format!("Account {user} with UID 0 in /etc/passwd (root-equivalent)")
+            } else {
+                format!("New account {user} with UID 0 (root-equivalent)")
+            },
             format!(
-                "Account {user} was created on {} {when} with UID 0: it is root under another \
-                 name, a common backdoor that survives a root password change.{seen} Check \
-                 /etc/passwd for other UID 0 entries and who ran the command.",
+                "Account {user} {} on {} {when} with UID 0: it is root under another \
+                 name, a common backdoor that survives a root password change.{seen}{cmd} \
+                 Check /etc/passwd for other UID 0 entries and who made the change.",
+                if first.action == Action::HostInfo {
+                    "is listed in /etc/passwd"
+                } else {
+                    "was created"
+                },
                 first.host
             ),
             Severity::High,
             mitre("persistence", "T1136.001"),
+        ),
+        Reason::Sudoers(file) => (
+            "sudoers_modified",
+            format!("{file} written from the command line: {user} given sudo rights"),
+            format!(
+                "The sudoers policy ({file}) was changed on {} {when} outside visudo, \
+                 granting {user} the right to run commands as root.{seen}{cmd} Attackers \
+                 add such lines (often NOPASSWD) to keep root access; confirm the change \
+                 was an administrator's.",
+                first.host
+            ),
+            // Provisioning drops files into sudoers.d; appending to the main policy by
+            // hand is rarer and what backdoor scripts do.
+            if *file == "/etc/sudoers" {
+                Severity::Medium
+            } else {
+                Severity::Low
+            },
+            mitre("privilege-escalation", "T1548.003"),
         ),
         Reason::Group(group) => (
             "privileged_group_member",
             format!("{user} added to privileged group {group}"),
             format!(
                 "{user} became a member of {group} on {} {when}; members of {group} can gain \
-                 root.{seen} Confirm the change was an administrator's.",
+                 root.{seen}{cmd} Confirm the change was an administrator's.",
                 first.host
             ),
             Severity::Medium,
@@ -192,6 +251,8 @@ fn alarm(user: &str, reason: &Reason<'_>, refs: &[usize], events: &[Event]) -> A
         files: Vec::new(),
     }
 }
+
+mod cmdline;
 
 #[cfg(test)]
 mod tests;

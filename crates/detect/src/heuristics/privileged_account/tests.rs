@@ -248,3 +248,127 @@ fn real_useradd_line_of_a_second_root_is_high_and_verdict_malicious() {
     let summary = crate::VerdictPolicy::default().decide(&all);
     assert_eq!(summary.verdict, riposte_model::Verdict::Malicious);
 }
+
+#[test]
+fn command_lines_and_the_auth_log_showing_one_change_are_one_alarm() {
+    use crate::heuristics::testing::command;
+    let events = vec![
+        command(
+            "/root/.bash_history",
+            7,
+            "useradd -o -u 0 -g 0 -M -d /root -s /bin/bash sysupd",
+        ),
+        created("sysupd", "0", "/root", "/bin/bash"),
+        command("/root/.bash_history", 8, "usermod -aG sudo eve"),
+    ];
+    let alarms = PrivilegedAccount.detect(&events);
+    let got: Vec<_> = alarms
+        .iter()
+        .map(|a| (a.title.as_str(), a.severity, a.event_refs.clone()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                "New account sysupd with UID 0 (root-equivalent)",
+                Severity::High,
+                vec![0, 1]
+            ),
+            (
+                "eve added to privileged group sudo",
+                Severity::Medium,
+                vec![2]
+            ),
+        ]
+    );
+    assert!(
+        alarms[0]
+            .description
+            .contains("Command: `useradd -o -u 0 -g 0 -M -d /root -s /bin/bash sysupd` (/root/.bash_history line 7"),
+        "{}",
+        alarms[0].description
+    );
+}
+
+#[test]
+fn a_second_uid_zero_in_passwd_is_high_and_root_itself_is_not() {
+    let entry = |user: &str, uid: &str| {
+        Event::new(
+            None,
+            "web1",
+            Action::HostInfo,
+            "passwd",
+            EventOrigin::default(),
+        )
+        .with("account_db", "passwd")
+        .with("username", user)
+        .with("uid", uid)
+    };
+    let events = [
+        entry("root", "0"),
+        entry("ubuntu", "1000"),
+        entry("toor", "0"),
+    ];
+    let got = found(&events);
+    assert_eq!(
+        got,
+        vec![(
+            "root_equivalent_account".to_string(),
+            Severity::High,
+            "Account toor with UID 0 in /etc/passwd (root-equivalent)".to_string()
+        )]
+    );
+}
+
+#[test]
+fn sudoers_written_outside_visudo() {
+    use crate::heuristics::testing::command;
+    let events = vec![
+        command(
+            "/root/.bash_history",
+            1,
+            r#"echo "svc ALL=(ALL) NOPASSWD: ALL" >> /etc/sudoers"#,
+        ),
+        command(
+            "/root/.bash_history",
+            2,
+            "echo 'deploy ALL=(ALL) NOPASSWD:ALL' | tee /etc/sudoers.d/deploy",
+        ),
+        command(
+            "/root/.bash_history",
+            3,
+            "sed -i 's/^# %wheel/%wheel/' /etc/sudoers",
+        ),
+        command("/root/.bash_history", 4, "visudo -c"),
+    ];
+    let alarms = PrivilegedAccount.detect(&events);
+    let got: Vec<_> = alarms
+        .iter()
+        .map(|a| (a.detector.as_str(), a.severity, a.title.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                "sudoers_modified",
+                Severity::Medium,
+                "/etc/sudoers written from the command line: svc given sudo rights"
+            ),
+            (
+                "sudoers_modified",
+                Severity::Low,
+                "/etc/sudoers.d/deploy written from the command line: deploy given sudo rights"
+            ),
+            // No grantee to read: the change is the actor's.
+            (
+                "sudoers_modified",
+                Severity::Medium,
+                "/etc/sudoers written from the command line: bob given sudo rights"
+            ),
+        ]
+    );
+    assert_eq!(
+        alarms[0].mitre,
+        vec![mitre("privilege-escalation", "T1548.003")]
+    );
+}

@@ -12,14 +12,14 @@
 //! `download_severity`); Low otherwise, since installing a tool into one's home
 //! directory and running it is everyday administration.
 
-use super::{download_severity, where_};
+use super::download_severity;
+use crate::heuristics::commands::{STAGING, program_and_args, unquote, where_};
 use crate::{mitre, shorten};
 use riposte_model::{Alarm, Event, Severity};
 use std::collections::BTreeMap;
 
 /// How many later commands of the same file may run a download.
 const HORIZON: usize = 20;
-const STAGING: &[&str] = &["/tmp/", "/var/tmp/", "/dev/shm/", "/run/shm/"];
 const INTERPRETERS: &[&str] = &[
     "sh", "bash", "dash", "zsh", "ksh", "source", ".", "perl", "php", "ruby", "node",
 ];
@@ -120,48 +120,6 @@ fn follow(commands: &[(u64, usize, &str)], events: &[Event], alarms: &mut Vec<Al
     }
 }
 
-/// The program of a simple command and its arguments, past `sudo -u bob`, `nohup`,
-/// `timeout 5`, `VAR=x` and the like.
-fn program_and_args<'a, 'w>(words: &'a [&'w str]) -> Option<(&'w str, &'a [&'w str])> {
-    let mut i = 0;
-    while let Some(&w) = words.get(i) {
-        i += 1;
-        if let Some(takes_value) = prefix_options(w) {
-            while let Some(&opt) = words.get(i) {
-                let is_duration =
-                    w == "timeout" && opt.bytes().next().is_some_and(|b| b.is_ascii_digit());
-                if !opt.starts_with('-') && !is_duration {
-                    break;
-                }
-                i += if takes_value.contains(&opt) { 2 } else { 1 };
-            }
-        } else if !is_assignment(w) {
-            return Some((w, words.get(i..).unwrap_or(&[])));
-        }
-    }
-    None
-}
-
-/// For a command that runs another (`sudo`, `nohup`, …), its options that take a value.
-fn prefix_options(word: &str) -> Option<&'static [&'static str]> {
-    Some(match word {
-        "sudo" | "doas" => &["-u", "-g", "-C", "-D", "-p", "-U", "-r", "-t", "-h"],
-        "timeout" => &["-s", "-k", "--signal", "--kill-after"],
-        "nice" => &["-n"],
-        "env" => &["-u", "-C", "-S"],
-        "nohup" | "exec" | "setsid" | "time" | "command" => &[],
-        _ => return None,
-    })
-}
-
-fn is_assignment(word: &str) -> bool {
-    word.split_once('=').is_some_and(|(k, _)| {
-        !k.is_empty()
-            && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-            && !k.as_bytes()[0].is_ascii_digit()
-    })
-}
-
 /// Where curl or wget writes the download; `None` when it goes to standard output.
 fn download_target(tool: &str, args: &[&str]) -> Option<String> {
     let url = args
@@ -256,10 +214,6 @@ fn is_exec_mode(mode: &str) -> bool {
         return mode.bytes().rev().take(3).any(|b| (b - b'0') & 1 == 1);
     }
     mode.contains('+') && mode.contains('x')
-}
-
-fn unquote(word: &str) -> &str {
-    word.trim_matches(['"', '\'', '(', ')', '`'])
 }
 
 fn alarm(d: &Download, exec: usize, events: &[Event]) -> Alarm {

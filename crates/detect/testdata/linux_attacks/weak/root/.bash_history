@@ -1,0 +1,7 @@
+ls -la /etc/ssh
+cat /etc/shadow
+passwd -S ubuntu
+vim /etc/ssh/sshd_config
+systemctl restart ssh
+rm -f /var/log/auth.log
+history -c

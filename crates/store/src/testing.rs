@@ -54,18 +54,49 @@ pub fn postgres_admin_url() -> String {
 /// A fresh, empty Postgres database URL (the database is created now).
 pub async fn fresh_postgres_url() -> String {
     let admin = postgres_admin_url();
-    let name = format!("riposte_test_{}", uuid::Uuid::new_v4().simple());
+    let now = chrono::Utc::now().timestamp();
+    let name = format!(
+        "riposte_test_{now}_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    );
     let mut conn = sqlx::postgres::PgConnection::connect(&admin)
         .await
         .unwrap_or_else(|e| {
             panic!("cannot connect to test Postgres at RIPOSTE_TEST_POSTGRES_URL: {e}")
         });
+    drop_stale_test_databases(&mut conn, now).await;
     sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&mut conn)
         .await
         .expect("create test database");
     let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
     format!("{base}/{name}")
+}
+
+/// Test databases are not dropped by the tests that create them (a failing test keeps its
+/// database to look at): those over three hours old (or named before names carried their
+/// creation time) are dropped here. One still in use is left alone.
+async fn drop_stale_test_databases(conn: &mut sqlx::postgres::PgConnection, now: i64) {
+    let names: Vec<String> = sqlx::query_scalar(
+        "SELECT datname FROM pg_database WHERE datname LIKE 'riposte\\_test\\_%'",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap_or_default();
+    for name in names {
+        let created = name
+            .strip_prefix("riposte_test_")
+            .and_then(|rest| rest.split_once('_'))
+            .and_then(|(secs, _)| secs.parse::<i64>().ok());
+        if created.is_some_and(|t| now - t < 3 * 3600) {
+            continue;
+        }
+        if name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            let _ = sqlx::query(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}")))
+                .execute(&mut *conn)
+                .await;
+        }
+    }
 }
 
 /// A fresh SQLite database in a temporary directory.

@@ -6,20 +6,31 @@
 //! `event_refs` are 0-based positions in the slice they were given. [`VerdictPolicy`]
 //! turns the alarms into a [`riposte_model::VerdictSummary`].
 //!
+//! Around the alarms: [`correlate`] links the alert to the events sharing its observables,
+//! [`chains`] walks each alarm's events back to their root cause, and [`scope`] lists the
+//! hosts, users, addresses, files and processes involved.
+//!
 //! Detectors that need loaded configuration (the [`Sigma`] rule set) are not in the
 //! static registry: a [`DetectionEngine`] runs the registry plus those.
 
 use riposte_model::{Alarm, Event, MitreTechnique};
 
+pub mod chain;
+pub mod correlate;
 mod heuristics;
 pub mod ioc;
+mod observe;
+pub mod scope;
 pub mod sigma;
 pub mod verdict;
 
+pub use chain::chains;
+pub use correlate::{CorrelationConfig, correlate};
 pub use heuristics::privileged_account::PrivilegedAccount;
 pub use heuristics::shell_history::ShellHistory;
 pub use heuristics::ssh_bruteforce::{SshBruteForce, SshBruteForceConfig};
 pub use ioc::{IocDetector, IocDetectorConfig, IocSet};
+pub use scope::scope;
 pub use sigma::{LoadReport, Sigma, SigmaError, SigmaRules};
 pub use verdict::{PolicyError, SeverityWeights, VerdictPolicy};
 

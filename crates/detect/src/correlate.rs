@@ -139,11 +139,9 @@ impl Wanted {
 
     fn matches(&self, event: &Event) -> Vec<ObservableMatch> {
         let mut out: Vec<ObservableMatch> = Vec::new();
+        // One entry per observable: the first attribute (in name order) that holds it.
         let mut push = |observable, key: &str, value: &str| {
-            if !out
-                .iter()
-                .any(|m| m.observable == observable && m.attribute == key)
-            {
+            if !out.iter().any(|m| m.observable == observable) {
                 out.push(ObservableMatch {
                     observable,
                     attribute: key.to_string(),

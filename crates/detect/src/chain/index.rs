@@ -36,19 +36,19 @@ const DOWNLOADERS: &[&str] = &[
 
 pub(crate) struct Index<'a> {
     pub events: &'a [Event],
-    by_guid: HashMap<(&'a str, String), usize>,
-    by_pid: HashMap<(&'a str, u64), Vec<usize>>,
+    by_guid: HashMap<(&'a str, &'a str), usize>,
+    by_pid: HashMap<(&'a str, u64), Positions>,
     exits: HashMap<(&'a str, u64), Vec<DateTime<Utc>>>,
-    logons: HashMap<(&'a str, u64), Vec<usize>>,
-    linked_logons: HashMap<(&'a str, u64), Vec<usize>>,
-    audit_logons: HashMap<(&'a str, &'a str), Vec<usize>>,
-    ssh_logons: HashMap<(&'a str, String), Vec<usize>>,
+    logons: HashMap<(&'a str, u64), Positions>,
+    linked_logons: HashMap<(&'a str, u64), Positions>,
+    audit_logons: HashMap<(&'a str, &'a str), Positions>,
+    ssh_logons: HashMap<(&'a str, String), Positions>,
     ssh_ends_by_pid: HashMap<(&'a str, u64), Vec<DateTime<Utc>>>,
     ssh_ends_by_peer: HashMap<(&'a str, &'a str, &'a str), Vec<DateTime<Utc>>>,
-    connections_by_guid: HashMap<(&'a str, String), Vec<usize>>,
-    connections_by_pid: HashMap<(&'a str, u64), Vec<usize>>,
-    downloads: HashMap<(&'a str, String), Vec<usize>>,
-    fetches: HashMap<(&'a str, String), Vec<usize>>,
+    connections_by_guid: HashMap<(&'a str, &'a str), Positions>,
+    connections_by_pid: HashMap<(&'a str, u64), Positions>,
+    downloads: HashMap<(&'a str, String), Positions>,
+    fetches: HashMap<(&'a str, String), Positions>,
 }
 
 impl<'a> Index<'a> {
@@ -69,13 +69,20 @@ impl<'a> Index<'a> {
             downloads: HashMap::new(),
             fetches: HashMap::new(),
         };
+        // Process creations are most of a Windows timeline: their maps are sized once.
+        let creations = events
+            .iter()
+            .filter(|e| e.action == Action::ProcessRun)
+            .count();
+        ix.by_guid.reserve(creations);
+        ix.by_pid.reserve(creations);
         for (pos, e) in events.iter().enumerate() {
             match evtx_id(e) {
                 Some(id) => ix.add_windows(pos, e, id),
                 None => ix.add_other(pos, e),
             }
         }
-        let by_time = |v: &mut Vec<usize>| v.sort_by_key(|&p| (events[p].time, p));
+        let by_time = |v: &mut Positions| v.sort_by_key(|&p| (events[p].time, p));
         ix.by_pid.values_mut().for_each(by_time);
         ix.logons.values_mut().for_each(by_time);
         ix.linked_logons.values_mut().for_each(by_time);
@@ -95,7 +102,7 @@ impl<'a> Index<'a> {
         match (log, id) {
             (WinLog::Sysmon, "1") | (WinLog::Security, "4688") => {
                 if let Some(guid) = attr(e, "ProcessGuid").filter(|_| log == WinLog::Sysmon) {
-                    self.by_guid.insert((host, guid.to_ascii_lowercase()), pos);
+                    self.by_guid.insert((host, guid), pos);
                 }
                 if let Some(pid) = pid("pid") {
                     self.by_pid.entry((host, pid)).or_default().push(pos);
@@ -116,7 +123,7 @@ impl<'a> Index<'a> {
             }
             (WinLog::Sysmon, "3") => {
                 if let Some(guid) = attr(e, "ProcessGuid") {
-                    let key = (host, guid.to_ascii_lowercase());
+                    let key = (host, guid);
                     self.connections_by_guid.entry(key).or_default().push(pos);
                 }
                 if let Some(pid) = pid("pid") {
@@ -181,6 +188,13 @@ impl<'a> Index<'a> {
                 }
             }
             Action::ProcessRun | Action::UserPrivilege => {
+                // auditd's pid is the command's own (auth.log's is sudo's).
+                if e.action == Action::ProcessRun
+                    && e.origin.parser == "auditd"
+                    && let Some(pid) = attr(e, "pid").and_then(number)
+                {
+                    self.by_pid.entry((host, pid)).or_default().push(pos);
+                }
                 if let Some(cmd) = attr(e, "cmd")
                     && is_fetch(cmd)
                     && let Some(user) = attr(e, "username").and_then(user_key)
@@ -213,15 +227,13 @@ impl<'a> Index<'a> {
 
     /// The Sysmon process creation with this GUID.
     pub fn process_by_guid(&self, host: &str, guid: &str) -> Option<usize> {
-        self.by_guid
-            .get(&(host, guid.to_ascii_lowercase()))
-            .copied()
+        self.by_guid.get(&(host, guid)).copied()
     }
 
     /// The creation of the process `pid` running at `t`: the last one started at or
     /// before `t` that had not exited before `t` (pids are reused).
     pub fn process_by_pid(&self, host: &str, pid: u64, t: Time) -> Option<usize> {
-        let found = self.latest_before(self.by_pid.get(&(host, pid))?, t)?;
+        let found = self.latest_before(self.by_pid.get(&(host, pid))?.as_slice(), t)?;
         let (Some(start), Some(t)) = (self.time(found), t) else {
             return Some(found);
         };
@@ -234,8 +246,9 @@ impl<'a> Index<'a> {
 
     /// The 4624 that opened Windows logon session `id` (or its linked elevated token).
     pub fn windows_logon(&self, host: &str, id: u64, t: Time) -> Option<usize> {
-        let find = |map: &HashMap<(&'a str, u64), Vec<usize>>| {
+        let find = |map: &HashMap<(&'a str, u64), Positions>| {
             map.get(&(host, id))
+                .map(Positions::as_slice)
                 .and_then(|list| self.latest_before(list, t).or(list.first().copied()))
         };
         find(&self.logons).or_else(|| find(&self.linked_logons))
@@ -243,12 +256,12 @@ impl<'a> Index<'a> {
 
     /// The audit USER_LOGIN of session `ses`.
     pub fn audit_logon(&self, host: &str, ses: &str, t: Time) -> Option<usize> {
-        self.latest_before(self.audit_logons.get(&(host, ses))?, t)
+        self.latest_before(self.audit_logons.get(&(host, ses))?.as_slice(), t)
     }
 
     /// The last remote logon of `user` at or before `t` whose session had not ended by `t`.
     pub fn ssh_logon(&self, host: &str, user: &str, t: DateTime<Utc>) -> Option<usize> {
-        let list = self.ssh_logons.get(&(host, user_key(user)?))?;
+        let list = self.ssh_logons.get(&(host, user_key(user)?))?.as_slice();
         let n = list.partition_point(|&p| self.time(p).is_none_or(|pt| pt <= t));
         list[..n].iter().rev().copied().find(|&p| {
             let Some(e) = self.events.get(p) else {
@@ -273,31 +286,65 @@ impl<'a> Index<'a> {
     pub fn connections<'s>(
         &'s self,
         host: &'s str,
-        guid: Option<&str>,
+        guid: Option<&'s str>,
         pid: Option<u64>,
     ) -> &'s [usize] {
-        if let Some(list) = guid.and_then(|g| {
-            self.connections_by_guid
-                .get(&(host, g.to_ascii_lowercase()))
-        }) {
-            return list;
+        if let Some(list) = guid.and_then(|g| self.connections_by_guid.get(&(host, g))) {
+            return list.as_slice();
         }
         pid.and_then(|p| self.connections_by_pid.get(&(host, p)))
-            .map_or(&[], Vec::as_slice)
+            .map_or(&[], Positions::as_slice)
     }
 
     /// Downloads (Sysmon 11/15) of the file at a normalized path, in time order.
     pub fn downloads<'s>(&'s self, host: &'s str, path: &str) -> &'s [usize] {
         self.downloads
             .get(&(host, path.to_string()))
-            .map_or(&[], Vec::as_slice)
+            .map_or(&[], Positions::as_slice)
     }
 
     /// The curl/wget/fetch commands of a user, in time order.
     pub fn fetches<'s>(&'s self, host: &'s str, user: &str) -> &'s [usize] {
         user_key(user)
             .and_then(|u| self.fetches.get(&(host, u)))
-            .map_or(&[], Vec::as_slice)
+            .map_or(&[], Positions::as_slice)
+    }
+}
+
+/// The events under one key: most keys (a pid, a GUID's connections) have one, which
+/// then needs no allocation of its own.
+#[derive(Debug, Default)]
+enum Positions {
+    #[default]
+    None,
+    One(usize),
+    Many(Vec<usize>),
+}
+
+impl Positions {
+    fn push(&mut self, pos: usize) {
+        *self = match std::mem::take(self) {
+            Positions::None => Positions::One(pos),
+            Positions::One(first) => Positions::Many(vec![first, pos]),
+            Positions::Many(mut v) => {
+                v.push(pos);
+                Positions::Many(v)
+            }
+        };
+    }
+
+    fn as_slice(&self) -> &[usize] {
+        match self {
+            Positions::None => &[],
+            Positions::One(pos) => std::slice::from_ref(pos),
+            Positions::Many(v) => v,
+        }
+    }
+
+    fn sort_by_key<K: Ord>(&mut self, key: impl FnMut(&usize) -> K) {
+        if let Positions::Many(v) = self {
+            v.sort_by_key(key);
+        }
     }
 }
 

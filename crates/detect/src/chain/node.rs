@@ -9,6 +9,19 @@ use riposte_model::{Action, Event, LinkKind};
 /// NETWORK SERVICE, LOCAL SERVICE.
 const SYSTEM_LOGONS: &[u64] = &[0, 0x3e7, 0x3e4, 0x3e5];
 
+/// Parsers of Linux logs, whose commands run in the user's SSH session.
+const LINUX_PARSERS: &[&str] = &[
+    "auth_log",
+    "syslog_messages",
+    "journald",
+    "auditd",
+    "shell_history",
+    "fish_history",
+    "utmp",
+    "lastlog",
+    "cron",
+];
+
 /// What came before a node as its own event tells it: the parent of a process, the actor
 /// of another event.
 #[derive(Debug, Clone, Default)]
@@ -156,7 +169,7 @@ impl<'a> Node<'a> {
     fn from_other(e: &'a Event, pos: usize) -> Self {
         let auditd = e.origin.parser == "auditd";
         let base = Node {
-            linux: e.origin.parser != "cloudtrail",
+            linux: LINUX_PARSERS.contains(&e.origin.parser.as_str()),
             audit_ses: attr(e, "ses").filter(|s| *s != "4294967295"),
             ..Node::bare(e, pos, LinkKind::Event)
         };

@@ -2,12 +2,12 @@
 //! ancestry and the logon session to the origin (a logon with its source address, a
 //! network connection, a file download), as a list of links.
 //!
-//! Lookups are built once over all events ([`index`]); each alarm event is then walked
-//! with the [`lineage`] registry: first to the process that did it, then parent by
+//! Lookups are built once over all events (`index`); each alarm event is then walked
+//! with the `lineage` registry: first to the process that did it, then parent by
 //! parent (Sysmon GUID, else pid on the same host before the child and not reused), at
 //! most [`MAX_DEPTH`] links and never through the same event twice; then to the logon
 //! session of the oldest process that has one (Windows logon id, audit session, the
-//! user's open SSH session). The [`context`] finders add the connections and downloads of
+//! user's open SSH session). The `context` finders add the connections and downloads of
 //! the chain's processes. The origin is, in this order: a remote logon, a download, a
 //! connection, a local logon, the oldest process. Chains with the same links are one
 //! chain listing every alarm that ends on it.
@@ -223,10 +223,11 @@ fn describe(n: &Node<'_>) -> String {
         LinkKind::Logon => logon_phrase(n),
         LinkKind::Process => {
             let name = n.image.map(context::short_name);
-            let what = match (n.cmd, name) {
-                (Some(cmd), _) => shorten(cmd.trim(), 80),
-                (None, Some(name)) => name.to_string(),
-                (None, None) => "a process".to_string(),
+            let what = match (n.message, n.cmd, name) {
+                (Some(sudo_line), Some(_), _) => shorten(sudo_line, 80),
+                (_, Some(cmd), _) => shorten(cmd.trim(), 80),
+                (_, None, Some(name)) => name.to_string(),
+                (_, None, None) => "a process".to_string(),
             };
             match (n.event, n.pid) {
                 (None, Some(pid)) => format!("{what} (pid {pid}; its start is not in the logs)"),

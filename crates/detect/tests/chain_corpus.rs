@@ -387,6 +387,12 @@ fn linux_commands_lead_back_to_the_ssh_logon_that_was_open() {
             chain.summary
         );
     }
+    assert_eq!(
+        ends_on(sudo_in).map(|c| c.summary.as_str()),
+        Some(
+            "SSH logon from 119.137.62.142 as fztu → fztu ran sudo as root: /usr/bin/id (alarm: sudo)"
+        )
+    );
     let run_chain = ends_on(run).expect("the chain of bash /tmp/x.sh");
     assert_eq!(run_chain.context.len(), 1);
     assert_eq!(run_chain.context[0].kind, OriginKind::FileDownload);

@@ -264,3 +264,38 @@ fn crowdstrike_file_alert_links_its_file_hash_command_and_user() {
     let kept: Vec<u64> = c.events.iter().map(|ce| ce.event).collect();
     assert_eq!(kept, [1, 0]);
 }
+
+#[test]
+fn scope_of_the_correlated_attempts() {
+    let alert = alert(
+        AlertSource::GuardDuty,
+        "guardduty/panther-ec2-sshbruteforce.json",
+    );
+    let events = auth_events();
+    let c = correlate(&alert, &events, &CorrelationConfig::default());
+    let s = riposte_detect::scope(&[], &events, &[], &c);
+    // The three linked lines: 2002 (root), 2003 (admin, an unknown user), 2006 (root).
+    assert_eq!(s.events, 3);
+    let entries = |v: &[riposte_model::ScopeEntry]| -> Vec<(String, u64, u64)> {
+        v.iter()
+            .map(|e| (e.value.clone(), e.events, e.alarm_events))
+            .collect()
+    };
+    assert_eq!(entries(&s.hosts), [("ip-172-31-81-237".into(), 3, 0)]);
+    assert_eq!(
+        entries(&s.users),
+        [("root".into(), 2, 0), ("admin".into(), 1, 0)]
+    );
+    let ips: Vec<(&str, riposte_model::IpLocality, u64)> = s
+        .ips
+        .iter()
+        .map(|i| (i.ip.as_str(), i.locality, i.events))
+        .collect();
+    assert_eq!(
+        ips,
+        [("151.80.19.228", riposte_model::IpLocality::External, 3)]
+    );
+    assert!(s.files.is_empty());
+    // sshd names no image: no processes.
+    assert!(s.processes.is_empty(), "{:?}", s.processes);
+}

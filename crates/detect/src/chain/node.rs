@@ -54,7 +54,7 @@ pub(crate) struct Node<'a> {
     pub audit_ses: Option<&'a str>,
     pub remote_ip: Option<&'a str>,
     pub logon_type: Option<&'a str>,
-    /// The message of a non-process event.
+    /// The message of a non-process event, or of a sudo line.
     pub message: Option<&'a str>,
     /// From a Linux log: SSH sessions are looked up by user and time.
     pub linux: bool,
@@ -186,9 +186,11 @@ impl<'a> Node<'a> {
                 },
                 ..base
             },
+            // sudo: told as its log line ("bob ran sudo as root: …").
             Action::UserPrivilege if attr(e, "cmd").is_some() => Node {
                 kind: LinkKind::Process,
                 cmd: attr(e, "cmd"),
+                message: Some(e.message.as_str()),
                 ..base
             },
             Action::UserLogon => Node {

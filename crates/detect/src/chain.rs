@@ -235,7 +235,7 @@ fn describe(n: &Node<'_>) -> String {
                 _ => what,
             }
         }
-        LinkKind::Download | LinkKind::Event => shorten(n.message.unwrap_or("event"), 80),
+        LinkKind::Event => shorten(n.message.unwrap_or("event"), 80),
     }
 }
 

@@ -131,7 +131,8 @@ pub struct ChainOrigin {
     /// The Windows logon type (`3`, `10`, …), for logons.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logon_type: Option<String>,
-    /// The chain link it belongs to (the logon link, the process that connected).
+    /// The chain link it belongs to: the logon link, the process that connected, the
+    /// process that ran or opened the downloaded file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub link: Option<u64>,
     /// One line: "RDP logon (type 10) from 10.0.0.5 as bob".
@@ -158,8 +159,6 @@ pub enum LinkKind {
     Logon,
     /// A process (its creation event, or a parent known only from its child's event).
     Process,
-    /// A file downloaded by the session before the next link used it.
-    Download,
     /// Another event (the alarm's event when it is not a process creation).
     Event,
 }
@@ -186,8 +185,6 @@ pub enum LinkRelation {
     ParentOf,
     /// This process did the next event (a connection, a file write, …).
     Performed,
-    /// The next link used the file this one downloaded.
-    Downloaded,
 }
 
 /// One step of a causality chain.

@@ -6,17 +6,27 @@
 //! `event_refs` are 0-based positions in the slice they were given. [`VerdictPolicy`]
 //! turns the alarms into a [`riposte_model::VerdictSummary`].
 //!
+//! Around the alarms: [`correlate`] links the alert to the events sharing its observables,
+//! [`chains`] walks each alarm's events back to their root cause, and [`scope`] lists the
+//! hosts, users, addresses, files and processes involved.
+//!
 //! Detectors that need loaded configuration (the [`Sigma`] rule set) are not in the
 //! static registry: a [`DetectionEngine`] runs the registry plus those.
 
 use riposte_model::{Alarm, Event, MitreTechnique};
 
+pub mod chain;
+pub mod correlate;
 mod files;
 mod heuristics;
 pub mod ioc;
+mod observe;
+pub mod scope;
 pub mod sigma;
 pub mod verdict;
 
+pub use chain::chains;
+pub use correlate::{CorrelationConfig, correlate};
 pub use files::{CollectedFile, FileDetector};
 pub use heuristics::credential_access::CredentialAccess;
 pub use heuristics::cryptominer::Cryptominer;
@@ -28,6 +38,7 @@ pub use heuristics::ssh_bruteforce::{SshBruteForce, SshBruteForceConfig};
 pub use heuristics::ssh_key_persistence::SshKeyPersistence;
 pub use heuristics::tmp_persistence::TmpPersistence;
 pub use ioc::{IocDetector, IocDetectorConfig, IocSet};
+pub use scope::scope;
 pub use sigma::{LoadReport, Sigma, SigmaError, SigmaRules};
 pub use verdict::{PolicyError, SeverityWeights, VerdictPolicy};
 

@@ -14,6 +14,7 @@ mod job;
 mod response;
 mod rule;
 mod severity;
+mod story;
 mod target;
 mod verdict;
 
@@ -37,6 +38,11 @@ pub use rule::{
     RuleOutcome, RuleRef, RuleSource, RuleSpec, TargetKind,
 };
 pub use severity::Severity;
+pub use story::{
+    CausalityChain, ChainLink, ChainOrigin, CorrelatedEvent, Correlation, IncidentScope,
+    IpLocality, LinkKind, LinkRelation, Observable, ObservableMatch, OriginKind, ScopeEntry,
+    ScopeFile, ScopeIp,
+};
 pub use target::Target;
 pub use verdict::{Verdict, VerdictSummary};
 

@@ -43,7 +43,7 @@ enum AlertCommand {
 }
 
 /// An alert source name, any case; the error lists the valid names.
-fn parse_source(name: &str) -> Result<AlertSource, String> {
+pub(crate) fn parse_source(name: &str) -> Result<AlertSource, String> {
     name.parse::<AlertSource>().map_err(|e| e.to_string())
 }
 
@@ -75,7 +75,7 @@ pub fn run(args: AlertArgs) -> Result<()> {
 }
 
 /// The alerts of one payload, or the lines explaining why there are none.
-fn parse(source: AlertSource, file: &Path) -> Result<Vec<Alert>, Vec<String>> {
+pub(crate) fn parse(source: AlertSource, file: &Path) -> Result<Vec<Alert>, Vec<String>> {
     let name = if file == Path::new("-") {
         "<stdin>".to_string()
     } else {

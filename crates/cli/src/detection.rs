@@ -58,9 +58,21 @@ pub struct DetectionArgs {
     /// `loki-c2`).
     #[arg(long = "ioc", env = "RIPOSTE_IOCS", value_delimiter = ',')]
     pub iocs: Vec<String>,
+    /// Minutes before and after the alert (or its first and last sighting) in which
+    /// events sharing one of its observables are linked to it.
+    #[arg(long, default_value_t = 30)]
+    pub correlation_window_minutes: u32,
 }
 
 impl DetectionArgs {
+    /// How events are correlated with the alert.
+    pub fn correlation(&self) -> riposte_detect::CorrelationConfig {
+        riposte_detect::CorrelationConfig {
+            window_minutes: self.correlation_window_minutes,
+            ..Default::default()
+        }
+    }
+
     /// The detection engine: the built-in detectors, the Sigma rules, the YARA rules and
     /// the IOC feeds chosen.
     pub fn engine(&self) -> Result<DetectionEngine> {

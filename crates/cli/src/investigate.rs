@@ -32,6 +32,14 @@ pub struct InvestigateArgs {
     /// Host name to report (default: the folder name).
     #[arg(long)]
     pub host: Option<String>,
+    /// The alert being investigated (a vendor payload, JSON): events around its time that
+    /// share its addresses, paths, hashes, command line or user are linked to it.
+    #[arg(long, value_name = "FILE")]
+    pub alert: Option<PathBuf>,
+    /// The alert's source (generic, secdo, guardduty, crowdstrike, defender, sentinelone,
+    /// wiz); default: the first whose parser accepts it.
+    #[arg(long, value_name = "NAME", requires = "alert", value_parser = crate::alert::parse_source)]
+    pub alert_source: Option<riposte_model::AlertSource>,
     #[command(flatten)]
     pub detection: crate::detection::DetectionArgs,
 }
@@ -68,6 +76,11 @@ struct Report {
     events: usize,
     alarms: Vec<Alarm>,
     verdict: VerdictSummary,
+    /// The alert investigated, without its raw payload.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    alert: Option<serde_json::Value>,
+    /// Correlation with the alert, causality chains, scope.
+    story: riposte_model::InvestigationStory,
     #[serde(skip)]
     timeline: Vec<Event>,
 }
@@ -330,10 +343,18 @@ pub async fn run(args: InvestigateArgs) -> Result<()> {
         format,
         host,
         full,
+        alert,
+        alert_source,
         detection,
     } = args;
-    let report =
-        tokio::task::spawn_blocking(move || build_report(&path, host, full, &detection)).await??;
+    let alert = match alert {
+        Some(file) => Some(read_alert(&file, alert_source)?),
+        None => None,
+    };
+    let report = tokio::task::spawn_blocking(move || {
+        build_report(&path, host, full, alert.as_ref(), &detection)
+    })
+    .await??;
     if format == "json" {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -356,10 +377,54 @@ pub(crate) struct Gathered {
     _scratch: tempfile::TempDir,
 }
 
+/// The alert in `file`, parsed by `source`'s parser or by the first that accepts it.
+fn read_alert(
+    file: &Path,
+    source: Option<riposte_model::AlertSource>,
+) -> Result<riposte_model::Alert> {
+    use riposte_model::AlertSource::*;
+    let sources = match source {
+        Some(s) => vec![s],
+        None => vec![
+            GuardDuty,
+            CrowdStrike,
+            Defender,
+            SentinelOne,
+            Wiz,
+            Secdo,
+            Generic,
+        ],
+    };
+    let mut problems = Vec::new();
+    for source in sources {
+        match crate::alert::parse(source, file) {
+            Ok(alerts) => {
+                if alerts.len() > 1 {
+                    tracing::warn!(
+                        alerts = alerts.len(),
+                        "the payload holds several alerts; the first is investigated"
+                    );
+                }
+                if let Some(alert) = alerts.into_iter().next() {
+                    return Ok(alert);
+                }
+                problems.push(format!("{source}: no alert in the payload"));
+            }
+            Err(lines) => problems.push(lines.join("\n  ")),
+        }
+    }
+    bail!(
+        "cannot read the alert {}:\n  {}\nname its source with --alert-source",
+        file.display(),
+        problems.join("\n  ")
+    )
+}
+
 fn build_report(
     path: &Path,
     host: Option<String>,
     full: bool,
+    alert: Option<&riposte_model::Alert>,
     detection: &crate::detection::DetectionArgs,
 ) -> Result<Report> {
     let Gathered {
@@ -373,6 +438,17 @@ fn build_report(
     } = gather(path, host, full)?;
     let engine = detection.engine()?;
     let (alarms, verdict) = detect(&engine, &events, &files, &VerdictPolicy::default());
+    let story = riposte_worker::pipeline::story(&alarms, &events, alert, &detection.correlation());
+    let alert = alert
+        .map(|a| {
+            serde_json::to_value(a).map(|mut v| {
+                if let serde_json::Value::Object(map) = &mut v {
+                    map.remove("raw");
+                }
+                v
+            })
+        })
+        .transpose()?;
     Ok(Report {
         host,
         source: path.display().to_string(),
@@ -382,6 +458,8 @@ fn build_report(
         events: events.len(),
         alarms,
         verdict,
+        alert,
+        story,
         timeline: events,
     })
 }
@@ -574,9 +652,101 @@ fn print_text(r: &Report) {
             }
         }
     }
+    print_story(r);
     println!();
     println!("Verdict: {} (score {})", r.verdict.verdict, r.verdict.score);
     for reason in &r.verdict.reasons {
         println!("  - {reason}");
+    }
+}
+
+/// The correlation with the alert, the root causes and the scope, for people.
+fn print_story(r: &Report) {
+    let story = &r.story;
+    if let Some(c) = &story.correlation {
+        println!();
+        println!(
+            "Correlated with the alert: {} event(s){}",
+            c.total,
+            if (c.events.len() as u64) < c.total {
+                format!(" ({} listed)", c.events.len())
+            } else {
+                String::new()
+            }
+        );
+        for e in c.events.iter().take(10) {
+            let message = r
+                .timeline
+                .get(e.event as usize)
+                .map(|ev| ev.message.as_str())
+                .unwrap_or("");
+            let matched: Vec<String> = e
+                .matched
+                .iter()
+                .map(|m| format!("{:?}={}", m.observable, m.value))
+                .collect();
+            println!(
+                "  {}  {}  [{}]",
+                e.time.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                message,
+                matched.join(", ")
+            );
+        }
+    }
+    if !story.chains.is_empty() {
+        println!();
+        println!("Root cause ({} chain(s))", story.chains.len());
+        for chain in story.chains.iter().take(10) {
+            println!("  {}", chain.summary);
+            for (n, link) in chain.links.iter().enumerate() {
+                println!(
+                    "    {:>2}. {}  {}",
+                    n + 1,
+                    link.time
+                        .map(|t| t.to_rfc3339())
+                        .unwrap_or_else(|| "?".into()),
+                    link.description
+                );
+            }
+        }
+        if story.chains.len() > 10 {
+            println!("  … and {} more chains", story.chains.len() - 10);
+        }
+    }
+    let scope = &story.scope;
+    if scope.events > 0 {
+        let names = |entries: &[riposte_model::ScopeEntry]| {
+            entries
+                .iter()
+                .take(8)
+                .map(|e| format!("{} ({})", e.value, e.events))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        println!();
+        println!("Scope ({} events)", scope.events);
+        println!("  hosts:     {}", names(&scope.hosts));
+        println!("  users:     {}", names(&scope.users));
+        println!(
+            "  addresses: {}",
+            scope
+                .ips
+                .iter()
+                .take(8)
+                .map(|i| format!("{} {:?} ({})", i.ip, i.locality, i.events))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        println!("  processes: {}", names(&scope.processes));
+        println!(
+            "  files:     {}",
+            scope
+                .files
+                .iter()
+                .take(8)
+                .map(|f| f.path.clone())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
 }

@@ -125,6 +125,7 @@ async fn start_workers(
         .context("loading the detection rules crashed")??;
     let config = WorkerConfig {
         detection: std::sync::Arc::new(engine),
+        correlation: args.detection.correlation(),
         evidence_roots: riposte_rules::EvidenceRoots::new(args.evidence_library.clone()),
         webhook_url: args.webhook_url.clone(),
         webhook_secret: args.webhook_secret.clone(),

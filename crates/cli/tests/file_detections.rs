@@ -283,6 +283,9 @@ async fn the_pipeline_scans_evidence_with_yara_and_iocs() {
             d["investigation"]["verdict"]["verdict"],
             "Malicious Activity Identified"
         );
+        // The story is stored with the alarms: the C2 login is in the scope.
+        let ips = d["story"]["scope"]["ips"].as_array().unwrap();
+        assert!(ips.iter().any(|i| i["ip"] == C2_IP), "{:#}", d["story"]);
         stop.send(true).unwrap();
     }
 }

@@ -40,8 +40,8 @@ pub use rule::{
 pub use severity::Severity;
 pub use story::{
     CausalityChain, ChainLink, ChainOrigin, CorrelatedEvent, Correlation, IncidentScope,
-    IpLocality, LinkKind, LinkRelation, Observable, ObservableMatch, OriginKind, ScopeEntry,
-    ScopeFile, ScopeIp,
+    InvestigationStory, IpLocality, LinkKind, LinkRelation, Observable, ObservableMatch,
+    OriginKind, ScopeEntry, ScopeFile, ScopeIp,
 };
 pub use target::Target;
 pub use verdict::{Verdict, VerdictSummary};

@@ -323,6 +323,19 @@ pub struct IncidentScope {
     pub events: u64,
 }
 
+/// How an investigation's alarms came about: the events correlated with its alert, the
+/// causality chains from each alarm back to its root cause, and the scope of the incident.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct InvestigationStory {
+    /// The events linked to the alert (none without an alert).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlation: Option<Correlation>,
+    /// One chain per distinct ancestry of the alarms' events.
+    pub chains: Vec<CausalityChain>,
+    /// The hosts, users, addresses, files and processes involved.
+    pub scope: IncidentScope,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

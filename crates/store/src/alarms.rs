@@ -112,3 +112,43 @@ impl Store {
             .collect()
     }
 }
+
+impl Store {
+    /// Saves an investigation's story (replacing the previous one: detection is retried as
+    /// a whole).
+    pub async fn put_story(
+        conn: &mut Conn,
+        inv: InvestigationId,
+        story: &riposte_model::InvestigationStory,
+    ) -> Result<()> {
+        let body = serde_json::to_string(story).map_err(|e| corrupt("story", e))?;
+        sqlx::query("DELETE FROM investigation_stories WHERE investigation_id = $1")
+            .bind(inv.to_string())
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query(
+            "INSERT INTO investigation_stories (investigation_id, body, updated_at) VALUES ($1, $2, $3)",
+        )
+        .bind(inv.to_string())
+        .bind(body)
+        .bind(chrono::Utc::now().timestamp_millis())
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+
+    /// The story of an investigation, once detection has run.
+    pub async fn get_story(
+        &self,
+        inv: InvestigationId,
+    ) -> Result<Option<riposte_model::InvestigationStory>> {
+        let body: Option<String> = sqlx::query_scalar(
+            "SELECT body FROM investigation_stories WHERE investigation_id = $1",
+        )
+        .bind(inv.to_string())
+        .fetch_optional(self.pool())
+        .await?;
+        body.map(|b| serde_json::from_str(&b).map_err(|e| corrupt("investigation_stories.body", e)))
+            .transpose()
+    }
+}

@@ -95,6 +95,7 @@ fn migrations(backend: Backend) -> Migrator {
                 Backend::Postgres => include_str!("../migrations/0007_search_postgres.sql"),
             },
         ),
+        migration(9, "stories", include_str!("../migrations/0009_stories.sql")),
     ])
 }
 

@@ -41,6 +41,8 @@ pub struct WorkerConfig {
     pub verdict_policy: VerdictPolicy,
     /// The detectors run over each timeline (the registry, plus Sigma rules when loaded).
     pub detection: Arc<DetectionEngine>,
+    /// How events are correlated with the investigation's alert (the time window).
+    pub correlation: riposte_detect::CorrelationConfig,
     /// Opens connection credentials for polling.
     pub master_key: MasterKey,
     /// The only folders local evidence is read from (`--evidence-library`): a local scope
@@ -61,6 +63,7 @@ impl Default for WorkerConfig {
             stage_delay: Duration::ZERO,
             verdict_policy: VerdictPolicy::default(),
             detection: Arc::new(DetectionEngine::new()),
+            correlation: riposte_detect::CorrelationConfig::default(),
             master_key: MasterKey::generate(),
             evidence_roots: riposte_rules::EvidenceRoots::default(),
         }

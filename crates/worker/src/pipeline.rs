@@ -84,3 +84,27 @@ pub fn detect(
     let verdict = policy.decide(&alarms);
     (alarms, verdict)
 }
+
+/// The story of the alarms: the events correlated with the alert (when there is one), the
+/// causality chains of the alarms' events, and the scope drawn from both.
+pub fn story(
+    alarms: &[Alarm],
+    events: &[Event],
+    alert: Option<&riposte_model::Alert>,
+    correlation: &riposte_detect::CorrelationConfig,
+) -> riposte_model::InvestigationStory {
+    let correlated = alert.map(|a| riposte_detect::correlate(a, events, correlation));
+    let chains = riposte_detect::chains(alarms, events);
+    let empty = riposte_model::Correlation::default();
+    let scope = riposte_detect::scope(
+        alarms,
+        events,
+        &chains,
+        correlated.as_ref().unwrap_or(&empty),
+    );
+    riposte_model::InvestigationStory {
+        correlation: correlated,
+        chains,
+        scope,
+    }
+}

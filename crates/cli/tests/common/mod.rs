@@ -299,20 +299,34 @@ pub fn disk_image(dir: &Path) -> (PathBuf, PathBuf) {
     (disk, linux)
 }
 
-/// `riposte investigate --format json [extra…] <path>`, which must succeed; its report.
-pub fn investigate(path: &Path, extra: &[&str]) -> serde_json::Value {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_riposte"))
-        .args(["investigate", "--format", "json"])
-        .args(extra)
-        .arg(path)
+/// Runs the `riposte` binary with `args`.
+pub fn riposte<S: AsRef<std::ffi::OsStr>>(
+    args: impl IntoIterator<Item = S>,
+) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_riposte"))
+        .args(args)
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+/// Runs the `riposte` binary with `args`, which must succeed; its standard output.
+pub fn riposte_ok<S: AsRef<std::ffi::OsStr>>(args: impl IntoIterator<Item = S>) -> Vec<u8> {
+    let out = riposte(args);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).unwrap()
+    out.stdout
+}
+
+/// `riposte investigate --format json [extra…] <path>`, which must succeed; its report.
+pub fn investigate(path: &Path, extra: &[&str]) -> serde_json::Value {
+    let mut args: Vec<std::ffi::OsString> =
+        vec!["investigate".into(), "--format".into(), "json".into()];
+    args.extend(extra.iter().map(Into::into));
+    args.push(path.into());
+    serde_json::from_slice(&riposte_ok(args)).unwrap()
 }
 
 /// Posts the SECDO network alert for `ip` to the enrichment API; returns the alert id.

@@ -199,6 +199,7 @@ pub(crate) async fn get(
     Ok(Json(json!({
         "investigation": inv,
         "alarms": store.list_alarms(id).await?,
+        "story": store.get_story(id).await?,
         "evidence": store.list_evidence(id).await?,
         "events_count": store.count_events(id).await?,
         "timeline": timeline,

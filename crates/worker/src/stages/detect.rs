@@ -2,7 +2,7 @@
 //! reach the verdict.
 
 use super::{finish, next, payload};
-use crate::pipeline::detect;
+use crate::pipeline::{detect, story};
 use crate::{StageError, Worker};
 use riposte_detect::CollectedFile;
 use riposte_model::{EvidenceItem, InvestigationId, JobKind};
@@ -22,15 +22,28 @@ pub(crate) async fn run(w: &Worker, job: &ClaimedJob) -> Result<(), StageError> 
     } else {
         (Vec::new(), None)
     };
+    // The alert the investigation was opened for, to correlate the timeline with.
+    let alert = match w.store.get_investigation(inv).await? {
+        Some(i) => match i.alert_ids.first() {
+            Some(id) => w.store.get_alert(*id).await?.map(|a| a.alert),
+            None => None,
+        },
+        None => None,
+    };
     let policy = w.config.verdict_policy.clone();
-    let (alarms, verdict) =
-        tokio::task::spawn_blocking(move || detect(&engine, &events, &files, &policy))
-            .await
-            .map_err(|e| StageError::Retry(format!("detector crashed: {e}")))?;
+    let correlation = w.config.correlation.clone();
+    let (alarms, verdict, story) = tokio::task::spawn_blocking(move || {
+        let (alarms, verdict) = detect(&engine, &events, &files, &policy);
+        let story = story(&alarms, &events, alert.as_ref(), &correlation);
+        (alarms, verdict, story)
+    })
+    .await
+    .map_err(|e| StageError::Retry(format!("detector crashed: {e}")))?;
     drop(scratch);
     let mut tx = w.store.begin().await?;
     Store::replace_alarms(&mut tx, inv, &alarms).await?;
     Store::set_verdict(&mut tx, inv, &verdict).await?;
+    Store::put_story(&mut tx, inv, &story).await?;
     Store::audit(
         &mut tx,
         Some(inv),

@@ -14,7 +14,8 @@ trap 'kill "$SERVER" 2>/dev/null || true; rm -rf "$DATA"' EXIT
 KEY="$("$RIPOSTE" apikey create --data-dir "$DATA" --role analyst --name demo 2>/dev/null)"
 "$RIPOSTE" serve --data-dir "$DATA" --listen "127.0.0.1:$PORT" --evidence-library demo/evidence-library 2>"$DATA/server.log" &
 SERVER=$!
-for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.2; done
+echo "== Starting the server (the first start compiles the bundled YARA rules, a minute or two in this debug build; later starts load them from ~/.cache/riposte/yara)"
+for _ in $(seq 1500); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; kill -0 "$SERVER" 2>/dev/null || { cat "$DATA/server.log"; exit 1; }; sleep 0.2; done
 
 echo "== A firewall reports 10.0.5.20 talking to a known C2 address (SECDO enrichment API)"
 ALERT=$(cat <<JSON

@@ -62,9 +62,29 @@ pub struct DetectionArgs {
     /// events sharing one of its observables are linked to it.
     #[arg(long, default_value_t = 30)]
     pub correlation_window_minutes: u32,
+    /// The verdict policy, a JSON file overriding any of the defaults, e.g.
+    /// `{"weights": {"medium": 30}, "malicious_at": 80, "suspicious_at": 20}` (see the
+    /// README's "Verdict" section).
+    #[arg(long, env = "RIPOSTE_VERDICT_POLICY", value_name = "FILE")]
+    pub verdict_policy: Option<PathBuf>,
 }
 
 impl DetectionArgs {
+    /// The verdict policy: the defaults, or the file's values over them, validated.
+    pub fn verdict_policy(&self) -> Result<riposte_detect::VerdictPolicy> {
+        let Some(path) = &self.verdict_policy else {
+            return Ok(riposte_detect::VerdictPolicy::default());
+        };
+        let text = std::fs::read(path)
+            .with_context(|| format!("cannot read the verdict policy {}", path.display()))?;
+        let policy: riposte_detect::VerdictPolicy = serde_json::from_slice(&text)
+            .with_context(|| format!("invalid verdict policy {}", path.display()))?;
+        policy
+            .validate()
+            .with_context(|| format!("invalid verdict policy {}", path.display()))?;
+        Ok(policy)
+    }
+
     /// How events are correlated with the alert.
     pub fn correlation(&self) -> riposte_detect::CorrelationConfig {
         riposte_detect::CorrelationConfig {

@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use riposte_acquire::{TriageProfile, triage_files};
 use riposte_artifacts::ArtifactContext;
-use riposte_detect::{CollectedFile, VerdictPolicy};
+use riposte_detect::CollectedFile;
 use riposte_model::{Alarm, Event, EvidenceItem, Provenance, VerdictSummary};
 use riposte_worker::pipeline::{ArtifactStats, detect, order_events, parse_artifact};
 use serde::Serialize;
@@ -437,7 +437,8 @@ fn build_report(
         _scratch,
     } = gather(path, host, full)?;
     let engine = detection.engine()?;
-    let (alarms, verdict) = detect(&engine, &events, &files, &VerdictPolicy::default());
+    let policy = detection.verdict_policy()?;
+    let (alarms, verdict) = detect(&engine, &events, &files, &policy);
     let story = riposte_worker::pipeline::story(&alarms, &events, alert, &detection.correlation());
     let alert = alert
         .map(|a| {

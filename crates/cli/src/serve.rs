@@ -126,6 +126,7 @@ async fn start_workers(
     let config = WorkerConfig {
         detection: std::sync::Arc::new(engine),
         correlation: args.detection.correlation(),
+        verdict_policy: args.detection.verdict_policy()?,
         evidence_roots: riposte_rules::EvidenceRoots::new(args.evidence_library.clone()),
         webhook_url: args.webhook_url.clone(),
         webhook_secret: args.webhook_secret.clone(),

@@ -150,3 +150,54 @@ fn the_text_report_shows_the_correlation_the_root_cause_and_the_scope() {
         "{err}"
     );
 }
+
+#[test]
+fn the_verdict_policy_is_configurable_and_checked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = host(tmp.path());
+    let policy = tmp.path().join("policy.json");
+    // One High alarm (the reverse shell) is 60: Malicious by default, Suspicious when
+    // Malicious starts at 80.
+    std::fs::write(&policy, r#"{"malicious_at": 80}"#).unwrap();
+    let mut args = FAST.to_vec();
+    args.extend(["--verdict-policy", policy.to_str().unwrap()]);
+    let strict = investigate(&root, &args);
+    assert_eq!(
+        strict["verdict"]["verdict"], "Suspicious Activity",
+        "{:#}",
+        strict["verdict"]
+    );
+    assert_eq!(strict["verdict"]["score"], 60);
+    let default = investigate(&root, &FAST);
+    assert_eq!(
+        default["verdict"]["verdict"],
+        "Malicious Activity Identified"
+    );
+
+    for (text, key) in [
+        (r#"{"suspicious_at": 0}"#, "suspicious_at"),
+        (
+            r#"{"malicious_at": 10, "suspicious_at": 20}"#,
+            "malicious_at",
+        ),
+        (r#"{"malicous_at": 80}"#, "malicous_at"),
+    ] {
+        std::fs::write(&policy, text).unwrap();
+        let out = riposte(args_with(&root, &policy));
+        assert!(!out.status.success(), "{text} must be refused");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(key) && err.contains("policy.json"),
+            "{text}: {err}"
+        );
+    }
+}
+
+fn args_with(root: &Path, policy: &Path) -> Vec<String> {
+    let mut args: Vec<String> = vec!["investigate".into()];
+    args.extend(FAST.iter().map(|s| s.to_string()));
+    args.push("--verdict-policy".into());
+    args.push(policy.display().to_string());
+    args.push(root.display().to_string());
+    args
+}

@@ -207,6 +207,10 @@ impl Responder {
         }
         let implementation =
             action_for(record.action).ok_or(ReleaseError::NotAnAwsAction(record.action))?;
+        let target = record
+            .target
+            .ec2()
+            .ok_or(ReleaseError::NotAnAwsAction(record.action))?;
         let change = record
             .change
             .as_ref()
@@ -214,11 +218,11 @@ impl Responder {
         if !change.changed_anything() {
             return Ok(format!(
                 "nothing to undo: {} found {} already in that state",
-                record.action, record.target.instance_id
+                record.action, target.instance_id
             ));
         }
         let note = implementation
-            .release(self, &record.target, change)
+            .release(self, target, change)
             .await
             .map_err(ReleaseError::Aws)?;
         tracing::info!(action = %record.action, id = %record.id, %note, "response action released");
@@ -242,7 +246,11 @@ pub async fn execute(action: ResponseAction, target: &Ec2Target, dry_run: bool) 
 
 /// Releases a succeeded action with clients for its target.
 pub async fn release(record: &ActionRecord) -> Result<String, ReleaseError> {
-    let responder = Responder::for_target(&record.target)
+    let target = record
+        .target
+        .ec2()
+        .ok_or(ReleaseError::NotAnAwsAction(record.action))?;
+    let responder = Responder::for_target(target)
         .await
         .map_err(ReleaseError::Aws)?;
     responder.release(record).await

@@ -157,7 +157,7 @@ async fn release(store: &riposte_store::Store, id: ActionId) -> Result<()> {
             bail!(
                 "releasing {} on {} failed: {error}",
                 record.action,
-                record.target.instance_id
+                record.target.system_id()
             )
         }
         Err(e) => Err(e.into()),
@@ -183,15 +183,16 @@ async fn list(
     Ok(())
 }
 
-/// One tab-separated line: id, time, action, instance, region, status, summary.
+/// One tab-separated line: id, time, action, instance (or XDR host), region (or XDR
+/// vendor), status, summary.
 fn line(r: &ActionRecord) -> String {
     format!(
         "{}\t{}\t{}\t{}\t{}\t{}\t{}",
         r.id,
         r.created_at.to_rfc3339(),
         r.action,
-        r.target.instance_id,
-        r.target.region,
+        r.target.system_id(),
+        r.target.location(),
         r.status,
         r.summary
     )

@@ -52,6 +52,10 @@ pub struct WorkerArgs {
     /// with a new random key if missing [default: <data-dir>/master.key].
     #[arg(long, env = "RIPOSTE_MASTER_KEY_FILE")]
     pub master_key_file: Option<PathBuf>,
+    /// Rehearse the response actions rules trigger: check permissions and record what
+    /// would change (status `dry_run`), changing nothing.
+    #[arg(long, env = "RIPOSTE_RESPONSE_DRY_RUN")]
+    pub response_dry_run: bool,
     /// Testing aid: pause this long before each pipeline stage.
     #[arg(long, default_value_t = 0, hide = true)]
     pub stage_delay_ms: u64,
@@ -137,6 +141,7 @@ async fn start_workers(
         master_key,
         lease: Duration::from_secs(args.job_lease_secs.max(1)),
         stage_delay: Duration::from_millis(args.stage_delay_ms),
+        response_dry_run: args.response_dry_run,
         ..WorkerConfig::default()
     };
     let mut handles = Vec::new();

@@ -48,6 +48,8 @@ string_enum!(
         Detect => "detect",
         /// Send the investigation's result to the configured webhooks.
         Notify => "notify",
+        /// Take the response actions the investigation's rule allows for its verdict.
+        Respond => "respond",
     }
 );
 

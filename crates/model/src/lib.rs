@@ -31,7 +31,9 @@ pub use ids::{
 };
 pub use investigation::{Investigation, InvestigationStatus};
 pub use job::{Job, JobKind, JobStatus};
-pub use response::{ActionChange, ActionError, ActionRecord, ActionStatus, Ec2Target};
+pub use response::{
+    ActionChange, ActionError, ActionRecord, ActionStatus, ActionTarget, Ec2Target, XdrHost,
+};
 pub use rule::{
     ActionTrigger, AlertDecision, DetectionRule, InvestigationPlan, InvestigationType,
     NotificationEvent, ResponseAction, RuleAction, RuleEvaluation, RuleFilters, RuleNotification,

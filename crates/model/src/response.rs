@@ -53,10 +53,81 @@ impl Ec2Target {
     }
 }
 
+/// A host managed by an XDR, and the connection that can contain it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct XdrHost {
+    /// `crowdstrike` or `defender`.
+    pub vendor: String,
+    /// The vendor's host id (Falcon device id, Defender machine id).
+    pub host_id: String,
+    /// The pull connection whose credentials contain it.
+    pub connection_id: String,
+}
+
+/// The system an action works on: an EC2 instance, or a host through its XDR.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+// Untagged: records stored before XDR hosts existed hold a bare `Ec2Target`.
+#[serde(untagged)]
+pub enum ActionTarget {
+    /// An EC2 instance.
+    Ec2(Ec2Target),
+    /// A host managed by CrowdStrike or Defender.
+    Xdr(XdrHost),
+}
+
+impl ActionTarget {
+    /// The EC2 instance, when the target is one.
+    pub fn ec2(&self) -> Option<&Ec2Target> {
+        match self {
+            ActionTarget::Ec2(t) => Some(t),
+            ActionTarget::Xdr(_) => None,
+        }
+    }
+
+    /// The system's id: the instance id or the vendor's host id.
+    pub fn system_id(&self) -> &str {
+        match self {
+            ActionTarget::Ec2(t) => &t.instance_id,
+            ActionTarget::Xdr(h) => &h.host_id,
+        }
+    }
+
+    /// Where the system is: the instance's region, or the XDR vendor.
+    pub fn location(&self) -> &str {
+        match self {
+            ActionTarget::Ec2(t) => &t.region,
+            ActionTarget::Xdr(h) => &h.vendor,
+        }
+    }
+
+    /// The cloud account, when known.
+    pub fn account_id(&self) -> Option<&str> {
+        match self {
+            ActionTarget::Ec2(t) => t.account_id.as_deref(),
+            ActionTarget::Xdr(_) => None,
+        }
+    }
+}
+
+impl From<Ec2Target> for ActionTarget {
+    fn from(target: Ec2Target) -> Self {
+        ActionTarget::Ec2(target)
+    }
+}
+
+impl From<XdrHost> for ActionTarget {
+    fn from(host: XdrHost) -> Self {
+        ActionTarget::Xdr(host)
+    }
+}
+
 /// Where an action stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ActionStatus {
+    /// Recorded before it runs (a rule-triggered action): a record still pending after a
+    /// crash is checked again against the target's real state, never assumed done.
+    Pending,
     /// The change is in place (or was already in place: see [`ActionChange`]).
     Succeeded,
     /// AWS refused or the target did not allow it; nothing to release.
@@ -71,6 +142,7 @@ impl ActionStatus {
     /// The name used in the API and the database.
     pub fn as_str(self) -> &'static str {
         match self {
+            ActionStatus::Pending => "pending",
             ActionStatus::Succeeded => "succeeded",
             ActionStatus::Failed => "failed",
             ActionStatus::Released => "released",
@@ -89,6 +161,7 @@ impl FromStr for ActionStatus {
     type Err = UnknownValue;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
+            "pending" => Ok(ActionStatus::Pending),
             "succeeded" => Ok(ActionStatus::Succeeded),
             "failed" => Ok(ActionStatus::Failed),
             "released" => Ok(ActionStatus::Released),
@@ -96,7 +169,7 @@ impl FromStr for ActionStatus {
             _ => Err(UnknownValue {
                 kind: "action status",
                 value: s.to_string(),
-                expected: "succeeded, failed, released, dry_run",
+                expected: "pending, succeeded, failed, released, dry_run",
             }),
         }
     }
@@ -159,6 +232,21 @@ pub enum ActionChange {
         /// True when Riposte swapped the groups (false: the instance was already isolated).
         groups_replaced: bool,
     },
+    /// Contain Host (through the XDR).
+    ContainHost {
+        /// `crowdstrike` or `defender`.
+        vendor: String,
+        /// The vendor's host id.
+        host_id: String,
+        /// The host's state before, as the vendor names it, when the vendor says.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        previous_state: Option<String>,
+        /// The vendor's id of the action it started (Defender machine action id).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        vendor_action_id: Option<String>,
+        /// True when Riposte contained the host (false: it already was contained).
+        contained: bool,
+    },
 }
 
 impl ActionChange {
@@ -170,6 +258,7 @@ impl ActionChange {
             ActionChange::IsolateSecurityGroup {
                 groups_replaced, ..
             } => *groups_replaced,
+            ActionChange::ContainHost { contained, .. } => *contained,
         }
     }
 }
@@ -184,8 +273,8 @@ pub struct ActionRecord {
     pub investigation_id: Option<InvestigationId>,
     /// The action.
     pub action: ResponseAction,
-    /// The instance it works on.
-    pub target: Ec2Target,
+    /// The system it works on.
+    pub target: ActionTarget,
     /// Rehearsal only (the EC2 DryRun flag, or the mutating call skipped).
     pub dry_run: bool,
     /// Where it stands.
@@ -215,12 +304,12 @@ pub struct ActionRecord {
 
 impl ActionRecord {
     /// A new record of `action` on `target`, stamped now, not yet tied to an investigation.
-    pub fn new(action: ResponseAction, target: Ec2Target, dry_run: bool) -> Self {
+    pub fn new(action: ResponseAction, target: impl Into<ActionTarget>, dry_run: bool) -> Self {
         ActionRecord {
             id: ActionId::new(),
             investigation_id: None,
             action,
-            target,
+            target: target.into(),
             dry_run,
             status: if dry_run {
                 ActionStatus::DryRun
@@ -267,6 +356,7 @@ mod tests {
     #[test]
     fn status_names_round_trip_and_unknown_names_are_refused() {
         for status in [
+            ActionStatus::Pending,
             ActionStatus::Succeeded,
             ActionStatus::Failed,
             ActionStatus::Released,
@@ -311,5 +401,25 @@ mod tests {
             credential: "k".into(),
         };
         assert_eq!(Ec2Target::from_acquisition(&ssh), None);
+    }
+
+    #[test]
+    fn targets_stored_as_bare_ec2_targets_still_read_and_xdr_hosts_round_trip() {
+        let stored = serde_json::json!({"instance_id": "i-0abc", "region": "eu-west-1"});
+        let target: ActionTarget = serde_json::from_value(stored.clone()).unwrap();
+        assert_eq!(
+            target,
+            ActionTarget::Ec2(Ec2Target::new("i-0abc", "eu-west-1"))
+        );
+        assert_eq!(serde_json::to_value(&target).unwrap(), stored);
+        let host = ActionTarget::Xdr(XdrHost {
+            vendor: "crowdstrike".into(),
+            host_id: "4d8a".into(),
+            connection_id: "c1".into(),
+        });
+        let json = serde_json::to_value(&host).unwrap();
+        assert_eq!(serde_json::from_value::<ActionTarget>(json).unwrap(), host);
+        assert_eq!((host.system_id(), host.location()), ("4d8a", "crowdstrike"));
+        assert!(host.ec2().is_none());
     }
 }

@@ -199,7 +199,8 @@ pub enum NotificationEvent {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RuleNotification {
-    /// The webhook's name (Settings › Integrations › Webhooks).
+    /// The webhook's name or id (Settings › Integrations › Webhooks). It gets these
+    /// events for the rule's investigations, besides the events it subscribes to.
     pub webhook: String,
     /// The events sent to it (at least one).
     pub events: Vec<NotificationEvent>,

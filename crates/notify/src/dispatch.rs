@@ -11,7 +11,7 @@ use crate::template::{NotificationContext, Occasion, Variables, render};
 use crate::{NotifyError, OutboundPolicy, SIGNATURE_HEADER, sign};
 use chrono::Utc;
 use futures::future::join_all;
-use riposte_model::NotificationEvent;
+use riposte_model::{NotificationEvent, RuleNotification};
 use riposte_store::{
     DeliveryAttempt, DeliveryTarget, MasterKey, SiemExport, Store, Webhook, delivery_id,
 };
@@ -103,13 +103,36 @@ impl Dispatcher {
         event: NotificationEvent,
         context: &NotificationContext,
     ) -> Result<Vec<TargetOutcome>, NotifyError> {
+        self.dispatch_for(event, context, &[]).await
+    }
+
+    /// Like [`dispatch`](Self::dispatch), for an investigation whose rule names webhooks of
+    /// its own (`notifications`: a webhook's id or name, and events): each enabled webhook
+    /// that is subscribed to `event` or that the rule names for `event` gets it once.
+    pub async fn dispatch_for(
+        &self,
+        event: NotificationEvent,
+        context: &NotificationContext,
+        rule: &[RuleNotification],
+    ) -> Result<Vec<TargetOutcome>, NotifyError> {
         let occasion = Occasion::Event(event);
-        let webhooks: Vec<Webhook> = self
-            .store
-            .list_webhooks()
-            .await?
+        let all = self.store.list_webhooks().await?;
+        for n in rule {
+            if !all.iter().any(|w| names(w, &n.webhook)) {
+                tracing::warn!(webhook = %n.webhook, "a rule notifies a webhook that does not exist");
+            }
+        }
+        // One pass over the stored webhooks: a webhook both subscribed and named by the
+        // rule is still sent to once.
+        let webhooks: Vec<Webhook> = all
             .into_iter()
-            .filter(|w| w.enabled && w.events.contains(&event))
+            .filter(|w| {
+                w.enabled
+                    && (w.events.contains(&event)
+                        || rule
+                            .iter()
+                            .any(|n| names(w, &n.webhook) && n.events.contains(&event)))
+            })
             .collect();
         let exports: Vec<SiemExport> = self
             .store
@@ -329,6 +352,12 @@ impl Dispatcher {
             max_delay: self.max_delay,
         }
     }
+}
+
+/// Whether a rule's `webhook` reference (an id or a name) is `webhook`.
+fn names(webhook: &Webhook, reference: &str) -> bool {
+    let reference = reference.trim();
+    webhook.id == reference || webhook.name == reference
 }
 
 /// A delivery that could not be attempted, recorded as one failed attempt.

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{Answer, loopback_allowed, ok, receiver, status};
-use riposte_model::NotificationEvent;
+use riposte_model::{NotificationEvent, RuleNotification};
 use riposte_notify::{
     AlarmSummary, DELIVERY_HEADER, Dispatcher, EVENT_HEADER, NotificationContext, OutboundPolicy,
     SIGNATURE_HEADER, verify,
@@ -536,6 +536,79 @@ async fn only_enabled_webhooks_subscribed_to_the_event_hear_it() {
     assert_eq!(outcomes[0].target_id, subscribed.id);
     let paths: Vec<String> = rx.requests().iter().map(|r| r.path.clone()).collect();
     assert_eq!(paths, ["/yes"]);
+}
+
+#[tokio::test]
+async fn a_rules_webhooks_hear_its_events_once_beside_the_subscribed_ones() {
+    let rx = receiver(vec![ok()]).await;
+    let s = Setup::new().await;
+    let hook = |name: &str, events: Vec<NotificationEvent>, enabled: bool| {
+        let mut w = spec(name, &format!("{}/{name}", rx.base), "custom");
+        w.events = events;
+        w.enabled = enabled;
+        w
+    };
+    // Subscribed to the event and named by the rule: one delivery, not two.
+    s.webhook(hook("both", vec![EVENT], true), None, None).await;
+    // Not subscribed, named by the rule (by id) for the event.
+    let by_id = s
+        .webhook(
+            hook("rule-only", vec![NotificationEvent::AlertReceived], true),
+            None,
+            None,
+        )
+        .await;
+    // Named by the rule for another event only.
+    s.webhook(
+        hook("other-event", vec![NotificationEvent::AlertReceived], true),
+        None,
+        None,
+    )
+    .await;
+    // Named by the rule, but disabled.
+    s.webhook(hook("disabled", vec![EVENT], false), None, None)
+        .await;
+    let rule = vec![
+        RuleNotification {
+            webhook: "both".into(),
+            events: vec![EVENT, NotificationEvent::ResponseActionTaken],
+        },
+        RuleNotification {
+            webhook: by_id.id.clone(),
+            events: vec![EVENT],
+        },
+        RuleNotification {
+            webhook: "other-event".into(),
+            events: vec![NotificationEvent::ResponseActionFailed],
+        },
+        RuleNotification {
+            webhook: "disabled".into(),
+            events: vec![EVENT],
+        },
+        RuleNotification {
+            webhook: "gone".into(),
+            events: vec![EVENT],
+        },
+    ];
+    let outcomes = s
+        .dispatcher(loopback_allowed())
+        .dispatch_for(EVENT, &context(), &rule)
+        .await
+        .unwrap();
+    assert_eq!(outcomes.len(), 2, "{outcomes:?}");
+    let mut paths: Vec<String> = rx.requests().iter().map(|r| r.path.clone()).collect();
+    paths.sort();
+    assert_eq!(paths, ["/both", "/rule-only"]);
+
+    // Without the rule, only the subscribed webhook hears it.
+    let outcomes = s
+        .dispatcher(loopback_allowed())
+        .dispatch(EVENT, &context())
+        .await
+        .unwrap();
+    assert_eq!(outcomes.len(), 1);
+    assert_eq!(outcomes[0].name, "both");
+    assert_eq!(rx.requests().len(), 3);
 }
 
 #[tokio::test]

@@ -1,9 +1,13 @@
-//! Response actions: every stop, isolation or dry run with what it changed, so it can be
-//! listed per investigation and released later.
+//! Response actions: every stop, isolation, containment or dry run with what it changed, so
+//! it can be listed per investigation and released later. A rule-triggered action is stored
+//! `pending` before it runs and completed with its result afterwards.
+//!
+//! The `instance_id` and `region` columns hold, for an XDR host, the vendor's host id and
+//! the vendor's name (`target` has the whole target either way).
 
 use crate::{Result, Store, corrupt, from_ms, ms};
 use riposte_model::{
-    ActionChange, ActionError, ActionId, ActionRecord, ActionStatus, Ec2Target, InvestigationId,
+    ActionChange, ActionError, ActionId, ActionRecord, ActionStatus, ActionTarget, InvestigationId,
 };
 use sqlx::Row;
 
@@ -30,7 +34,7 @@ fn decode(row: &sqlx::any::AnyRow) -> Result<ActionRecord> {
         action: action
             .parse()
             .map_err(|e| corrupt("response_actions.action", e))?,
-        target: serde_json::from_str::<Ec2Target>(&target)
+        target: serde_json::from_str::<ActionTarget>(&target)
             .map_err(|e| corrupt("response_actions.target", e))?,
         dry_run: dry_run != 0,
         status: status
@@ -55,11 +59,38 @@ fn decode(row: &sqlx::any::AnyRow) -> Result<ActionRecord> {
 
 fn audit_name(record: &ActionRecord) -> &'static str {
     match record.status {
+        ActionStatus::Pending => "response.requested",
         ActionStatus::Succeeded => "response.taken",
         ActionStatus::Failed => "response.failed",
         ActionStatus::DryRun => "response.dry_run",
         ActionStatus::Released => "response.released",
     }
+}
+
+/// What the audit trail says about an action: what, on which system, with what result.
+fn audit_detail(record: &ActionRecord) -> serde_json::Value {
+    let mut detail = serde_json::json!({
+        "action_id": record.id,
+        "action": record.action,
+        "status": record.status,
+        "dry_run": record.dry_run,
+        "summary": record.summary,
+    });
+    match &record.target {
+        ActionTarget::Ec2(t) => {
+            detail["instance_id"] = t.instance_id.clone().into();
+            detail["region"] = t.region.clone().into();
+        }
+        ActionTarget::Xdr(h) => {
+            detail["vendor"] = h.vendor.clone().into();
+            detail["host_id"] = h.host_id.clone().into();
+            detail["connection_id"] = h.connection_id.clone().into();
+        }
+    }
+    if let Some(error) = &record.error {
+        detail["error"] = serde_json::json!(error);
+    }
+    detail
 }
 
 impl Store {
@@ -83,9 +114,9 @@ impl Store {
         .bind(record.id.to_string())
         .bind(record.investigation_id.map(|i| i.to_string()))
         .bind(record.action.as_str())
-        .bind(&record.target.instance_id)
-        .bind(&record.target.region)
-        .bind(record.target.account_id.clone())
+        .bind(record.target.system_id())
+        .bind(record.target.location())
+        .bind(record.target.account_id().map(str::to_string))
         .bind(target)
         .bind(i64::from(record.dry_run))
         .bind(record.status.as_str())
@@ -100,13 +131,7 @@ impl Store {
         .bind(record.release_note.clone())
         .execute(&mut *tx)
         .await?;
-        let detail = serde_json::json!({
-            "action_id": record.id,
-            "action": record.action,
-            "instance_id": record.target.instance_id,
-            "region": record.target.region,
-            "summary": record.summary,
-        });
+        let detail = audit_detail(record);
         Store::audit(
             &mut tx,
             record.investigation_id,
@@ -117,6 +142,47 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Completes a `pending` record with its result (status, summary, change, error), with
+    /// an entry in the audit trail. False when the record is not pending (completed
+    /// meanwhile by another worker, or never stored).
+    pub async fn complete_action_record(&self, record: &ActionRecord) -> Result<bool> {
+        let change = record
+            .change
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| corrupt("action change", e))?;
+        let mut tx = self.begin().await?;
+        let done = sqlx::query(
+            "UPDATE response_actions SET status = $1, summary = $2, previous_state = $3, error_code = $4, \
+             error_message = $5, dry_run = $6 WHERE id = $7 AND status = $8",
+        )
+        .bind(record.status.as_str())
+        .bind(&record.summary)
+        .bind(change)
+        .bind(record.error.as_ref().and_then(|e| e.code.clone()))
+        .bind(record.error.as_ref().map(|e| e.message.clone()))
+        .bind(i64::from(record.dry_run))
+        .bind(record.id.to_string())
+        .bind(ActionStatus::Pending.as_str())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if done {
+            Store::audit(
+                &mut tx,
+                record.investigation_id,
+                &record.requested_by,
+                audit_name(record),
+                &audit_detail(record),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(done)
     }
 
     /// One action record.

@@ -418,6 +418,48 @@ impl Store {
             .ok_or_else(|| corrupt("siem_exports", "the inserted row is gone"))
     }
 
+    /// Replaces a SIEM export's configuration; its credential is kept, cleared or replaced.
+    /// `None` when there is no such export.
+    pub async fn update_siem_export(
+        &self,
+        key: &MasterKey,
+        id: &str,
+        spec: &SiemExportSpec,
+        auth: SecretChange,
+    ) -> Result<Option<SiemExport>> {
+        let mut tx = self.begin().await?;
+        let row = sqlx::query("SELECT auth_sealed FROM siem_exports WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let auth_sealed = match auth {
+            SecretChange::Keep => row.try_get("auth_sealed")?,
+            SecretChange::Clear => None,
+            SecretChange::Set(s) => Some(key.seal(&export_context(id), s.as_bytes())),
+        };
+        sqlx::query(
+            "UPDATE siem_exports SET name = $1, kind = $2, url = $3, events = $4, settings = $5, auth_sealed = $6,
+             max_attempts = $7, base_delay_ms = $8, enabled = $9, updated_at = $10 WHERE id = $11",
+        )
+        .bind(&spec.name)
+        .bind(&spec.kind)
+        .bind(&spec.url)
+        .bind(events_json(&spec.events)?)
+        .bind(spec.settings.to_string())
+        .bind(auth_sealed)
+        .bind(i64::from(spec.max_attempts))
+        .bind(i64::try_from(spec.base_delay_ms).unwrap_or(i64::MAX))
+        .bind(i64::from(spec.enabled))
+        .bind(ms(Utc::now()))
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| conflict_on_unique(e, name_taken("SIEM export", &spec.name)))?;
+        tx.commit().await?;
+        self.get_siem_export(id).await
+    }
+
     /// One SIEM export.
     pub async fn get_siem_export(&self, id: &str) -> Result<Option<SiemExport>> {
         let sql = format!("SELECT {EXPORT_COLUMNS} FROM siem_exports WHERE id = $1");

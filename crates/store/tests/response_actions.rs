@@ -186,3 +186,72 @@ async fn only_a_succeeded_action_is_released_and_only_once() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_pending_record_is_completed_once_with_its_result_and_audited() {
+    for db in both().await {
+        let store = db.store();
+        let inv = investigation();
+        let mut conn = store.pool().acquire().await.unwrap();
+        Store::create_investigation(&mut conn, &inv).await.unwrap();
+        drop(conn);
+        let host = XdrHost {
+            vendor: "crowdstrike".into(),
+            host_id: "4d8a4c1ef11a4e0b9d1b1f9a6c2e7b3d".into(),
+            connection_id: "conn-1".into(),
+        };
+        let mut record = ActionRecord::new(ResponseAction::ContainHost, host.clone(), false)
+            .for_investigation(inv.id)
+            .requested_by("rule:contain-falcon");
+        record.status = ActionStatus::Pending;
+        record.summary = "contain_host requested".into();
+        store.insert_action_record(&record).await.unwrap();
+        let back = store.action_record(record.id).await.unwrap().unwrap();
+        assert_eq!(back, record, "{}", db.name());
+
+        record.status = ActionStatus::Failed;
+        record.fail(ActionError {
+            code: Some("403".into()),
+            message: "the API client lacks Hosts: Write".into(),
+        });
+        record.change = Some(ActionChange::ContainHost {
+            vendor: "crowdstrike".into(),
+            host_id: host.host_id.clone(),
+            previous_state: Some("normal".into()),
+            vendor_action_id: None,
+            contained: false,
+        });
+        assert!(store.complete_action_record(&record).await.unwrap());
+        assert!(
+            !store.complete_action_record(&record).await.unwrap(),
+            "{}: only a pending record is completed",
+            db.name()
+        );
+        let back = store.action_record(record.id).await.unwrap().unwrap();
+        assert_eq!(back, record, "{}", db.name());
+        assert_eq!(back.target, ActionTarget::Xdr(host));
+
+        let trail = store.audit_trail(inv.id).await.unwrap();
+        let trail: Vec<_> = trail
+            .iter()
+            .filter(|e| e.action.starts_with("response."))
+            .collect();
+        let actions: Vec<(&str, &str)> = trail
+            .iter()
+            .map(|e| (e.action.as_str(), e.actor.as_str()))
+            .collect();
+        assert_eq!(
+            actions,
+            [
+                ("response.requested", "rule:contain-falcon"),
+                ("response.failed", "rule:contain-falcon")
+            ],
+            "{}",
+            db.name()
+        );
+        let failed: serde_json::Value = serde_json::from_str(&trail[1].detail).unwrap();
+        assert_eq!(failed["status"], "failed");
+        assert_eq!(failed["host_id"], "4d8a4c1ef11a4e0b9d1b1f9a6c2e7b3d");
+        assert_eq!(failed["error"]["code"], "403");
+    }
+}

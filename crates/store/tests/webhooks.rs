@@ -270,6 +270,45 @@ async fn siem_export_round_trips_with_its_credential_sealed() {
             store.siem_export_auth(&key, &created.id).await.unwrap(),
             Some(Some(r#"{"type":"splunk","token":"hec-tok"}"#.to_string()))
         );
+        // Replace: the credential is kept unless changed; the name stays unique.
+        let mut changed = spec.clone();
+        changed.name = "splunk-2".into();
+        changed.enabled = false;
+        let updated = store
+            .update_siem_export(&key, &created.id, &changed, SecretChange::Keep)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (updated.name.as_str(), updated.enabled, updated.has_auth),
+            ("splunk-2", false, true),
+            "{}",
+            db.name()
+        );
+        assert_eq!(
+            store.siem_export_auth(&key, &created.id).await.unwrap(),
+            Some(Some(r#"{"type":"splunk","token":"hec-tok"}"#.to_string()))
+        );
+        let cleared = store
+            .update_siem_export(&key, &created.id, &changed, SecretChange::Clear)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(!cleared.has_auth);
+        store.create_siem_export(&key, &spec, None).await.unwrap();
+        assert!(matches!(
+            store
+                .update_siem_export(&key, &created.id, &spec, SecretChange::Keep)
+                .await,
+            Err(riposte_store::StoreError::Conflict(_))
+        ));
+        assert_eq!(
+            store
+                .update_siem_export(&key, "nope", &spec, SecretChange::Keep)
+                .await
+                .unwrap(),
+            None
+        );
         assert!(store.delete_siem_export(&created.id).await.unwrap());
         assert_eq!(
             store.siem_export_auth(&key, &created.id).await.unwrap(),

@@ -1,10 +1,14 @@
 //! The pull connections Riposte can poll: one line per vendor in [`build_poller`], which
 //! turns a stored connection's settings (and its opened credential) into an
 //! [`AlertPoller`]. The API uses the same function to validate settings and to test a
-//! connection, so what is accepted is exactly what can be polled.
+//! connection, so what is accepted is exactly what can be polled. [`build_containment`]
+//! does the same for the XDR connections that can contain a host.
 
 use riposte_aws::{GuardDutyPoller, GuardDutySettings};
 use riposte_notify::{OutboundPolicy, is_public};
+use riposte_sources::contain::HostContainment;
+use riposte_sources::contain::crowdstrike::CrowdStrikeContainment;
+use riposte_sources::contain::defender::DefenderContainment;
 use riposte_sources::poll::crowdstrike::{CrowdStrikePoller, CrowdStrikeSettings};
 use riposte_sources::poll::defender::{DefenderPoller, DefenderSettings};
 use riposte_sources::poll::{AlertPoller, PollError};
@@ -78,6 +82,38 @@ pub async fn build_poller(
                 .map(|(v, _)| *v)
                 .collect::<Vec<_>>()
                 .join(", ")
+        ))),
+    }
+}
+
+/// A host-containment client for a stored CrowdStrike or Defender connection (the same
+/// settings and credential as its poller), with the same URL checks as [`build_poller`].
+pub async fn build_containment(
+    vendor: &str,
+    value: &serde_json::Value,
+    client_secret: Option<String>,
+    outbound: &OutboundPolicy,
+) -> Result<Box<dyn HostContainment>, PollError> {
+    match vendor {
+        "crowdstrike" => {
+            let s: CrowdStrikeSettings = settings(value)?;
+            check_url("base_url", &s.base_url, outbound).await?;
+            Ok(Box::new(CrowdStrikeContainment::new(
+                &s,
+                secret(vendor, client_secret)?,
+            )?))
+        }
+        "defender" => {
+            let s: DefenderSettings = settings(value)?;
+            check_url("login_url", &s.login_url, outbound).await?;
+            check_url("api_url", &s.api_url, outbound).await?;
+            Ok(Box::new(DefenderContainment::new(
+                &s,
+                secret(vendor, client_secret)?,
+            )?))
+        }
+        other => Err(PollError::Config(format!(
+            "a {other} connection cannot contain hosts; only crowdstrike and defender connections can"
         ))),
     }
 }

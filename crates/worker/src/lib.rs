@@ -1,5 +1,6 @@
 //! The durable pipeline. A [`Worker`] claims jobs from the store and runs the stage each
-//! one names — triage the alert, collect, process, detect, notify — committing the stage's
+//! one names — triage the alert, collect, process, detect, notify, and respond when the
+//! rule allows an action for the verdict — committing the stage's
 //! results, its own completion and the next stage's job in one transaction. Any number of
 //! workers (threads of `riposte serve`, or `riposte worker` processes on Postgres) can run.
 
@@ -9,6 +10,7 @@ pub mod intake;
 pub mod investigations;
 pub mod pipeline;
 mod polling;
+pub mod respond;
 mod stages;
 
 use chrono::Utc;
@@ -49,6 +51,10 @@ pub struct WorkerConfig {
     /// pointing elsewhere (say, saved before the server was restarted with another
     /// library) is refused at collection time too.
     pub evidence_roots: riposte_rules::EvidenceRoots,
+    /// Rehearse every rule-triggered response action (`--response-dry-run`): AWS actions
+    /// run with the EC2 DryRun flag or skip their mutating calls, XDR containment only
+    /// checks the connection; each is recorded `dry_run` and notified.
+    pub response_dry_run: bool,
 }
 
 impl Default for WorkerConfig {
@@ -66,6 +72,7 @@ impl Default for WorkerConfig {
             correlation: riposte_detect::CorrelationConfig::default(),
             master_key: MasterKey::generate(),
             evidence_roots: riposte_rules::EvidenceRoots::default(),
+            response_dry_run: false,
         }
     }
 }
@@ -230,15 +237,17 @@ impl Worker {
             JobKind::Process => stages::process::run(self, job).await,
             JobKind::Detect => stages::detect::run(self, job).await,
             JobKind::Notify => stages::notify::run(self, job).await,
+            JobKind::Respond => stages::respond::run(self, job).await,
         }
     }
 
     async fn give_up(&self, job: &ClaimedJob, msg: &str) -> Result<(), riposte_store::StoreError> {
         self.store.fail_job(job.job.id, &self.id, msg, None).await?;
         if let Some(inv) = job.investigation_id {
-            // A failed notification does not undo a verdict; any other stage fails the investigation.
+            // A failed notification or response does not undo a verdict; any other stage
+            // fails the investigation.
             let mut conn = self.store.pool().acquire().await?;
-            if job.job.kind != JobKind::Notify {
+            if !matches!(job.job.kind, JobKind::Notify | JobKind::Respond) {
                 let error = format!("{} stage failed: {msg}", job.job.kind);
                 Store::set_investigation_status(
                     &mut conn,

@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use chrono::{DateTime, Utc};
 use riposte_model::{
-    Action, Alarm, EntityKind, Event, EvidenceItem, Investigation, InvestigationId,
+    Action, ActionRecord, Alarm, EntityKind, Event, EvidenceItem, Investigation, InvestigationId,
     InvestigationStatus, Verdict,
 };
 use riposte_store::{Role, TimelineQuery};
@@ -91,6 +91,8 @@ pub(crate) struct InvestigationDetail {
     /// The audit trail, oldest first.
     #[schema(value_type = Vec<Object>)]
     audit: Vec<Value>,
+    /// The response actions taken (or rehearsed, or failed) on its target, newest first.
+    actions: Vec<ActionRecord>,
 }
 
 /// Timeline filters and paging.
@@ -160,7 +162,8 @@ pub(crate) async fn list(
 /// Get an investigation.
 ///
 /// `GET /api/v1/investigations/{id}` (viewer): status, verdict, alarms, evidence, event
-/// count, the first timeline page, job progress, parse reports and the audit trail.
+/// count, the first timeline page, job progress, parse reports, the audit trail and the
+/// response actions.
 #[utoipa::path(
     get,
     path = "/api/v1/investigations/{id}",
@@ -206,6 +209,7 @@ pub(crate) async fn get(
         "jobs": store.investigation_jobs(id).await?,
         "parse_reports": store.parse_reports(id).await?,
         "audit": store.audit_trail(id).await?,
+        "actions": store.list_action_records(Some(id), 100, 0).await?,
     })))
 }
 

@@ -18,6 +18,7 @@ mod investigations;
 mod projects;
 mod rules;
 mod secdo;
+mod siem_exports;
 mod system;
 mod webhooks;
 
@@ -75,6 +76,13 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(webhooks::get, webhooks::update, webhooks::delete))
         .routes(routes!(webhooks::test))
         .routes(routes!(webhooks::deliveries))
+        .routes(routes!(siem_exports::create, siem_exports::list))
+        .routes(routes!(
+            siem_exports::get,
+            siem_exports::update,
+            siem_exports::delete
+        ))
+        .routes(routes!(siem_exports::deliveries))
         .fallback(|| async {
             ApiError::NotFound("no such route; see the API section of the README".into())
         })
@@ -318,6 +326,12 @@ mod tests {
         ("delete", "/api/v1/webhooks/{id}"),
         ("post", "/api/v1/webhooks/{id}/test"),
         ("get", "/api/v1/webhooks/{id}/deliveries"),
+        ("post", "/api/v1/siem-exports"),
+        ("get", "/api/v1/siem-exports"),
+        ("get", "/api/v1/siem-exports/{id}"),
+        ("put", "/api/v1/siem-exports/{id}"),
+        ("delete", "/api/v1/siem-exports/{id}"),
+        ("get", "/api/v1/siem-exports/{id}/deliveries"),
     ];
 
     const METHODS: [&str; 8] = [

@@ -206,7 +206,8 @@ fn auth_change(body: &Value, errors: &mut Vec<FieldError>) -> SecretChange {
     }
 }
 
-fn number(
+/// A whole-number field between `min` and `max`; `default` when absent.
+pub(super) fn number(
     body: &Value,
     name: &str,
     default: u64,
@@ -223,6 +224,58 @@ fn number(
                 default
             }
         },
+    }
+}
+
+/// The non-empty `events` list of a webhook or SIEM export body.
+pub(super) fn events(body: &Value, errors: &mut Vec<FieldError>) -> Vec<NotificationEvent> {
+    match body.get("events") {
+        Some(v @ Value::Array(items)) if !items.is_empty() => {
+            match serde_path_to_error::deserialize::<_, Vec<NotificationEvent>>(v.clone()) {
+                Ok(mut events) => {
+                    events.dedup();
+                    events
+                }
+                Err(e) => {
+                    errors.push(field(
+                        &format!("events{}", e.path()),
+                        "must be one of alert_received, investigation_started, processing_complete, processing_with_alarms, response_action_taken, response_action_failed",
+                    ));
+                    Vec::new()
+                }
+            }
+        }
+        _ => {
+            errors.push(field(
+                "events",
+                "missing: a non-empty list of events to send",
+            ));
+            Vec::new()
+        }
+    }
+}
+
+/// The `settings` object of a body (`{}` when absent).
+pub(super) fn settings(body: &Value, errors: &mut Vec<FieldError>) -> Value {
+    match body.get("settings") {
+        None | Some(Value::Null) => json!({}),
+        Some(v @ Value::Object(_)) => v.clone(),
+        Some(_) => {
+            errors.push(field("settings", "must be an object"));
+            json!({})
+        }
+    }
+}
+
+/// The `enabled` flag of a body (true when absent).
+pub(super) fn enabled(body: &Value, errors: &mut Vec<FieldError>) -> bool {
+    match body.get("enabled") {
+        None | Some(Value::Null) => true,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => {
+            errors.push(field("enabled", "must be true or false"));
+            true
+        }
     }
 }
 
@@ -262,38 +315,8 @@ async fn parse(
             String::new()
         }
     };
-    let events: Vec<NotificationEvent> = match body.get("events") {
-        Some(v @ Value::Array(items)) if !items.is_empty() => {
-            match serde_path_to_error::deserialize::<_, Vec<NotificationEvent>>(v.clone()) {
-                Ok(mut events) => {
-                    events.dedup();
-                    events
-                }
-                Err(e) => {
-                    errors.push(field(
-                        &format!("events{}", e.path()),
-                        "must be one of alert_received, investigation_started, processing_complete, processing_with_alarms, response_action_taken, response_action_failed",
-                    ));
-                    Vec::new()
-                }
-            }
-        }
-        _ => {
-            errors.push(field(
-                "events",
-                "missing: a non-empty list of events to send",
-            ));
-            Vec::new()
-        }
-    };
-    let settings = match body.get("settings") {
-        None | Some(Value::Null) => json!({}),
-        Some(v @ Value::Object(_)) => v.clone(),
-        Some(_) => {
-            errors.push(field("settings", "must be an object"));
-            json!({})
-        }
-    };
+    let events = events(body, &mut errors);
+    let settings = settings(body, &mut errors);
     let template_text = match body.get("template") {
         None | Some(Value::Null) => None,
         Some(Value::String(t))
@@ -323,14 +346,7 @@ async fn parse(
     }
     let secret = secret_change(body, &mut errors);
     let auth = auth_change(body, &mut errors);
-    let enabled = match body.get("enabled") {
-        None | Some(Value::Null) => true,
-        Some(Value::Bool(b)) => *b,
-        Some(_) => {
-            errors.push(field("enabled", "must be true or false"));
-            true
-        }
-    };
+    let enabled = enabled(body, &mut errors);
     let max_attempts = number(body, "max_attempts", 5, MAX_ATTEMPTS, 1, &mut errors);
     let base_delay_ms = number(
         body,

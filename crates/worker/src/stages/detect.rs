@@ -1,5 +1,6 @@
 //! Stage 4: run the detectors over the timeline and the collected files, store the alarms,
-//! reach the verdict.
+//! reach the verdict; then notify, and respond when the rule has actions the verdict
+//! triggers.
 
 use super::{finish, next, payload};
 use crate::pipeline::{detect, story};
@@ -54,6 +55,22 @@ pub(crate) async fn run(w: &Worker, job: &ClaimedJob) -> Result<(), StageError> 
     .await?;
     // Always: the configured webhook, and the webhooks and SIEM exports of Settings.
     next(&mut tx, JobKind::Notify, inv).await?;
+    // The rule's response actions, when the verdict reaches their trigger.
+    if let Some(mut investigation) = Store::get_investigation_on(&mut tx, inv).await? {
+        investigation.verdict = Some(verdict.clone());
+        let actions = super::respond::triggered(&investigation);
+        if !actions.is_empty() {
+            Store::audit(
+                &mut tx,
+                Some(inv),
+                &w.actor(),
+                "response.triggered",
+                &serde_json::json!({"verdict": verdict.verdict, "actions": actions, "dry_run": w.config.response_dry_run}),
+            )
+            .await?;
+            next(&mut tx, JobKind::Respond, inv).await?;
+        }
+    }
     metrics::counter!("riposte_verdicts_total", "verdict" => verdict.verdict.label()).increment(1);
     finish(w, tx, job).await
 }

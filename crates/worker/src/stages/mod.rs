@@ -4,6 +4,7 @@ pub(crate) mod collect;
 pub(crate) mod detect;
 pub(crate) mod notify;
 pub(crate) mod process;
+pub(crate) mod respond;
 pub(crate) mod triage;
 
 use crate::{StageError, Worker};

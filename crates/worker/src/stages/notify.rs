@@ -1,7 +1,8 @@
 //! Stage 5: tell the world. The investigation's result goes to the webhook given on the
 //! command line (`--webhook-url`, a signed JSON body), and to every webhook and SIEM export
 //! of Settings › Integrations subscribed to "processing complete" or "processing with
-//! alarms" (their templates, presets, retries and delivery log are `riposte-notify`'s).
+//! alarms", or named for it by the investigation's rule (their templates, presets, retries
+//! and delivery log are `riposte-notify`'s).
 
 use super::{finish, payload};
 use crate::{StageError, Worker};
@@ -92,9 +93,14 @@ pub(crate) async fn run(w: &Worker, job: &ClaimedJob) -> Result<(), StageError> 
         time: Some(chrono::Utc::now()),
     };
     // Failed deliveries are in the delivery log; only the store failing is retried here.
+    let rule = inv
+        .plan
+        .as_ref()
+        .map(|p| p.notifications.as_slice())
+        .unwrap_or_default();
     let outcomes = w
         .dispatcher
-        .dispatch(kind, &context)
+        .dispatch_for(kind, &context, rule)
         .await
         .map_err(|e| StageError::Retry(e.to_string()))?;
     for outcome in &outcomes {

@@ -2,7 +2,10 @@
 
 mod common;
 
-use common::{BRUTE_IP, get_json, library, secdo_network, serve_in_process, webhook_receiver};
+use common::{
+    BRUTE_IP, get_json, library, post_secdo, serve_in_process, wait_for_investigation,
+    webhook_receiver,
+};
 use riposte_model::InvestigationStatus;
 use riposte_notify::OutboundPolicy;
 use riposte_store::testing::both;
@@ -10,48 +13,6 @@ use riposte_store::{BlobStore, Role, Store};
 use riposte_worker::{Worker, WorkerConfig};
 use serde_json::Value;
 use std::time::Duration;
-
-async fn wait_for_investigation(
-    http: &reqwest::Client,
-    base: &str,
-    key: &str,
-    alert_id: &str,
-) -> Value {
-    for _ in 0..300 {
-        let alert: Value = get_json(http, format!("{base}/api/v1/alerts/{alert_id}"), key).await;
-        if let Some(inv) = alert["investigation_id"].as_str() {
-            let d: Value = get_json(http, format!("{base}/api/v1/investigations/{inv}"), key).await;
-            // Finished, and so are its jobs (notification runs after the verdict).
-            let jobs_done = d["jobs"].as_array().is_some_and(|jobs| {
-                jobs.iter()
-                    .all(|j| matches!(j["status"].as_str(), Some("done" | "failed")))
-            });
-            if matches!(
-                d["investigation"]["status"].as_str(),
-                Some("complete" | "failed")
-            ) && jobs_done
-            {
-                return d;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("investigation for alert {alert_id} did not finish");
-}
-
-async fn post_secdo(http: &reqwest::Client, base: &str, key: &str, ip: &str, id: &str) -> String {
-    let r = http
-        .post(format!("{base}/publicapi/v2/enrich_with_secdo/"))
-        .json(&secdo_network(key, ip, id))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    r.headers()["x-riposte-alert-id"]
-        .to_str()
-        .unwrap()
-        .to_string()
-}
 
 #[tokio::test]
 async fn alerts_become_investigations_with_verdicts_and_webhooks() {

@@ -38,6 +38,16 @@ enum RespondCommand {
     Release {
         /// The action's id (printed when it ran; see `riposte respond list`).
         action_id: ActionId,
+        /// Master key of the deployment (base64), to open the XDR connection's credential
+        /// when releasing a host containment.
+        #[arg(long, env = "RIPOSTE_MASTER_KEY", hide_env_values = true)]
+        master_key: Option<String>,
+        /// File holding the master key [default: <data-dir>/master.key].
+        #[arg(long, env = "RIPOSTE_MASTER_KEY_FILE")]
+        master_key_file: Option<PathBuf>,
+        /// Let the XDR API calls reach this non-public network (repeatable).
+        #[arg(long = "outbound-allow")]
+        outbound_allow: Vec<ipnet::IpNet>,
     },
     /// List recorded actions, newest first (tab-separated, or JSON lines with --json).
     List {
@@ -88,7 +98,21 @@ pub async fn run(args: RespondArgs) -> Result<()> {
         RespondCommand::IsolateSg(t) => {
             execute(&store, ResponseAction::IsolateSecurityGroup, t).await
         }
-        RespondCommand::Release { action_id } => release(&store, action_id).await,
+        RespondCommand::Release {
+            action_id,
+            master_key,
+            master_key_file,
+            outbound_allow,
+        } => {
+            let xdr = XdrAccess {
+                master_key,
+                master_key_file: master_key_file.unwrap_or_else(|| data_dir.join("master.key")),
+                outbound: riposte_notify::OutboundPolicy {
+                    allow: outbound_allow,
+                },
+            };
+            release(&store, action_id, &xdr).await
+        }
         RespondCommand::List {
             investigation,
             limit,
@@ -138,10 +162,63 @@ async fn execute(
     }
 }
 
-async fn release(store: &riposte_store::Store, id: ActionId) -> Result<()> {
+/// What releasing a host containment needs: the key to the connection's credential and
+/// the outbound policy for the vendor's API.
+struct XdrAccess {
+    master_key: Option<String>,
+    master_key_file: PathBuf,
+    outbound: riposte_notify::OutboundPolicy,
+}
+
+async fn release(store: &riposte_store::Store, id: ActionId, xdr: &XdrAccess) -> Result<()> {
     let Some(record) = store.action_record(id).await? else {
         bail!("no recorded action {id}; see `riposte respond list`");
     };
+    if matches!(record.target, riposte_model::ActionTarget::Xdr(_)) {
+        let key = match &xdr.master_key {
+            Some(text) => riposte_store::MasterKey::from_base64(text)
+                .context("invalid --master-key / RIPOSTE_MASTER_KEY")?,
+            None if xdr.master_key_file.is_file() => riposte_store::MasterKey::load_or_create(
+                &xdr.master_key_file,
+            )
+            .with_context(|| {
+                format!(
+                    "cannot load the master key {}",
+                    xdr.master_key_file.display()
+                )
+            })?,
+            None => bail!(
+                "no master key at {}: give the server's with --master-key or --master-key-file",
+                xdr.master_key_file.display()
+            ),
+        };
+        return match riposte_worker::respond::release_containment(
+            store,
+            &key,
+            &xdr.outbound,
+            &record,
+        )
+        .await
+        {
+            Ok(note) => {
+                if !store.mark_action_released(id, &actor(), &note).await? {
+                    bail!("action {id} was released meanwhile by someone else");
+                }
+                eprintln!("{note}");
+                Ok(())
+            }
+            Err(error) => {
+                store
+                    .note_release_failure(id, &format!("release failed: {error}"))
+                    .await?;
+                bail!(
+                    "releasing {} on {} failed: {error}",
+                    record.action,
+                    record.target.system_id()
+                )
+            }
+        };
+    }
     match riposte_aws::respond::release(&record).await {
         Ok(note) => {
             if !store.mark_action_released(id, &actor(), &note).await? {

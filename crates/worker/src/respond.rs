@@ -281,6 +281,84 @@ fn vendor_error(e: PollError) -> ActionError {
     }
 }
 
+/// Releases a host containment a rule recorded (`contain_host` with a CrowdStrike or
+/// Defender target), through the record's connection: lifts the containment when Riposte
+/// made it; a host that was already contained before is left as it was. Returns the note
+/// to record.
+pub async fn release_containment(
+    store: &riposte_store::Store,
+    master_key: &riposte_store::MasterKey,
+    outbound: &riposte_notify::OutboundPolicy,
+    record: &ActionRecord,
+) -> Result<String, ActionError> {
+    let refusal = |message: String| ActionError {
+        code: None,
+        message,
+    };
+    if record.status != ActionStatus::Succeeded {
+        return Err(refusal(format!(
+            "action {} is {}: only a succeeded action can be released",
+            record.id, record.status
+        )));
+    }
+    let ActionTarget::Xdr(host) = &record.target else {
+        return Err(refusal(format!(
+            "action {} is not a host containment",
+            record.id
+        )));
+    };
+    let Some(ActionChange::ContainHost {
+        vendor,
+        host_id,
+        previous_state,
+        vendor_action_id,
+        contained,
+    }) = &record.change
+    else {
+        return Err(refusal(format!(
+            "action {} has no recorded containment to undo",
+            record.id
+        )));
+    };
+    let connection = store
+        .get_connection(&host.connection_id)
+        .await
+        .map_err(|e| refusal(format!("cannot read the connection: {e}")))?
+        .ok_or_else(|| {
+            refusal(format!(
+                "connection {} no longer exists: recreate it (same id) or lift the containment in the {} console",
+                host.connection_id, host.vendor
+            ))
+        })?;
+    let secret = store
+        .connection_secret(master_key, &host.connection_id)
+        .await
+        .map_err(|e| refusal(format!("cannot open the connection's credential: {e}")))?;
+    let client = build_containment(&connection.vendor, &connection.settings, secret, outbound)
+        .await
+        .map_err(vendor_error)?;
+    let contained_record = riposte_sources::contain::ContainmentRecord {
+        vendor: vendor.clone(),
+        host_id: host_id.clone(),
+        action: riposte_sources::contain::ContainmentAction::Contain,
+        changed: *contained,
+        previous_state: previous_state.clone(),
+        vendor_action_id: vendor_action_id.clone(),
+        comment: String::new(),
+        at: record.created_at,
+    };
+    let comment = format!("Riposte: release of action {}", record.id);
+    let done = client
+        .release(&contained_record, &comment)
+        .await
+        .map_err(vendor_error)?;
+    Ok(if done.changed {
+        format!("lifted the containment of {vendor} host {host_id}")
+    } else {
+        format!("{vendor} host {host_id} was contained before Riposte acted; left contained")
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

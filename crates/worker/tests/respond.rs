@@ -80,11 +80,12 @@ async fn falcon_api(State(f): State<Falcon>, method: Method, uri: Uri, body: Byt
                     json!({"errors": [{"code": 403, "message": "access denied, authorization failed"}]}),
                 )
             } else {
-                assert_eq!(query, "action_name=contain");
-                f.devices
-                    .lock()
-                    .unwrap()
-                    .insert(id.clone(), "containment_pending".into());
+                let status = match query.as_str() {
+                    "action_name=contain" => "containment_pending",
+                    "action_name=lift_containment" => "lift_containment_pending",
+                    other => panic!("unexpected devices action {other}"),
+                };
+                f.devices.lock().unwrap().insert(id.clone(), status.into());
                 (
                     202,
                     json!({"meta": {}, "resources": [{"id": id}], "errors": []}),
@@ -129,6 +130,7 @@ async fn webhook_receiver() -> (String, Hooks) {
 
 struct Setup {
     db: TestDb,
+    key: MasterKey,
     worker: Worker,
     falcon: Falcon,
     connection_id: String,
@@ -195,7 +197,7 @@ impl Setup {
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let config = WorkerConfig {
-            master_key: key,
+            master_key: key.clone(),
             outbound: OutboundPolicy {
                 allow: vec!["127.0.0.1/32".parse().unwrap()],
             },
@@ -209,6 +211,7 @@ impl Setup {
         );
         Setup {
             db,
+            key,
             worker,
             falcon,
             connection_id: connection.id,
@@ -583,4 +586,72 @@ async fn a_dry_run_contains_nothing_and_records_what_it_would_do() {
         )),
         "{hooks:?}"
     );
+}
+
+#[tokio::test]
+async fn a_containment_by_a_rule_is_released_through_its_connection() {
+    let s = Setup::new().await;
+    let device = "0a1b2c3d4e5f40718293a4b5c6d7e8f9";
+    s.falcon
+        .devices
+        .lock()
+        .unwrap()
+        .insert(device.into(), "normal".into());
+    let inv = s.investigation(device).await;
+    s.respond(inv).await;
+    let record = s.records(inv).await.remove(0);
+    let outbound = OutboundPolicy {
+        allow: vec!["127.0.0.1/32".parse().unwrap()],
+    };
+    let note = riposte_worker::respond::release_containment(s.store(), &s.key, &outbound, &record)
+        .await
+        .unwrap();
+    assert_eq!(
+        note,
+        format!("lifted the containment of crowdstrike host {device}")
+    );
+    assert_eq!(
+        s.falcon.devices.lock().unwrap()[device],
+        "lift_containment_pending",
+        "the vendor was asked to lift the containment"
+    );
+    let last = s.falcon.calls().pop().unwrap();
+    assert_eq!(
+        last,
+        (
+            "POST".into(),
+            "/devices/entities/devices-actions/v2".into(),
+            format!(r#"{{"ids":["{device}"]}}"#)
+        )
+    );
+
+    // A host that was already contained before the rule acted is left contained.
+    let before = s.falcon.calls().len();
+    let mut already = record.clone();
+    if let Some(ActionChange::ContainHost { contained, .. }) = &mut already.change {
+        *contained = false;
+    }
+    let note = riposte_worker::respond::release_containment(s.store(), &s.key, &outbound, &already)
+        .await
+        .unwrap();
+    assert!(note.contains("left contained"), "{note}");
+    assert_eq!(s.falcon.calls().len(), before, "no vendor call");
+
+    // Failed or dry-run records are not released; a wrong key cannot open the credential.
+    let mut failed = record.clone();
+    failed.status = ActionStatus::Failed;
+    assert!(
+        riposte_worker::respond::release_containment(s.store(), &s.key, &outbound, &failed)
+            .await
+            .is_err()
+    );
+    let err = riposte_worker::respond::release_containment(
+        s.store(),
+        &MasterKey::generate(),
+        &outbound,
+        &record,
+    )
+    .await
+    .unwrap_err();
+    assert!(err.message.contains("credential"), "{err}");
 }

@@ -319,6 +319,119 @@ correlation:
         )));
     }
 
+    /// Titles of the rules of `yaml` that fire on `events`.
+    fn fired(yaml: &str, events: &[Event]) -> Vec<String> {
+        let alarms = Sigma::new(SigmaRules::from_yaml("r.yml", yaml)).detect(events);
+        alarms.into_iter().map(|a| a.title).collect()
+    }
+
+    #[test]
+    fn data_is_the_unnamed_event_data_of_application_events() {
+        // The detection of SigmaHQ's win_esent_ntdsutil_abuse, and an ESENT 325 shaped as
+        // logged: eight unnamed <Data> elements, the database path in the fifth.
+        let rule = r#"
+title: NTDS.DIT Creation By Uncommon Process
+logsource:
+    product: windows
+    service: application
+detection:
+    selection:
+        Provider_Name: 'ESENT'
+        EventID:
+            - 216
+            - 325
+            - 326
+            - 327
+        Data|contains: 'ntds.dit'
+    condition: selection
+level: medium
+"#;
+        let esent = |path: &str| {
+            evtx("Application", "325", 2)
+                .with("provider", "ESENT")
+                .with("Data[1]", "NTDS")
+                .with("Data[2]", "3392")
+                .with("Data[3]", "")
+                .with("Data[4]", "2")
+                .with("Data[5]", path)
+                .with("Data[6]", "0")
+        };
+        let events = [
+            esent("C:\\Users\\bob\\Desktop\\ntds\\Active Directory\\ntds.dit"),
+            esent("C:\\ProgramData\\app\\store.edb"),
+        ];
+        assert_eq!(
+            Sigma::new(SigmaRules::from_yaml("r.yml", rule)).detect(&events)[0].event_refs,
+            [0]
+        );
+        // A single unnamed <Data> is `Data` itself; named fields are not `Data`.
+        let single = evtx("Application", "216", 3)
+            .with("provider", "ESENT")
+            .with("Data", "D:\\ntds.dit");
+        let named = evtx("Application", "216", 4)
+            .with("provider", "ESENT")
+            .with("DbPath", "D:\\ntds.dit");
+        assert_eq!(fired(rule, &[single]).len(), 1);
+        assert!(fired(rule, &[named]).is_empty());
+    }
+
+    #[test]
+    fn access_right_codes_answer_to_their_names_and_as_logged() {
+        // SigmaHQ's win_security_svcctl_remote_service (by name) and the code form of
+        // win_security_susp_group_policy_startup_script_added_to_gpo, over a 5145 whose
+        // AccessList holds the codes one per line, as the Security log writes them.
+        let by_name = r#"
+title: Remote Service Activity via SVCCTL Named Pipe
+logsource:
+    product: windows
+    service: security
+detection:
+    selection:
+        EventID: 5145
+        ShareName: '\\\\\*\\IPC$'
+        RelativeTargetName: svcctl
+        AccessList|contains: 'WriteData'
+    condition: selection
+level: medium
+---
+title: By Code
+logsource:
+    product: windows
+    service: security
+detection:
+    selection:
+        EventID: 5145
+        AccessList|contains: '%%4417'
+    condition: selection
+level: medium
+---
+title: Exact Code
+logsource:
+    product: windows
+    service: security
+detection:
+    selection:
+        EventID: 5145
+        AccessList: '%%4417'
+    condition: selection
+level: medium
+"#;
+        let share = |access: &str| {
+            evtx("Security", "5145", 1)
+                .with("ShareName", "\\\\*\\IPC$")
+                .with("RelativeTargetName", "svcctl")
+                .with("AccessList", access)
+        };
+        let write = share("%%1538\n\t\t\t\t%%1541\n\t\t\t\t%%4416\n\t\t\t\t%%4417\n\t\t\t\t");
+        assert_eq!(
+            fired(by_name, &[write]),
+            ["Remote Service Activity via SVCCTL Named Pipe", "By Code"]
+        );
+        let read = share("%%1541\n\t\t\t\t%%4416\n\t\t\t\t");
+        assert!(fired(by_name, &[read]).is_empty());
+        assert_eq!(fired(by_name, &[share("%%4417")]).len(), 3);
+    }
+
     #[test]
     fn bundled_rules_are_found_in_the_repository_and_a_missing_directory_is_an_error() {
         let dir = bundled_dir(None).expect("the repository's detections/sigma");

@@ -148,15 +148,50 @@ impl<'a> MappedEvent<'a> {
             .map(|v| EventValue::Str(Cow::Borrowed(v.as_str())))
     }
 
-    /// A Windows field: by its name, else by its name with the spaces taken out.
+    /// A Windows field: by its name, else by its name with the spaces taken out; `Data`
+    /// is also every unnamed `<Data>` element (`Data[1]`, `Data[2]`, …). A value holding
+    /// access-right codes (`%%4417`) answers both as logged and with the codes' names.
     fn windows_attr(&self, name: &str) -> Option<EventValue<'_>> {
-        self.attr(name).or_else(|| match self.prepared {
-            Prepared::Despaced(fields) => fields
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| EventValue::Str(Cow::Borrowed(v.as_str()))),
-            _ => None,
-        })
+        let value = self
+            .event
+            .attributes
+            .get(name)
+            .or_else(|| match self.prepared {
+                Prepared::Despaced(fields) => {
+                    fields.iter().find(|(k, _)| k == name).map(|(_, v)| v)
+                }
+                _ => None,
+            });
+        match value {
+            Some(v) => Some(with_access_names(v)),
+            None if name == "Data" => self.unnamed_data(),
+            None => None,
+        }
+    }
+
+    /// The unnamed `<Data>` elements of an event's `EventData`, in order: what Sigma's
+    /// `Data` means ("the container for the event data as a whole") for events such as
+    /// Application's ESENT, MsiInstaller or MSSQL ones, whose data has no names.
+    fn unnamed_data(&self) -> Option<EventValue<'_>> {
+        let mut values: Vec<(usize, &str)> = self
+            .event
+            .attributes
+            .iter()
+            .filter_map(|(k, v)| {
+                let n = k.strip_prefix("Data[")?.strip_suffix(']')?.parse().ok()?;
+                Some((n, v.as_str()))
+            })
+            .collect();
+        values.sort_unstable_by_key(|(n, _)| *n);
+        match values.len() {
+            0 => None,
+            _ => Some(EventValue::Array(
+                values
+                    .into_iter()
+                    .map(|(_, v)| EventValue::Str(Cow::Borrowed(v)))
+                    .collect(),
+            )),
+        }
     }
 
     /// The text keyword rules search on Linux: the log line as it was.
@@ -239,6 +274,63 @@ impl SigmaEventTrait for MappedEvent<'_> {
                 .map(|(k, v)| (k.clone(), Value::String(v.clone())))
                 .collect(),
         )
+    }
+}
+
+/// Windows access-right message codes (msobjs.dll) as the Security log renders them:
+/// rules match either form (`AccessList|contains: '%%4417'` or `'WriteData'`).
+const ACCESS_RIGHTS: &[(&str, &str)] = &[
+    ("%%1537", "DELETE"),
+    ("%%1538", "READ_CONTROL"),
+    ("%%1539", "WRITE_DAC"),
+    ("%%1540", "WRITE_OWNER"),
+    ("%%1541", "SYNCHRONIZE"),
+    ("%%1542", "ACCESS_SYS_SEC"),
+    ("%%4416", "ReadData (or ListDirectory)"),
+    ("%%4417", "WriteData (or AddFile)"),
+    (
+        "%%4418",
+        "AppendData (or AddSubdirectory or CreatePipeInstance)",
+    ),
+    ("%%4419", "ReadEA"),
+    ("%%4420", "WriteEA"),
+    ("%%4421", "Execute/Traverse"),
+    ("%%4422", "DeleteChild"),
+    ("%%4423", "ReadAttributes"),
+    ("%%4424", "WriteAttributes"),
+];
+
+/// A Windows value; one holding access-right codes is both as logged and with each code
+/// replaced by its name, so that equality holds on the first and `contains` on either.
+fn with_access_names(value: &str) -> EventValue<'_> {
+    let raw = EventValue::Str(Cow::Borrowed(value));
+    if !value.contains("%%") {
+        return raw;
+    }
+    let mut named = String::with_capacity(value.len() * 2);
+    let mut rest = value;
+    let mut replaced = false;
+    while let Some(at) = rest.find("%%") {
+        named.push_str(&rest[..at]);
+        let code_len = 2 + rest[at + 2..]
+            .bytes()
+            .take_while(u8::is_ascii_digit)
+            .count();
+        let code = &rest[at..at + code_len];
+        match mapped(ACCESS_RIGHTS, code) {
+            Some(name) => {
+                named.push_str(name);
+                replaced = true;
+            }
+            None => named.push_str(code),
+        }
+        rest = &rest[at + code_len..];
+    }
+    named.push_str(rest);
+    if replaced {
+        EventValue::Array(vec![raw, EventValue::Str(Cow::Owned(named))])
+    } else {
+        raw
     }
 }
 

@@ -192,34 +192,26 @@ async fn release(store: &riposte_store::Store, id: ActionId, xdr: &XdrAccess) ->
                 xdr.master_key_file.display()
             ),
         };
-        return match riposte_worker::respond::release_containment(
-            store,
-            &key,
-            &xdr.outbound,
-            &record,
-        )
-        .await
-        {
-            Ok(note) => {
-                if !store.mark_action_released(id, &actor(), &note).await? {
-                    bail!("action {id} was released meanwhile by someone else");
-                }
-                eprintln!("{note}");
-                Ok(())
-            }
-            Err(error) => {
-                store
-                    .note_release_failure(id, &format!("release failed: {error}"))
-                    .await?;
-                bail!(
-                    "releasing {} on {} failed: {error}",
-                    record.action,
-                    record.target.system_id()
-                )
-            }
-        };
+        let outcome =
+            riposte_worker::respond::release_containment(store, &key, &xdr.outbound, &record).await;
+        return record_release(store, &record, outcome).await;
     }
     match riposte_aws::respond::release(&record).await {
+        Ok(note) => record_release(store, &record, Ok(note)).await,
+        Err(ReleaseError::Aws(error)) => record_release(store, &record, Err(error)).await,
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Records a release's outcome on the action: released with its note, or the failure
+/// (then exits non-zero with the vendor's error).
+async fn record_release(
+    store: &riposte_store::Store,
+    record: &ActionRecord,
+    outcome: std::result::Result<String, riposte_model::ActionError>,
+) -> Result<()> {
+    let id = record.id;
+    match outcome {
         Ok(note) => {
             if !store.mark_action_released(id, &actor(), &note).await? {
                 bail!("action {id} was released meanwhile by someone else");
@@ -227,7 +219,7 @@ async fn release(store: &riposte_store::Store, id: ActionId, xdr: &XdrAccess) ->
             eprintln!("{note}");
             Ok(())
         }
-        Err(ReleaseError::Aws(error)) => {
+        Err(error) => {
             store
                 .note_release_failure(id, &format!("release failed: {error}"))
                 .await?;
@@ -237,7 +229,6 @@ async fn release(store: &riposte_store::Store, id: ActionId, xdr: &XdrAccess) ->
                 record.target.system_id()
             )
         }
-        Err(e) => Err(e.into()),
     }
 }
 

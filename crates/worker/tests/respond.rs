@@ -225,6 +225,16 @@ impl Setup {
     }
 
     /// A malicious investigation of a Falcon host whose rule contains it on malicious.
+    /// A device in the given state at the vendor, and an investigation of it.
+    async fn host(&self, device: &str, status: &str) -> InvestigationId {
+        self.falcon
+            .devices
+            .lock()
+            .unwrap()
+            .insert(device.into(), status.into());
+        self.investigation(device).await
+    }
+
     async fn investigation(&self, device: &str) -> InvestigationId {
         let mut target = Target {
             hostname: Some("web-1".into()),
@@ -346,12 +356,7 @@ fn rule_actor() -> String {
 async fn a_rule_contains_the_host_once_records_audits_and_notifies_it() {
     let s = Setup::new().await;
     let device = "4d8a4c1ef11a4e0b9d1b1f9a6c2e7b3d";
-    s.falcon
-        .devices
-        .lock()
-        .unwrap()
-        .insert(device.into(), "normal".into());
-    let inv = s.investigation(device).await;
+    let inv = s.host(device, "normal").await;
     s.respond(inv).await;
 
     // The vendor saw: the device's status, then one contain of that device.
@@ -434,12 +439,7 @@ async fn an_interrupted_action_is_checked_again_against_the_hosts_state() {
     let s = Setup::new().await;
     let device = "7c2e7b3d4d8a4c1ef11a4e0b9d1b1f9a";
     // The first attempt contained the host, then the worker died before recording it.
-    s.falcon
-        .devices
-        .lock()
-        .unwrap()
-        .insert(device.into(), "contained".into());
-    let inv = s.investigation(device).await;
+    let inv = s.host(device, "contained").await;
     let mut pending = ActionRecord::new(
         ResponseAction::ContainHost,
         XdrHost {
@@ -484,12 +484,7 @@ async fn an_interrupted_action_is_checked_again_against_the_hosts_state() {
 async fn a_refused_containment_is_recorded_failed_notified_and_not_retried() {
     let s = Setup::new().await;
     let device = "forbidden-0001";
-    s.falcon
-        .devices
-        .lock()
-        .unwrap()
-        .insert(device.into(), "normal".into());
-    let inv = s.investigation(device).await;
+    let inv = s.host(device, "normal").await;
     s.respond(inv).await;
 
     let records = s.records(inv).await;
@@ -540,12 +535,7 @@ async fn a_refused_containment_is_recorded_failed_notified_and_not_retried() {
 async fn a_dry_run_contains_nothing_and_records_what_it_would_do() {
     let s = Setup::with_dry_run(true).await;
     let device = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
-    s.falcon
-        .devices
-        .lock()
-        .unwrap()
-        .insert(device.into(), "normal".into());
-    let inv = s.investigation(device).await;
+    let inv = s.host(device, "normal").await;
     s.respond(inv).await;
 
     assert_eq!(s.falcon.calls(), vec![], "no vendor call at all");
@@ -592,12 +582,7 @@ async fn a_dry_run_contains_nothing_and_records_what_it_would_do() {
 async fn a_containment_by_a_rule_is_released_through_its_connection() {
     let s = Setup::new().await;
     let device = "0a1b2c3d4e5f40718293a4b5c6d7e8f9";
-    s.falcon
-        .devices
-        .lock()
-        .unwrap()
-        .insert(device.into(), "normal".into());
-    let inv = s.investigation(device).await;
+    let inv = s.host(device, "normal").await;
     s.respond(inv).await;
     let record = s.records(inv).await.remove(0);
     let outbound = OutboundPolicy {

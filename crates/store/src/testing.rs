@@ -131,3 +131,18 @@ pub async fn postgres() -> TestDb {
 pub async fn both() -> Vec<TestDb> {
     vec![sqlite().await, postgres().await]
 }
+
+/// A CrowdStrike Falcon connection to the API at `base_url` (client `riposte-client`,
+/// secret `falcon-secret`), not polled: what containment tests act through.
+pub fn falcon_connection(base_url: &str) -> crate::NewConnection {
+    crate::NewConnection {
+        name: "falcon-eu".into(),
+        vendor: "crowdstrike".into(),
+        settings: serde_json::json!({"base_url": base_url, "client_id": "riposte-client"}),
+        secret: Some("falcon-secret".into()),
+        enabled: false,
+        poll_interval: std::time::Duration::from_secs(300),
+        overlap: std::time::Duration::from_secs(60),
+        lookback: std::time::Duration::from_secs(3600),
+    }
+}

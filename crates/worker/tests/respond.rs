@@ -19,12 +19,11 @@ use riposte_model::{
 };
 use riposte_notify::OutboundPolicy;
 use riposte_store::testing::{TestDb, sqlite};
-use riposte_store::{BlobStore, MasterKey, NewConnection, NewJob, Store, WebhookSpec};
+use riposte_store::{BlobStore, MasterKey, NewJob, Store, WebhookSpec};
 use riposte_worker::{Worker, WorkerConfig};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 const RULE: &str = "contain-falcon-hosts";
 
@@ -156,19 +155,7 @@ impl Setup {
         )
         .await;
         let connection = store
-            .create_connection(
-                &key,
-                &NewConnection {
-                    name: "falcon-eu".into(),
-                    vendor: "crowdstrike".into(),
-                    settings: json!({"base_url": base, "client_id": "riposte-client"}),
-                    secret: Some("falcon-secret".into()),
-                    enabled: false,
-                    poll_interval: Duration::from_secs(300),
-                    overlap: Duration::from_secs(60),
-                    lookback: Duration::from_secs(3600),
-                },
-            )
+            .create_connection(&key, &riposte_store::testing::falcon_connection(&base))
             .await
             .unwrap();
         // Subscribed to nothing about responses: it hears them because the rule names it.

@@ -75,16 +75,26 @@ pub fn run(args: AlertArgs) -> Result<()> {
 }
 
 /// The alerts of one payload, or the lines explaining why there are none.
-pub(crate) fn parse(source: AlertSource, file: &Path) -> Result<Vec<Alert>, Vec<String>> {
+fn parse(source: AlertSource, file: &Path) -> Result<Vec<Alert>, Vec<String>> {
     let name = if file == Path::new("-") {
         "<stdin>".to_string()
     } else {
         file.display().to_string()
     };
+    let bytes = read(file).map_err(|e| vec![format!("{name}: cannot read: {e}")])?;
+    parse_bytes(source, &name, &bytes)
+}
+
+/// The alerts of a payload already read (`name` says where it came from), or the lines
+/// explaining why there are none.
+pub(crate) fn parse_bytes(
+    source: AlertSource,
+    name: &str,
+    bytes: &[u8],
+) -> Result<Vec<Alert>, Vec<String>> {
     let parser = riposte_sources::parser(source)
         .ok_or_else(|| vec![format!("no parser is registered for source {source}")])?;
-    let bytes = read(file).map_err(|e| vec![format!("{name}: cannot read: {e}")])?;
-    let payload: Value = serde_json::from_slice(&bytes).map_err(|e| {
+    let payload: Value = serde_json::from_slice(bytes).map_err(|e| {
         let (line, column) = (e.line(), e.column());
         let full = e.to_string();
         let what = full
@@ -111,7 +121,7 @@ pub(crate) fn parse(source: AlertSource, file: &Path) -> Result<Vec<Alert>, Vec<
 }
 
 /// The payload bytes of a file, or of standard input for `-`, up to [`MAX_PAYLOAD_BYTES`].
-fn read(file: &Path) -> std::io::Result<Vec<u8>> {
+pub(crate) fn read(file: &Path) -> std::io::Result<Vec<u8>> {
     let reader: Box<dyn Read> = if file == Path::new("-") {
         Box::new(std::io::stdin().lock())
     } else {
@@ -129,7 +139,7 @@ fn read(file: &Path) -> std::io::Result<Vec<u8>> {
 }
 
 /// An alert as JSON, minus the verbatim payload it was parsed from.
-fn without_raw(alert: &Alert) -> serde_json::Result<Value> {
+pub(crate) fn without_raw(alert: &Alert) -> serde_json::Result<Value> {
     let mut value = serde_json::to_value(alert)?;
     if let Value::Object(map) = &mut value {
         map.remove("raw");

@@ -222,8 +222,8 @@ fn split_format(spec: &str) -> (Option<&'static str>, &str) {
     (None, spec)
 }
 
-/// Where the bundled YARA rules are: `configured` when given; else `detections/yara` next
-/// to the running binary, in `../share/riposte/` from it, or in the source tree.
+/// Where the bundled YARA rules are: `configured` when given; else `detections/yara` where
+/// the bundled Sigma rules are looked for too.
 fn yara_bundled_dir(configured: Option<&Path>) -> Result<PathBuf> {
     if let Some(dir) = configured {
         if dir.is_dir() {
@@ -231,30 +231,11 @@ fn yara_bundled_dir(configured: Option<&Path>) -> Result<PathBuf> {
         }
         bail!("--yara-bundled {} is not a folder", dir.display());
     }
-    let mut candidates = Vec::new();
-    if let Some(exe_dir) = std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().map(Path::to_path_buf))
-    {
-        candidates.push(exe_dir.join(riposte_yara::BUNDLED_RULES_DIR));
-        candidates.push(
-            exe_dir
-                .join("../share/riposte")
-                .join(riposte_yara::BUNDLED_RULES_DIR),
-        );
-    }
-    candidates.push(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../..")
-            .join(riposte_yara::BUNDLED_RULES_DIR),
-    );
-    match candidates.iter().find(|d| d.is_dir()) {
-        Some(dir) => Ok(dir.clone()),
-        None => bail!(
-            "the bundled YARA rules were not found (looked in {}): pass --yara-bundled <dir> (the repository's detections/yara) or --no-bundled-yara",
-            list(&candidates)
-        ),
-    }
+    riposte_detect::bundled_rules_dir(riposte_yara::BUNDLED_RULES_DIR).map_err(|looked| {
+        anyhow::anyhow!(
+            "the bundled YARA rules were not found (looked in {looked}): pass --yara-bundled <dir> (the repository's detections/yara) or --no-bundled-yara"
+        )
+    })
 }
 
 fn list(dirs: &[PathBuf]) -> String {

@@ -395,9 +395,12 @@ fn read_alert(
             Generic,
         ],
     };
+    let bytes = crate::alert::read(file)
+        .with_context(|| format!("cannot read the alert {}", file.display()))?;
+    let name = file.display().to_string();
     let mut problems = Vec::new();
     for source in sources {
-        match crate::alert::parse(source, file) {
+        match crate::alert::parse_bytes(source, &name, &bytes) {
             Ok(alerts) => {
                 if alerts.len() > 1 {
                     tracing::warn!(
@@ -440,16 +443,7 @@ fn build_report(
     let policy = detection.verdict_policy()?;
     let (alarms, verdict) = detect(&engine, &events, &files, &policy);
     let story = riposte_worker::pipeline::story(&alarms, &events, alert, &detection.correlation());
-    let alert = alert
-        .map(|a| {
-            serde_json::to_value(a).map(|mut v| {
-                if let serde_json::Value::Object(map) = &mut v {
-                    map.remove("raw");
-                }
-                v
-            })
-        })
-        .transpose()?;
+    let alert = alert.map(crate::alert::without_raw).transpose()?;
     Ok(Report {
         host,
         source: path.display().to_string(),

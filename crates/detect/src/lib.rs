@@ -145,6 +145,34 @@ impl std::fmt::Debug for DetectionEngine {
     }
 }
 
+/// Where a bundled rule folder (`relative` to the repository root, e.g. `detections/sigma`)
+/// is installed: next to the running binary, in `../share/riposte/` from it, or in the
+/// source tree this crate was built from. The error lists the places looked at.
+pub fn bundled_rules_dir(relative: &str) -> Result<std::path::PathBuf, String> {
+    use std::path::Path;
+    let mut candidates = Vec::new();
+    if let Some(exe_dir) = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(Path::to_path_buf))
+    {
+        candidates.push(exe_dir.join(relative));
+        candidates.push(exe_dir.join("../share/riposte").join(relative));
+    }
+    candidates.push(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(relative),
+    );
+    candidates
+        .iter()
+        .find(|dir| dir.is_dir())
+        .cloned()
+        .ok_or_else(|| {
+            let looked: Vec<String> = candidates.iter().map(|d| d.display().to_string()).collect();
+            looked.join(", ")
+        })
+}
+
 /// A MITRE ATT&CK technique from its tactic and id.
 pub(crate) fn mitre(tactic: &str, technique: &str) -> MitreTechnique {
     MitreTechnique {

@@ -161,27 +161,7 @@ pub fn bundled_dir(configured: Option<&Path>) -> Result<PathBuf, SigmaError> {
             Err(SigmaError::NotADirectory(dir.to_path_buf()))
         };
     }
-    let mut candidates = Vec::new();
-    if let Some(exe_dir) = std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().map(Path::to_path_buf))
-    {
-        candidates.push(exe_dir.join(BUNDLED_DIR));
-        candidates.push(exe_dir.join("../share/riposte").join(BUNDLED_DIR));
-    }
-    candidates.push(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../..")
-            .join(BUNDLED_DIR),
-    );
-    candidates
-        .iter()
-        .find(|dir| dir.is_dir())
-        .cloned()
-        .ok_or_else(|| {
-            let looked: Vec<String> = candidates.iter().map(|d| d.display().to_string()).collect();
-            SigmaError::NoBundledRules(looked.join(", "))
-        })
+    crate::bundled_rules_dir(BUNDLED_DIR).map_err(SigmaError::NoBundledRules)
 }
 
 #[cfg(test)]

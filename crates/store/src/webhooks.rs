@@ -129,6 +129,17 @@ pub enum SecretChange {
     Set(String),
 }
 
+impl SecretChange {
+    /// The sealed value to store: `current` kept, cleared, or the new secret sealed.
+    fn apply(self, current: Option<String>, seal: impl FnOnce(&[u8]) -> String) -> Option<String> {
+        match self {
+            SecretChange::Keep => current,
+            SecretChange::Clear => None,
+            SecretChange::Set(s) => Some(seal(s.as_bytes())),
+        }
+    }
+}
+
 /// What a delivery was sent to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -304,13 +315,12 @@ impl Store {
             .fetch_optional(&mut *tx)
             .await?;
         let Some(row) = row else { return Ok(None) };
-        let reseal = |change: SecretChange, current: Option<String>, what: &str| match change {
-            SecretChange::Keep => current,
-            SecretChange::Clear => None,
-            SecretChange::Set(s) => Some(key.seal(&webhook_context(id, what), s.as_bytes())),
-        };
-        let secret_sealed = reseal(secret, row.try_get("secret_sealed")?, "secret");
-        let auth_sealed = reseal(auth, row.try_get("auth_sealed")?, "auth");
+        let secret_sealed = secret.apply(row.try_get("secret_sealed")?, |s| {
+            key.seal(&webhook_context(id, "secret"), s)
+        });
+        let auth_sealed = auth.apply(row.try_get("auth_sealed")?, |s| {
+            key.seal(&webhook_context(id, "auth"), s)
+        });
         sqlx::query(
             "UPDATE webhooks SET name = $1, url = $2, preset = $3, events = $4, template = $5, settings = $6,
              secret_sealed = $7, auth_sealed = $8, max_attempts = $9, base_delay_ms = $10, enabled = $11, updated_at = $12
@@ -433,11 +443,9 @@ impl Store {
             .fetch_optional(&mut *tx)
             .await?;
         let Some(row) = row else { return Ok(None) };
-        let auth_sealed = match auth {
-            SecretChange::Keep => row.try_get("auth_sealed")?,
-            SecretChange::Clear => None,
-            SecretChange::Set(s) => Some(key.seal(&export_context(id), s.as_bytes())),
-        };
+        let auth_sealed = auth.apply(row.try_get("auth_sealed")?, |s| {
+            key.seal(&export_context(id), s)
+        });
         sqlx::query(
             "UPDATE siem_exports SET name = $1, kind = $2, url = $3, events = $4, settings = $5, auth_sealed = $6,
              max_attempts = $7, base_delay_ms = $8, enabled = $9, updated_at = $10 WHERE id = $11",

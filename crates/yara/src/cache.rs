@@ -85,21 +85,21 @@ impl RuleSet {
         }
         // One process compiles, the others starting at the same time wait for its entry
         // (workers of one host, parallel `investigate` runs) instead of all compiling.
-        let _lock = match lock(cache_dir, &key) {
+        let guard = match lock(cache_dir, &key) {
             Ok(lock) => Some(lock),
             Err(error) => {
                 tracing::warn!(cache = %cache_dir.display(), %error, "cannot lock the YARA rule cache; compiling without it");
                 None
             }
         };
-        if _lock.is_some()
+        if guard.is_some()
             && let Some((set, mut report)) = load(&rules_path, &report_path, config)
         {
             report.elapsed = started.elapsed();
             return Ok((set, report));
         }
         let (set, report) = RuleSet::compile(config)?;
-        if _lock.is_some()
+        if guard.is_some()
             && let Err(error) = store(&set, &report, cache_dir, &rules_path, &report_path)
         {
             tracing::warn!(cache = %cache_dir.display(), %error, "cannot cache the compiled YARA rules");

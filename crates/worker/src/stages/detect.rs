@@ -23,12 +23,10 @@ pub(crate) async fn run(w: &Worker, job: &ClaimedJob) -> Result<(), StageError> 
     } else {
         (Vec::new(), None)
     };
+    let investigation = w.store.get_investigation(inv).await?;
     // The alert the investigation was opened for, to correlate the timeline with.
-    let alert = match w.store.get_investigation(inv).await? {
-        Some(i) => match i.alert_ids.first() {
-            Some(id) => w.store.get_alert(*id).await?.map(|a| a.alert),
-            None => None,
-        },
+    let alert = match investigation.as_ref().and_then(|i| i.alert_ids.first()) {
+        Some(id) => w.store.get_alert(*id).await?.map(|a| a.alert),
         None => None,
     };
     let policy = w.config.verdict_policy.clone();
@@ -56,7 +54,7 @@ pub(crate) async fn run(w: &Worker, job: &ClaimedJob) -> Result<(), StageError> 
     // Always: the configured webhook, and the webhooks and SIEM exports of Settings.
     next(&mut tx, JobKind::Notify, inv).await?;
     // The rule's response actions, when the verdict reaches their trigger.
-    if let Some(mut investigation) = Store::get_investigation_on(&mut tx, inv).await? {
+    if let Some(mut investigation) = investigation {
         investigation.verdict = Some(verdict.clone());
         let actions = super::respond::triggered(&investigation);
         if !actions.is_empty() {

@@ -1,9 +1,10 @@
-//! Evidence acquisition. For now: the local evidence library, a folder holding one triage
-//! collection per host, laid out like that host's root filesystem
-//! (`LIB/web01/etc/hostname`, `LIB/web01/var/log/auth.log`, …).
+//! Evidence acquisition: the local evidence library (one folder, triage package or disk
+//! image per host), and the one path that turns a piece of evidence into items to
+//! collect — [`acquire`] — shared by `riposte investigate` and the worker.
 //!
 //! [`EvidenceLibrary`] finds the collection an alert's [`Target`](riposte_model::Target)
-//! refers to, and a [`TriageProfile`] selects the files in it worth collecting.
+//! refers to; [`acquire`] reads it, the operating system it holds deciding the
+//! [`TriageProfile`] that selects the files worth collecting.
 //!
 //! Collections are untrusted input: nothing here ever follows a symbolic link, so a link
 //! planted in a collection (say `etc -> /etc`) cannot make Riposte read the server's own
@@ -11,6 +12,7 @@
 
 #![warn(missing_docs)]
 
+mod acquisition;
 mod identity;
 mod image;
 mod library;
@@ -20,14 +22,18 @@ mod resolve;
 mod safe;
 mod triage;
 
+pub use acquisition::{
+    AcquireOptions, AcquireVisit, AcquiredItem, AcquisitionReport, FILESYSTEM_TIMELINE,
+    LOOSE_MAX_FILES, PackageSummary, SkippedEntry, acquire, guess_original_path,
+};
 pub use image::{
     ImageItem, ImageReport, ImageSelection, ImageVisit, VolumeReport, is_disk_image, read_image,
     write_body_line,
 };
 pub use library::{EvidenceLibrary, HostEvidence, LibraryHost, evidence_file};
 pub use package::{
-    Layout, PackageEntry, PackageFormat, PackageLimits, PackageReport, RefusedEntry, Visit,
-    read_package,
+    EntryFilter, Layout, PackageEntry, PackageFormat, PackageLimits, PackageReport, RefusedEntry,
+    Visit, read_package,
 };
 pub use resolve::Resolution;
 pub use triage::{

@@ -145,12 +145,32 @@ fn unsafe_name(name: &str) -> Option<&'static str> {
     None
 }
 
+/// Decides which files of a package are read. Any `Fn(&str) -> bool` over original
+/// paths is one; a filter that needs to see the whole package first (to recognise the
+/// operating system it comes from) implements [`EntryFilter::survey`].
+pub trait EntryFilter {
+    /// Called once before any entry is read, with the original path of every file of the
+    /// package (collector output excluded).
+    fn survey(&self, original_paths: &[String]) {
+        let _ = original_paths;
+    }
+
+    /// True when the file whose path on the original system is `original_path` is read.
+    fn accepts(&self, original_path: &str) -> bool;
+}
+
+impl<F: Fn(&str) -> bool> EntryFilter for F {
+    fn accepts(&self, original_path: &str) -> bool {
+        self(original_path)
+    }
+}
+
 /// Shared bookkeeping of one read.
 struct Reading<'a> {
     limits: &'a PackageLimits,
     layout: Layout,
     strip: Option<String>,
-    select: &'a dyn Fn(&str) -> bool,
+    select: &'a dyn EntryFilter,
     entries: u64,
     total: u64,
     files: Vec<PackageEntry>,
@@ -166,12 +186,18 @@ enum Verdict {
 
 impl<'a> Reading<'a> {
     /// A read of a package whose entry names are `names` (the layout is recognised from them).
-    fn new(limits: &'a PackageLimits, select: &'a dyn Fn(&str) -> bool, names: &[String]) -> Self {
+    fn new(limits: &'a PackageLimits, select: &'a dyn EntryFilter, names: &[String]) -> Self {
         let layout = Layout::detect(names.iter().map(String::as_str));
         let strip = match layout {
             Layout::Plain => Layout::common_top(names.iter().map(String::as_str)),
             _ => None,
         };
+        let originals: Vec<String> = names
+            .iter()
+            .filter(|name| !name.ends_with('/') && unsafe_name(name).is_none())
+            .filter_map(|name| layout.original_path(name, strip.as_deref()))
+            .collect();
+        select.survey(&originals);
         Reading {
             limits,
             layout,
@@ -227,7 +253,7 @@ impl<'a> Reading<'a> {
             self.ignored += 1;
             return Verdict::Skip;
         };
-        if !(self.select)(&original) {
+        if !self.select.accepts(&original) {
             self.ignored += 1;
             return Verdict::Skip;
         }
@@ -275,7 +301,7 @@ impl<'a> Reading<'a> {
 pub fn read_package(
     path: &Path,
     limits: &PackageLimits,
-    select: &dyn Fn(&str) -> bool,
+    select: &dyn EntryFilter,
     visit: &mut Visit<'_>,
 ) -> Result<PackageReport, AcquireError> {
     let format = PackageFormat::detect(path)?.ok_or_else(|| AcquireError::Unsafe {
@@ -313,7 +339,7 @@ fn read_tar(
     path: &Path,
     format: PackageFormat,
     limits: &PackageLimits,
-    select: &dyn Fn(&str) -> bool,
+    select: &dyn EntryFilter,
     visit: &mut Visit<'_>,
 ) -> Result<PackageReport, AcquireError> {
     let compressed = std::fs::metadata(path)
@@ -415,7 +441,7 @@ fn zip_time(t: Option<zip::DateTime>) -> Option<DateTime<Utc>> {
 fn read_zip(
     path: &Path,
     limits: &PackageLimits,
-    select: &dyn Fn(&str) -> bool,
+    select: &dyn EntryFilter,
     visit: &mut Visit<'_>,
 ) -> Result<PackageReport, AcquireError> {
     let file = File::open(path).map_err(|e| AcquireError::io(path, e))?;

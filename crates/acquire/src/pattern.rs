@@ -27,7 +27,7 @@ impl Segment {
     }
 
     /// Like [`Segment::matches`], ignoring case (NTFS, FAT).
-    fn matches_ignore_case(&self, name: &str) -> bool {
+    pub(crate) fn matches_ignore_case(&self, name: &str) -> bool {
         match self {
             Segment::Literal(s) => s.to_lowercase() == name.to_lowercase(),
             Segment::Wild(p) => wildcard_match(&p.to_lowercase(), &name.to_lowercase()),

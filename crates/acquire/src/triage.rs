@@ -133,14 +133,8 @@ impl TriageProfile {
         options: &TriageOptions,
     ) -> Result<TriageSelection, AcquireError> {
         check_host_root(host_root)?;
-        let mut walk = Walk {
-            options,
-            files: BTreeMap::new(),
-            skipped: BTreeMap::new(),
-        };
-        for pattern in &self.patterns {
-            walk.expand(host_root, pattern);
-        }
+        let mut walk = Walk::new(options);
+        walk.expand_profile(self, host_root, "", false);
         Ok(walk.finish())
     }
 }
@@ -156,17 +150,13 @@ pub fn triage_files(host_root: &Path) -> Result<TriageSelection, AcquireError> {
 pub fn all_files(host_root: &Path) -> Result<TriageSelection, AcquireError> {
     check_host_root(host_root)?;
     let options = TriageOptions::default();
-    let mut walk = Walk {
-        options: &options,
-        files: BTreeMap::new(),
-        skipped: BTreeMap::new(),
-    };
-    walk.walk_all(host_root);
+    let mut walk = Walk::new(&options);
+    walk.walk_from(host_root.to_path_buf(), String::new(), &[]);
     Ok(walk.finish())
 }
 
 /// Fails unless `host_root` is a real directory (not a symbolic link).
-fn check_host_root(host_root: &Path) -> Result<(), AcquireError> {
+pub(crate) fn check_host_root(host_root: &Path) -> Result<(), AcquireError> {
     match fs::symlink_metadata(host_root) {
         Ok(m) if m.file_type().is_symlink() => Err(AcquireError::Unsafe {
             path: host_root.to_path_buf(),
@@ -296,16 +286,45 @@ impl fmt::Display for SkipReason {
     }
 }
 
-/// The state of one selection.
-struct Walk<'a> {
+/// The state of one selection, which may combine several profiles and roots (a folder
+/// holding a Linux root and a Windows drive folder).
+pub(crate) struct Walk<'a> {
     options: &'a TriageOptions,
+    /// Compare names without case (Windows volumes).
+    ignore_case: bool,
     files: BTreeMap<String, CollectedFile>,
     skipped: BTreeMap<String, SkipReason>,
 }
 
-impl Walk<'_> {
+impl<'a> Walk<'a> {
+    /// An empty selection under `options`.
+    pub(crate) fn new(options: &'a TriageOptions) -> Self {
+        Walk {
+            options,
+            ignore_case: false,
+            files: BTreeMap::new(),
+            skipped: BTreeMap::new(),
+        }
+    }
+
+    /// Adds what `profile` selects below `root`, whose files' original paths start with
+    /// `prefix` (`""` for a root filesystem, `C:` for a drive folder).
+    pub(crate) fn expand_profile(
+        &mut self,
+        profile: &TriageProfile,
+        root: &Path,
+        prefix: &str,
+        ignore_case: bool,
+    ) {
+        self.ignore_case = ignore_case;
+        for pattern in &profile.patterns {
+            self.expand(root, prefix, pattern);
+        }
+        self.ignore_case = false;
+    }
+
     /// The selection made.
-    fn finish(self) -> TriageSelection {
+    pub(crate) fn finish(self) -> TriageSelection {
         TriageSelection {
             files: self.files.into_values().collect(),
             skipped: self
@@ -319,13 +338,11 @@ impl Walk<'_> {
         }
     }
 
-    /// Visits every entry under `root`, depth first, never following links.
-    fn walk_all(&mut self, root: &Path) {
-        self.walk_from(root.to_path_buf(), String::new());
-    }
-
-    /// Visits every entry under `dir`, whose path on the original system is `original`.
-    fn walk_from(&mut self, dir: PathBuf, original: String) {
+    /// Visits every entry under `dir`, whose path on the original system is `original`,
+    /// depth first, never following links; `exclude` names entries of `dir` itself to leave
+    /// out (drive folders walked under their own prefix).
+    pub(crate) fn walk_from(&mut self, dir: PathBuf, original: String, exclude: &[OsString]) {
+        let top = dir.clone();
         let mut stack = vec![(dir, original)];
         while let Some((dir, original)) = stack.pop() {
             let entries = match fs::read_dir(&dir) {
@@ -339,6 +356,7 @@ impl Walk<'_> {
             let mut names: Vec<OsString> = entries
                 .filter_map(Result::ok)
                 .map(|e| e.file_name())
+                .filter(|name| dir != top || !exclude.contains(name))
                 .collect();
             names.sort();
             let mut subdirs = Vec::new();
@@ -353,14 +371,14 @@ impl Walk<'_> {
     }
 
     /// Expands `pattern` one segment at a time from `root`.
-    fn expand(&mut self, root: &Path, pattern: &Pattern) {
+    fn expand(&mut self, root: &Path, prefix: &str, pattern: &Pattern) {
         let segments = pattern.segments();
-        let mut frontier = vec![(root.to_path_buf(), String::new())];
+        let mut frontier = vec![(root.to_path_buf(), prefix.to_string())];
         for (i, segment) in segments.iter().enumerate() {
             if *segment == Segment::Rest {
                 // `**`: every file below the directories reached so far.
                 for (dir, original) in frontier {
-                    self.walk_from(dir, original);
+                    self.walk_from(dir, original, &[]);
                 }
                 return;
             }
@@ -377,17 +395,25 @@ impl Walk<'_> {
     }
 
     /// Names in `dir` that may match `segment`: the literal itself, or the matching
-    /// entries of the listing.
+    /// entries of the listing (always the listing when case is ignored).
     fn candidates(&mut self, dir: &Path, original: &str, segment: &Segment) -> Vec<OsString> {
-        if let Segment::Literal(name) = segment {
+        if let (Segment::Literal(name), false) = (segment, self.ignore_case) {
             return vec![OsString::from(name)];
         }
+        let ignore_case = self.ignore_case;
         match fs::read_dir(dir) {
             Ok(entries) => {
                 let mut names: Vec<OsString> = entries
                     .filter_map(Result::ok)
                     .map(|e| e.file_name())
-                    .filter(|n| segment.matches(&n.to_string_lossy()))
+                    .filter(|n| {
+                        let name = n.to_string_lossy();
+                        if ignore_case {
+                            segment.matches_ignore_case(&name)
+                        } else {
+                            segment.matches(&name)
+                        }
+                    })
                     .collect();
                 names.sort();
                 names

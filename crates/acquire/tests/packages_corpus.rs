@@ -27,7 +27,7 @@ fn read(path: &Path) -> (Vec<FileRead>, Vec<(String, String)>, Layout) {
     let report = read_package(
         path,
         &PackageLimits::default(),
-        &|_| true,
+        &|_: &str| true,
         &mut |entry, reader| {
             let mut bytes = Vec::new();
             reader.read_to_end(&mut bytes)?;
@@ -112,7 +112,7 @@ fn dfvfs_archives_absolute_and_mixed_paths() {
     read_package(
         &dir.join("tar/syslog.tar"),
         &PackageLimits::default(),
-        &|p| p == "/syslog",
+        &|p: &str| p == "/syslog",
         &mut |_, r| r.read_to_end(&mut from_tar).map(|_| ()),
     )
     .unwrap();
@@ -131,7 +131,7 @@ fn dfvfs_archives_absolute_and_mixed_paths() {
     let report = read_package(
         &dir.join("syslog.gz"),
         &PackageLimits::default(),
-        &|_| true,
+        &|_: &str| true,
         &mut |_, _| Ok(()),
     )
     .unwrap();

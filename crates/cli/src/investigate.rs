@@ -6,11 +6,14 @@
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use riposte_acquire::{TriageProfile, triage_files};
+use riposte_acquire::FILESYSTEM_TIMELINE;
 use riposte_artifacts::ArtifactContext;
 use riposte_detect::CollectedFile;
 use riposte_model::{Alarm, Event, EvidenceItem, Provenance, VerdictSummary};
-use riposte_worker::pipeline::{ArtifactStats, detect, order_events, parse_artifact};
+use riposte_worker::pipeline::{
+    ArtifactStats, acquire_options, detect, order_artifacts, order_events, parse_artifact,
+    qualify_verdict,
+};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -53,25 +56,18 @@ struct ArtifactReport {
     stats: ArtifactStats,
 }
 
-/// What was read from a triage package.
-#[derive(Serialize)]
-pub(crate) struct PackageSummary {
-    format: riposte_acquire::PackageFormat,
-    layout: riposte_acquire::Layout,
-    /// Entries refused (traversal, links, special files, limits), with the reason.
-    refused: Vec<riposte_acquire::RefusedEntry>,
-    /// Entries that are the collector's own output.
-    ignored: u64,
-}
-
 #[derive(Serialize)]
 struct Report {
     host: String,
     source: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    package: Option<PackageSummary>,
+    package: Option<riposte_acquire::PackageSummary>,
     #[serde(skip_serializing_if = "Option::is_none")]
     image: Option<riposte_acquire::ImageReport>,
+    /// The layouts detected, the profiles applied, counts.
+    acquisition: riposte_model::AcquisitionSummary,
+    /// Entries left out, with the reason.
+    skipped: Vec<riposte_acquire::SkippedEntry>,
     artifacts: Vec<ArtifactReport>,
     events: usize,
     alarms: Vec<Alarm>,
@@ -83,23 +79,6 @@ struct Report {
     story: riposte_model::InvestigationStory,
     #[serde(skip)]
     timeline: Vec<Event>,
-}
-
-struct Input {
-    original_path: String,
-    local_path: PathBuf,
-    modified: Option<chrono::DateTime<chrono::Utc>>,
-    collected: Option<riposte_acquire::CollectedFile>,
-}
-
-/// Where the filesystem timeline of a full image acquisition is filed among the artifacts.
-const FILESYSTEM_TIMELINE: &str = "/$Riposte/filesystem-timeline.body";
-
-/// What [`inputs`] found besides the files.
-#[derive(Default)]
-struct Found {
-    package: Option<PackageSummary>,
-    image: Option<riposte_acquire::ImageReport>,
 }
 
 /// Hashes what passes through it, so a file is hashed and parsed in one streaming pass.
@@ -118,222 +97,17 @@ impl<R: std::io::Read> std::io::Read for HashingReader<R> {
     }
 }
 
-/// Where a lone file most likely lived, so the right parser claims it.
-fn guess_original_path(file: &Path) -> String {
-    let name = file
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_default();
-    let absolute = file.to_string_lossy().to_string();
-    for candidate in [
-        absolute,
-        format!("/var/log/{name}"),
-        format!("/root/{name}"),
-    ] {
-        if riposte_artifacts::parser_for(&candidate).is_some() {
-            return candidate;
-        }
-    }
-    format!("/{name}")
-}
-
-/// The files of a triage package, streamed into numbered files of `scratch` (never by their
-/// archive names).
-fn package_inputs(path: &Path, scratch: &Path) -> Result<(Vec<Input>, PackageSummary)> {
-    let mut inputs = Vec::new();
-    let report = riposte_acquire::read_package(
-        path,
-        &riposte_acquire::PackageLimits::default(),
-        // Unix paths go through the same triage profile as a folder; Windows paths (no
-        // Windows profile yet) are all taken: the collector already chose them.
-        &|original| !original.starts_with('/') || TriageProfile::linux().matches(original),
-        &mut |entry, reader| {
-            let local_path = scratch.join(format!("{:06}", inputs.len()));
-            let mut out = std::fs::File::create(&local_path)?;
-            std::io::copy(reader, &mut out)?;
-            inputs.push(Input {
-                original_path: entry.original_path.clone(),
-                local_path,
-                modified: entry.modified,
-                collected: None,
-            });
-            Ok(())
-        },
-    )
-    .with_context(|| format!("cannot read the package {}", path.display()))?;
-    for refused in &report.refused {
-        tracing::warn!(entry = %refused.archive_path, reason = %refused.reason, "package entry refused");
-    }
-    let summary = PackageSummary {
-        format: report.format,
-        layout: report.layout,
-        refused: report.refused,
-        ignored: report.ignored,
-    };
-    Ok((inputs, summary))
-}
-
-/// The files of a disk image (triage profile, or every file with `full`), streamed into
-/// numbered files of `scratch`; with `full`, the filesystem timeline too.
-fn image_inputs(
-    path: &Path,
-    scratch: &Path,
-    full: bool,
-) -> Result<(Vec<Input>, riposte_acquire::ImageReport)> {
-    let mut inputs = Vec::new();
-    let selection = if full {
-        riposte_acquire::ImageSelection::Full
-    } else {
-        riposte_acquire::ImageSelection::Triage
-    };
-    // A spinner on standard error (drawn only on a terminal): images take a while.
-    let progress = indicatif::ProgressBar::new_spinner().with_style(
-        indicatif::ProgressStyle::with_template("{spinner} {elapsed} {msg}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-    );
-    progress.enable_steady_tick(std::time::Duration::from_millis(200));
-    let mut copied = 0u64;
-    let body_path = scratch.join("filesystem-timeline.body");
-    let mut body = std::io::BufWriter::new(
-        std::fs::File::create(&body_path).context("cannot write the filesystem timeline")?,
-    );
-    let report = riposte_acquire::read_image(
-        path,
-        selection,
-        &riposte_acquire::TriageOptions::default(),
-        &mut |item, reader| {
-            let local_path = scratch.join(format!("{:06}", inputs.len()));
-            let mut out = std::fs::File::create(&local_path)?;
-            copied += std::io::copy(reader, &mut out)?;
-            progress.set_message(format!(
-                "{}: {} files, {} MiB collected — {}",
-                path.display(),
-                inputs.len() + 1,
-                copied >> 20,
-                item.original_path
-            ));
-            inputs.push(Input {
-                original_path: item.original_path.to_string(),
-                local_path,
-                modified: item.entry.times.modified,
-                collected: None,
-            });
-            Ok(())
-        },
-        full.then_some(&mut body as &mut dyn std::io::Write),
-    )
-    .with_context(|| format!("cannot read the disk image {}", path.display()))?;
-    progress.finish_and_clear();
-    std::io::Write::flush(&mut body).context("cannot write the filesystem timeline")?;
-    if full {
-        inputs.push(Input {
-            original_path: FILESYSTEM_TIMELINE.into(),
-            local_path: body_path,
-            modified: None,
-            collected: None,
-        });
-    }
-    for volume in &report.volumes {
-        for problem in &volume.problems {
-            tracing::warn!(partition = volume.index, %problem, "image volume problem");
-        }
-    }
-    Ok((inputs, report))
-}
-
-fn inputs(path: &Path, scratch: &Path, full: bool) -> Result<(Vec<Input>, Found)> {
-    let meta = std::fs::symlink_metadata(path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    if meta.is_file()
-        && riposte_acquire::PackageFormat::detect(path)
-            .with_context(|| format!("cannot read {}", path.display()))?
-            .is_some()
-    {
-        let (inputs, summary) = package_inputs(path, scratch)?;
-        let found = Found {
-            package: Some(summary),
-            ..Found::default()
-        };
-        return Ok((inputs, found));
-    }
-    if meta.is_file() && riposte_acquire::is_disk_image(path) {
-        let (inputs, report) = image_inputs(path, scratch, full)?;
-        let found = Found {
-            image: Some(report),
-            ..Found::default()
-        };
-        return Ok((inputs, found));
-    }
-    if meta.is_file() {
-        let single = Input {
-            original_path: guess_original_path(path),
-            local_path: path.to_path_buf(),
-            modified: meta.modified().ok().map(Into::into),
-            collected: None,
-        };
-        return Ok((vec![single], Found::default()));
-    }
-    if !meta.is_dir() {
-        bail!("{} is neither a folder nor a regular file", path.display());
-    }
-    let selection = triage_files(path)
-        .with_context(|| format!("cannot select triage files in {}", path.display()))?;
-    for skipped in &selection.skipped {
-        tracing::warn!(path = %skipped.original_path, reason = %skipped.reason, "skipped");
-    }
-    if selection.files.is_empty() {
-        return Ok((loose_logs(path)?, Found::default()));
-    }
-    let inputs = selection
-        .files
-        .into_iter()
-        .map(|f| Input {
-            original_path: f.original_path.clone(),
-            local_path: f.local_path.clone(),
-            modified: f.modified,
-            collected: Some(f),
-        })
-        .collect();
-    Ok((inputs, Found::default()))
-}
-
-/// Most files read from a folder that is not laid out like a root filesystem.
-const LOOSE_MAX_FILES: usize = 100_000;
-
-/// A folder that holds no triage artifact at their usual places (say, a folder of exported
-/// `.evtx` logs or of log files): every file some parser recognises by its name, as a
-/// single file would be read. Links are not followed.
-fn loose_logs(dir: &Path) -> Result<Vec<Input>> {
-    let mut inputs = Vec::new();
-    for entry in walkdir::WalkDir::new(dir)
-        .follow_links(false)
-        .max_depth(16)
-        .sort_by_file_name()
-    {
-        let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
-        if !entry.file_type().is_file() {
-            continue;
-        }
-        let original_path = guess_original_path(entry.path());
-        if riposte_artifacts::parser_for(&original_path).is_none() {
-            continue;
-        }
-        if inputs.len() == LOOSE_MAX_FILES {
-            tracing::warn!(dir = %dir.display(), max = LOOSE_MAX_FILES, "too many files; the rest are not read");
-            break;
-        }
-        inputs.push(Input {
-            original_path,
-            local_path: entry.path().to_path_buf(),
-            modified: entry
-                .metadata()
-                .ok()
-                .and_then(|m| m.modified().ok())
-                .map(Into::into),
-            collected: None,
-        });
-    }
-    Ok(inputs)
+/// One collected item, hashed and parsed.
+struct Parsed {
+    original_path: String,
+    modified: Option<chrono::DateTime<chrono::Utc>>,
+    image: Option<riposte_model::ImageLocation>,
+    /// Its content on local disk (in place for folders, in the scratch folder otherwise).
+    content: PathBuf,
+    sha256: String,
+    size: u64,
+    events: Vec<Event>,
+    stats: ArtifactStats,
 }
 
 /// Runs `investigate`.
@@ -367,8 +141,8 @@ pub async fn run(args: InvestigateArgs) -> Result<()> {
 pub(crate) struct Gathered {
     host: String,
     artifacts: Vec<ArtifactReport>,
-    package: Option<PackageSummary>,
-    image: Option<riposte_acquire::ImageReport>,
+    /// What the acquisition found, selected and left out.
+    acquisition: riposte_acquire::AcquisitionReport,
     /// Events ordered by time, untimed last.
     pub(crate) events: Vec<Event>,
     /// Every collected file, with its local content, for the file detectors.
@@ -433,22 +207,25 @@ fn build_report(
     let Gathered {
         host,
         artifacts,
-        package,
-        image,
+        acquisition,
         events,
         files,
         _scratch,
     } = gather(path, host, full)?;
     let engine = detection.engine()?;
     let policy = detection.verdict_policy()?;
-    let (alarms, verdict) = detect(&engine, &events, &files, &policy);
+    let (alarms, mut verdict) = detect(&engine, &events, &files, &policy);
+    let summary = acquisition.summary();
+    qualify_verdict(&mut verdict, &host, &summary);
     let story = riposte_worker::pipeline::story(&alarms, &events, alert, &detection.correlation());
     let alert = alert.map(crate::alert::without_raw).transpose()?;
     Ok(Report {
         host,
         source: path.display().to_string(),
-        package,
-        image,
+        package: acquisition.package,
+        image: acquisition.image,
+        acquisition: summary,
+        skipped: acquisition.skipped,
         artifacts,
         events: events.len(),
         alarms,
@@ -476,69 +253,112 @@ pub(crate) fn gather(path: &Path, host: Option<String>, full: bool) -> Result<Ga
             })
             .unwrap_or_else(|| "host".into())
     });
-    let mut artifacts = Vec::new();
-    let mut events = Vec::new();
-    // Package entries are streamed here first; removed when the report is built.
-    let scratch = tempfile::tempdir().context("cannot create a scratch folder for the package")?;
-    let (inputs, found) = inputs(path, scratch.path(), full)?;
+    // Package and image entries are streamed here first; removed when the report is built.
+    let scratch = tempfile::tempdir().context("cannot create a scratch folder")?;
+    // A spinner on standard error (drawn only on a terminal): images take a while.
+    let progress = indicatif::ProgressBar::new_spinner().with_style(
+        indicatif::ProgressStyle::with_template("{spinner} {elapsed} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    progress.enable_steady_tick(std::time::Duration::from_millis(200));
+    let mut parsed: Vec<Parsed> = Vec::new();
+    let mut copied = 0u64;
+    let acquisition =
+        riposte_acquire::acquire(path, &acquire_options(full), &mut |item, content| {
+            let ctx = ArtifactContext {
+                host: host.clone(),
+                original_path: item.original_path.to_string(),
+                modified: item.modified,
+            };
+            let (local, reader) = match item.local {
+                // A local file is read in place, reopened through `open`, which refuses one
+                // swapped for a link since it was selected.
+                Some(local) => (
+                    local.local_path.clone(),
+                    std::io::BufReader::new(local.open().map_err(std::io::Error::other)?),
+                ),
+                None => {
+                    let local = scratch.path().join(format!("{:06}", parsed.len()));
+                    let mut out = std::fs::File::create(&local)?;
+                    std::io::copy(content, &mut out)?;
+                    let reader = std::io::BufReader::new(std::fs::File::open(&local)?);
+                    (local, reader)
+                }
+            };
+            let mut reader = HashingReader {
+                inner: reader,
+                hasher: Sha256::new(),
+                size: 0,
+            };
+            let (events, stats) = parse_artifact(&ctx, &mut reader);
+            // Parsers may stop early on a broken stream; hash the rest so the digest covers the whole file.
+            std::io::copy(&mut reader, &mut std::io::sink())?;
+            copied += reader.size;
+            progress.set_message(format!(
+                "{}: {} files, {} MiB read — {}",
+                path.display(),
+                parsed.len() + 1,
+                copied >> 20,
+                item.original_path
+            ));
+            parsed.push(Parsed {
+                original_path: item.original_path.to_string(),
+                modified: item.modified,
+                image: item.image.clone(),
+                content: local,
+                sha256: hex::encode(reader.hasher.finalize()),
+                size: reader.size,
+                events,
+                stats,
+            });
+            Ok(())
+        })
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    progress.finish_and_clear();
+    for skipped in &acquisition.skipped {
+        tracing::warn!(path = %skipped.path, reason = %skipped.reason, "skipped");
+    }
+    // The worker's order: artifacts by original path, then events by time.
+    order_artifacts(&mut parsed, |p| p.original_path.as_str());
     let investigation_id = riposte_model::InvestigationId::new();
-    let mut files = Vec::with_capacity(inputs.len());
-    for input in inputs {
-        // A collected file is reopened through `open`, which refuses one swapped for a link.
-        let file = match &input.collected {
-            Some(c) => c.open()?,
-            None => std::fs::File::open(&input.local_path)
-                .with_context(|| format!("cannot read {}", input.local_path.display()))?,
-        };
-        let mut reader = HashingReader {
-            inner: std::io::BufReader::new(file),
-            hasher: Sha256::new(),
-            size: 0,
-        };
-        let ctx = ArtifactContext {
-            host: host.clone(),
-            original_path: input.original_path.clone(),
-            modified: input.modified,
-        };
-        let (mut evs, stats) = parse_artifact(&ctx, &mut reader);
-        // Parsers may stop early on a broken stream; hash the rest so the digest covers the whole file.
-        std::io::copy(&mut reader, &mut std::io::sink())?;
-        events.append(&mut evs);
-        let sha256 = hex::encode(reader.hasher.finalize());
-        if input.original_path != FILESYSTEM_TIMELINE {
+    let mut artifacts = Vec::with_capacity(parsed.len());
+    let mut events = Vec::new();
+    let mut files = Vec::with_capacity(parsed.len());
+    for mut p in parsed {
+        events.append(&mut p.events);
+        if p.original_path != FILESYSTEM_TIMELINE {
             files.push(CollectedFile {
                 item: EvidenceItem {
                     id: riposte_model::EvidenceId::new(),
                     investigation_id,
-                    sha256: sha256.clone(),
-                    size: reader.size,
+                    sha256: p.sha256.clone(),
+                    size: p.size,
                     provenance: Provenance {
                         method: "investigate".into(),
                         source: path.display().to_string(),
                         host: host.clone(),
-                        original_path: input.original_path.clone(),
-                        modified: input.modified,
-                        image: None,
+                        original_path: p.original_path.clone(),
+                        modified: p.modified,
+                        image: p.image.clone(),
                     },
-                    storage_key: input.local_path.display().to_string(),
+                    storage_key: p.content.display().to_string(),
                     collected_at: chrono::Utc::now(),
                 },
-                content: Some(input.local_path.clone()),
+                content: Some(p.content.clone()),
             });
         }
         artifacts.push(ArtifactReport {
-            path: input.original_path,
-            sha256,
-            size: reader.size,
-            stats,
+            path: p.original_path,
+            sha256: p.sha256,
+            size: p.size,
+            stats: p.stats,
         });
     }
     order_events(&mut events);
     Ok(Gathered {
         host,
         artifacts,
-        package: found.package,
-        image: found.image,
+        acquisition,
         events,
         files,
         _scratch: scratch,
@@ -547,6 +367,27 @@ pub(crate) fn gather(path: &Path, host: Option<String>, full: bool) -> Result<Ga
 
 fn print_text(r: &Report) {
     println!("Riposte triage report — host {} ({})", r.host, r.source);
+    let names = |v: &[String]| {
+        if v.is_empty() {
+            "none".to_string()
+        } else {
+            v.join(", ")
+        }
+    };
+    let layouts: Vec<String> = r
+        .acquisition
+        .layouts
+        .iter()
+        .map(|l| format!("{l:?}").to_lowercase())
+        .collect();
+    println!(
+        "Acquisition: layout {}; selection {}; {} item(s), {} parsable, {} skipped",
+        names(&layouts),
+        names(&r.acquisition.profiles),
+        r.acquisition.items,
+        r.acquisition.parsable,
+        r.acquisition.skipped
+    );
     if let Some(p) = &r.package {
         println!(
             "Package: {:?}, {} layout; {} entries refused, {} collector files ignored",
@@ -649,7 +490,14 @@ fn print_text(r: &Report) {
     }
     print_story(r);
     println!();
-    println!("Verdict: {} (score {})", r.verdict.verdict, r.verdict.score);
+    println!(
+        "Verdict: {} (score {})",
+        r.verdict.display_label(),
+        r.verdict.score
+    );
+    for warning in &r.verdict.warnings {
+        println!("  ! {warning}");
+    }
     for reason in &r.verdict.reasons {
         println!("  - {reason}");
     }

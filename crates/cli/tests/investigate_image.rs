@@ -20,22 +20,6 @@ fn riposte(args: &[&str], path: &Path) -> Output {
         .unwrap()
 }
 
-fn artifacts(report: &Value) -> Vec<(String, String)> {
-    let mut found: Vec<(String, String)> = report["artifacts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| {
-            (
-                a["path"].as_str().unwrap().to_string(),
-                a["sha256"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    found.sort();
-    found
-}
-
 fn sha256_of(path: &Path) -> String {
     hex::encode(Sha256::digest(std::fs::read(path).unwrap()))
 }
@@ -52,7 +36,7 @@ fn triage_of_a_partitioned_image_finds_linux_and_windows_artifacts() {
     assert_eq!(volumes[0]["filesystem"], "ext");
     assert_eq!(volumes[1]["filesystem"], "fat");
 
-    let found = artifacts(&report);
+    let found = common::report_artifacts(&report);
     let paths: Vec<&str> = found.iter().map(|(p, _)| p.as_str()).collect();
     assert_eq!(
         paths,
@@ -95,7 +79,7 @@ fn triage_of_a_partitioned_image_finds_linux_and_windows_artifacts() {
 fn every_container_of_the_disk_gives_the_same_evidence() {
     let tmp = tempfile::tempdir().unwrap();
     let (disk, _) = disk_image(tmp.path());
-    let expected = artifacts(&investigate(&disk, &[]));
+    let expected = common::report_artifacts(&investigate(&disk, &[]));
     let raw = disk.to_str().unwrap();
     for (name, format, options) in [
         ("disk.qcow2", "qcow2", ""),
@@ -118,7 +102,7 @@ fn every_container_of_the_disk_gives_the_same_evidence() {
             report["image"]["format"],
             if format == "vpc" { "vhd" } else { format }
         );
-        assert_eq!(artifacts(&report), expected, "{name}");
+        assert_eq!(common::report_artifacts(&report), expected, "{name}");
     }
     let target = tmp.path().join("acquired");
     tool(
@@ -142,7 +126,7 @@ fn every_container_of_the_disk_gives_the_same_evidence() {
     );
     let report = investigate(&tmp.path().join("acquired.E01"), &[]);
     assert_eq!(report["image"]["format"], "ewf");
-    assert_eq!(artifacts(&report), expected);
+    assert_eq!(common::report_artifacts(&report), expected);
 }
 
 #[test]
@@ -150,7 +134,7 @@ fn full_acquisition_takes_every_file_and_the_filesystem_timeline() {
     let tmp = tempfile::tempdir().unwrap();
     let (disk, linux) = disk_image(tmp.path());
     let report = investigate(&disk, &["--full"]);
-    let found = artifacts(&report);
+    let found = common::report_artifacts(&report);
     let paths: Vec<&str> = found.iter().map(|(p, _)| p.as_str()).collect();
     for expected in [
         "/usr/bin/ls",

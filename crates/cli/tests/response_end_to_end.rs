@@ -13,13 +13,13 @@ mod common;
 use axum::Router;
 use axum::body::Bytes;
 use axum::http::HeaderMap;
-use common::{get_json, library, post_json};
+use common::{Server, admin_key, get_json, library, post_json, serve_binary};
 use riposte_aws::testing::{World, config};
 use riposte_fakes::moto::{ACCESS_KEY_ID, ACCOUNT_ID, MotoServer, SECRET_ACCESS_KEY};
 use riposte_notify::{SIGNATURE_HEADER, verify};
 use serde_json::{Value, json};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -35,92 +35,6 @@ const REGION: &str = "us-east-1";
 const MISSING_INSTANCE: &str = "i-0deadbeefdeadbeef";
 const RULE: &str = "isolate-ssh-brute-force";
 const SLACK_SECRET: &str = "slack-signing-secret";
-
-struct Server {
-    child: Child,
-    base: String,
-    log: std::path::PathBuf,
-}
-
-impl Server {
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// `riposte serve` on the library, with the AWS SDK pointed at moto.
-fn serve(data: &Path, lib: &Path, aws_env: &[(&'static str, String)]) -> Server {
-    let port = free_port();
-    let log = data.join("server.log");
-    let child = Command::new(env!("CARGO_BIN_EXE_riposte"))
-        .args(["serve", "--data-dir"])
-        .arg(data)
-        .args([
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--evidence-library",
-        ])
-        .arg(lib)
-        // YARA is not what this test is about, and the bundled set's first compilation
-        // (debug build, cold cache) would outlast the start-up deadline.
-        .args([
-            "--outbound-allow",
-            "127.0.0.1/32",
-            "--workers",
-            "2",
-            "--no-bundled-yara",
-        ])
-        .envs(aws_env.iter().map(|(k, v)| (*k, v.as_str())))
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .expect("start riposte serve");
-    let server = Server {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-        log,
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "server did not start: {}",
-            server.log()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    server
-}
-
-fn admin_key(data: &Path) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_riposte"))
-        .args(["apikey", "create", "--role", "admin", "--data-dir"])
-        .arg(data)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
 
 /// What a webhook receiver got: headers and the exact body.
 type Received = Arc<Mutex<Vec<(HeaderMap, Bytes)>>>;
@@ -303,7 +217,12 @@ async fn a_guardduty_alert_with_a_malicious_verdict_isolates_the_instance_in_mot
     let data = tmp.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
     let key = admin_key(&data);
-    let server = serve(&data, &lib, &moto.env(REGION));
+    let server = serve_binary(
+        &data,
+        &lib,
+        &["--outbound-allow", "127.0.0.1/32"],
+        &moto.env(REGION),
+    );
     let http = reqwest::Client::new();
     let (slack_url, slack) = receiver().await;
 

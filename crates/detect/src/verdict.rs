@@ -177,6 +177,8 @@ impl VerdictPolicy {
             verdict,
             score,
             reasons,
+            inconclusive: false,
+            warnings: Vec::new(),
         }
     }
 }

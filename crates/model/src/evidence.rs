@@ -58,3 +58,52 @@ pub struct EvidenceItem {
     /// When it was collected.
     pub collected_at: DateTime<Utc>,
 }
+
+/// The kind of evidence a collection was read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EvidenceForm {
+    /// A folder laid out like a host's filesystem (or holding loose logs).
+    Folder,
+    /// A triage package (tar, tar.gz, zip).
+    Package,
+    /// A disk image.
+    Image,
+    /// One file.
+    File,
+}
+
+/// The operating system layout found in a collection, which decides the triage profile.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum SystemLayout {
+    /// A Windows volume (a drive folder such as `C/`, `Windows/System32` at the root, an
+    /// NTFS or FAT filesystem): the Windows triage profile, names compared without case.
+    Windows,
+    /// A Unix root filesystem (`etc/`, `var/`, … at the root, an ext or XFS filesystem):
+    /// the Linux triage profile.
+    Linux,
+    /// Neither: every file some artifact parser reads, wherever it is.
+    LooseLogs,
+}
+
+/// What an acquisition found and selected, recorded on the investigation.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AcquisitionSummary {
+    /// What the evidence was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub form: Option<EvidenceForm>,
+    /// The layouts detected (a multi-boot disk or a mixed export has several).
+    pub layouts: Vec<SystemLayout>,
+    /// The selections applied: `linux-triage`, `windows-triage`, `loose-logs`, `full`, …
+    pub profiles: Vec<String>,
+    /// Items collected.
+    pub items: u64,
+    /// Items some artifact parser reads.
+    pub parsable: u64,
+    /// Entries left out (links, special files, limits, unreadable), with reasons in the
+    /// audit trail.
+    pub skipped: u64,
+}

@@ -1,7 +1,8 @@
 //! Investigations: one case about one target, from alert to verdict.
 
 use crate::{
-    AlertId, InvestigationId, InvestigationPlan, ProjectId, Target, UnknownValue, VerdictSummary,
+    AcquisitionSummary, AlertId, InvestigationId, InvestigationPlan, ProjectId, Target,
+    UnknownValue, VerdictSummary,
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -93,6 +94,9 @@ pub struct Investigation {
     /// started; `None` for investigations from before rules existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<InvestigationPlan>,
+    /// What the acquisition found (layouts, profiles, counts), once evidence is collected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acquisition: Option<AcquisitionSummary>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Last change.

@@ -25,7 +25,9 @@ pub use environment::{
     Scope, ScopeMatch, SshScope,
 };
 pub use event::{Action, EntityKind, Event, EventOrigin};
-pub use evidence::{EvidenceItem, ImageLocation, Provenance};
+pub use evidence::{
+    AcquisitionSummary, EvidenceForm, EvidenceItem, ImageLocation, Provenance, SystemLayout,
+};
 pub use ids::{
     ActionId, AlertId, EnvironmentId, EvidenceId, InvestigationId, JobId, ProjectId, RuleId,
 };

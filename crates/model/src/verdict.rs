@@ -73,4 +73,23 @@ pub struct VerdictSummary {
     pub score: u32,
     /// Why: one line per alarm (or rule of the policy) that contributed.
     pub reasons: Vec<String>,
+    /// True when the verdict could not rest on the evidence: nothing collected was an
+    /// artifact any parser reads, so "No Evidence Found" does not mean a clean host.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub inconclusive: bool,
+    /// What limits the verdict (e.g. `no parsable evidence collected from web01: …`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+impl VerdictSummary {
+    /// The verdict as analysts read it: its label, qualified when it is inconclusive
+    /// (`No Evidence Found (inconclusive)`).
+    pub fn display_label(&self) -> String {
+        if self.inconclusive {
+            format!("{} (inconclusive)", self.verdict.label())
+        } else {
+            self.verdict.label().to_string()
+        }
+    }
 }

@@ -87,6 +87,7 @@ async fn main() {
             error: None,
             project_id: None,
             plan: None,
+            acquisition: None,
             created_at: Utc::now(),
             updated_at: Utc::now(),
         };

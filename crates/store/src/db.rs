@@ -96,6 +96,11 @@ fn migrations(backend: Backend) -> Migrator {
             },
         ),
         migration(9, "stories", include_str!("../migrations/0009_stories.sql")),
+        migration(
+            10,
+            "acquisition",
+            include_str!("../migrations/0010_acquisition.sql"),
+        ),
     ])
 }
 

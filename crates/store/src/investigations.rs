@@ -3,8 +3,8 @@
 use crate::{Conn, Result, Store, corrupt, from_ms, ms};
 use chrono::Utc;
 use riposte_model::{
-    AlertId, Investigation, InvestigationId, InvestigationPlan, InvestigationStatus, ProjectId,
-    Target, Verdict, VerdictSummary,
+    AcquisitionSummary, AlertId, Investigation, InvestigationId, InvestigationPlan,
+    InvestigationStatus, ProjectId, Target, Verdict, VerdictSummary,
 };
 use serde::Serialize;
 use sqlx::Row;
@@ -30,7 +30,7 @@ pub struct InvestigationSummary {
     pub created_at: chrono::DateTime<Utc>,
 }
 
-const COLUMNS: &str = "id, title, status, host, target, verdict_detail, error, project_id, plan, created_at, updated_at";
+const COLUMNS: &str = "id, title, status, host, target, verdict_detail, error, project_id, plan, acquisition, created_at, updated_at";
 
 fn decode(row: &sqlx::any::AnyRow, alert_ids: Vec<AlertId>) -> Result<Investigation> {
     let id: String = row.try_get("id")?;
@@ -39,6 +39,7 @@ fn decode(row: &sqlx::any::AnyRow, alert_ids: Vec<AlertId>) -> Result<Investigat
     let verdict: Option<String> = row.try_get("verdict_detail")?;
     let project_id: Option<String> = row.try_get("project_id")?;
     let plan: Option<String> = row.try_get("plan")?;
+    let acquisition: Option<String> = row.try_get("acquisition")?;
     Ok(Investigation {
         id: id.parse().map_err(|e| corrupt("investigations.id", e))?,
         title: row.try_get("title")?,
@@ -64,6 +65,10 @@ fn decode(row: &sqlx::any::AnyRow, alert_ids: Vec<AlertId>) -> Result<Investigat
             .map(|p| serde_json::from_str::<InvestigationPlan>(&p))
             .transpose()
             .map_err(|e| corrupt("investigations.plan", e))?,
+        acquisition: acquisition
+            .map(|a| serde_json::from_str::<AcquisitionSummary>(&a))
+            .transpose()
+            .map_err(|e| corrupt("investigations.acquisition", e))?,
         created_at: from_ms(row.try_get("created_at")?),
         updated_at: from_ms(row.try_get("updated_at")?),
     })
@@ -188,6 +193,22 @@ impl Store {
         .bind(id.to_string())
         .execute(&mut *conn)
         .await?;
+        Ok(())
+    }
+
+    /// Records what the acquisition found (layouts, profiles, counts) on the investigation.
+    pub async fn set_acquisition(
+        conn: &mut Conn,
+        id: InvestigationId,
+        summary: &AcquisitionSummary,
+    ) -> Result<()> {
+        let detail = serde_json::to_string(summary).map_err(|e| corrupt("acquisition", e))?;
+        sqlx::query("UPDATE investigations SET acquisition = $1, updated_at = $2 WHERE id = $3")
+            .bind(detail)
+            .bind(ms(Utc::now()))
+            .bind(id.to_string())
+            .execute(&mut *conn)
+            .await?;
         Ok(())
     }
 

@@ -18,6 +18,7 @@ fn investigation() -> Investigation {
         error: None,
         project_id: None,
         plan: None,
+        acquisition: None,
         created_at: Utc::now(),
         updated_at: Utc::now(),
     }

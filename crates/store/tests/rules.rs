@@ -61,6 +61,7 @@ fn investigation(
             notifications: vec![],
             connection_id: None,
         }),
+        acquisition: None,
         created_at: created,
         updated_at: created,
     }

@@ -46,6 +46,7 @@ fn investigation(alerts: Vec<AlertId>) -> Investigation {
         error: None,
         project_id: None,
         plan: None,
+        acquisition: None,
         created_at: Utc::now(),
         updated_at: Utc::now(),
     }
@@ -81,10 +82,10 @@ where
 #[tokio::test]
 async fn migrations_are_versioned_and_rerunnable() {
     for_each_backend(|db| async move {
-        assert_eq!(db.store().schema_version().await.unwrap(), 9);
+        assert_eq!(db.store().schema_version().await.unwrap(), 10);
         // Opening again re-runs the migrator, which must be a no-op.
         let again = Store::connect(db.url()).await.unwrap();
-        assert_eq!(again.schema_version().await.unwrap(), 9);
+        assert_eq!(again.schema_version().await.unwrap(), 10);
     })
     .await;
 }
@@ -160,16 +161,43 @@ async fn investigations_keep_alerts_status_and_verdict() {
         assert_eq!(stored.decision_detail, Some(detail));
         assert_eq!(got.status, InvestigationStatus::Pending);
         let mut conn = s.pool().acquire().await.unwrap();
+        assert_eq!(got.acquisition, None);
+        let acquisition = riposte_model::AcquisitionSummary {
+            form: Some(riposte_model::EvidenceForm::Folder),
+            layouts: vec![riposte_model::SystemLayout::LooseLogs],
+            profiles: vec!["loose-logs".into()],
+            items: 2,
+            parsable: 0,
+            skipped: 1,
+        };
+        Store::set_acquisition(&mut conn, inv.id, &acquisition)
+            .await
+            .unwrap();
         let verdict = VerdictSummary {
-            verdict: Verdict::Malicious,
-            score: 80,
+            verdict: Verdict::NoEvidence,
+            score: 0,
             reasons: vec!["r".into()],
+            inconclusive: true,
+            warnings: vec!["no parsable evidence collected from web01: …".into()],
         };
         Store::set_verdict(&mut conn, inv.id, &verdict)
             .await
             .unwrap();
         let got = s.get_investigation(inv.id).await.unwrap().unwrap();
         assert_eq!(got.status, InvestigationStatus::Complete);
+        assert_eq!(got.verdict, Some(verdict));
+        assert_eq!(got.acquisition, Some(acquisition));
+        let verdict = VerdictSummary {
+            verdict: Verdict::Malicious,
+            score: 80,
+            reasons: vec!["r".into()],
+            inconclusive: false,
+            warnings: Vec::new(),
+        };
+        Store::set_verdict(&mut conn, inv.id, &verdict)
+            .await
+            .unwrap();
+        let got = s.get_investigation(inv.id).await.unwrap().unwrap();
         assert_eq!(got.verdict, Some(verdict));
         let list = s.list_investigations(10, 0).await.unwrap();
         assert_eq!(list[0].verdict, Some(Verdict::Malicious));

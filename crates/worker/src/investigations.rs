@@ -92,6 +92,7 @@ pub async fn start_or_join(
         error: None,
         project_id: request.project_id,
         plan: Some(request.plan),
+        acquisition: None,
         created_at: now,
         updated_at: now,
     };

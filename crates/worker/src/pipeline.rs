@@ -1,9 +1,11 @@
 //! The stages' pure work, shared by the durable worker and the offline `investigate` command:
-//! parse one artifact into events, and turn events into alarms and a verdict.
+//! acquire evidence with the same options, parse one artifact into events, order them the
+//! same way, and turn events into alarms and a verdict.
 
+use riposte_acquire::AcquireOptions;
 use riposte_artifacts::{ArtifactContext, open_artifact, parser_for};
 use riposte_detect::{CollectedFile, DetectionEngine, VerdictPolicy};
-use riposte_model::{Alarm, Event, VerdictSummary};
+use riposte_model::{AcquisitionSummary, Alarm, Event, Verdict, VerdictSummary};
 use serde::Serialize;
 use std::io::Read;
 
@@ -20,6 +22,54 @@ pub struct ArtifactStats {
     pub first_error: Option<String>,
     /// Time spent parsing, in milliseconds.
     pub duration_ms: u64,
+}
+
+/// True when some artifact parser reads a file at `original_path`.
+pub fn parsable(original_path: &str) -> bool {
+    parser_for(original_path).is_some()
+}
+
+/// The acquisition options of a triage (or, with `full`, full) investigation: the same for
+/// `riposte investigate` and the worker's collect stage.
+pub fn acquire_options(full: bool) -> AcquireOptions<'static> {
+    AcquireOptions::new(full, &parsable)
+}
+
+/// Says when a verdict could not rest on the evidence: when the acquisition of `host`
+/// gave nothing any parser reads, "No Evidence Found" is marked inconclusive and a warning
+/// says why, so it never reads as a clean host.
+pub fn qualify_verdict(verdict: &mut VerdictSummary, host: &str, acquisition: &AcquisitionSummary) {
+    if acquisition.parsable > 0 {
+        return;
+    }
+    let layouts: Vec<String> = acquisition
+        .layouts
+        .iter()
+        .map(|l| format!("{l:?}").to_lowercase())
+        .collect();
+    let found = if acquisition.items == 0 {
+        "nothing was collected".to_string()
+    } else {
+        format!(
+            "{} item(s) collected, none of them an artifact Riposte parses",
+            acquisition.items
+        )
+    };
+    verdict.warnings.push(format!(
+        "no parsable evidence collected from {host}: {found} (layout: {}; selection: {}; {} entries skipped) — check that the collection holds the host's logs at their usual paths (e.g. var/log/auth.log, C/Windows/System32/winevt/Logs)",
+        if layouts.is_empty() { "none recognised".to_string() } else { layouts.join(", ") },
+        if acquisition.profiles.is_empty() { "none".to_string() } else { acquisition.profiles.join(", ") },
+        acquisition.skipped,
+    ));
+    if verdict.verdict == Verdict::NoEvidence {
+        verdict.inconclusive = true;
+    }
+}
+
+/// Orders per-artifact results the way both paths do before the events are ordered in
+/// time: by original path, so equal times keep one order whoever parsed them.
+pub fn order_artifacts<T>(results: &mut [T], original_path: impl Fn(&T) -> &str) {
+    results.sort_by(|a, b| original_path(a).cmp(original_path(b)));
 }
 
 /// Parses one artifact (gunzipping it if needed). Bad records are counted, never fatal.

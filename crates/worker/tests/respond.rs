@@ -279,6 +279,7 @@ impl Setup {
                 }],
                 connection_id: Some(self.connection_id.clone()),
             }),
+            acquisition: None,
             created_at: Utc::now(),
             updated_at: Utc::now(),
         };
@@ -291,6 +292,8 @@ impl Setup {
                 verdict: Verdict::Malicious,
                 score: 90,
                 reasons: vec!["reverse shell".into()],
+                inconclusive: false,
+                warnings: Vec::new(),
             },
         )
         .await

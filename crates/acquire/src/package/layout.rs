@@ -156,7 +156,11 @@ impl Layout {
                 Some(_) => {}
             }
         }
-        top.filter(|t| !ROOT_DIRS.contains(t)).map(str::to_string)
+        // A Windows volume's own folder (`Windows/System32/…`) is not a host folder either.
+        top.filter(|t| {
+            !ROOT_DIRS.contains(t) && !WINDOWS_DIRS.contains(&t.to_ascii_lowercase().as_str())
+        })
+        .map(str::to_string)
     }
 }
 
@@ -271,6 +275,11 @@ mod tests {
                 .as_deref(),
             Some("/var/log/auth.log")
         );
+        let windows_root = [
+            "Windows/System32/winevt/Logs/Security.evtx",
+            "Windows/System32/config/SYSTEM",
+        ];
+        assert_eq!(Layout::common_top(windows_root.iter().copied()), None);
         let rootfs = ["./etc/passwd", "./var/log/syslog"];
         assert_eq!(Layout::common_top(rootfs.iter().copied()), None);
         assert_eq!(

@@ -378,3 +378,108 @@ pub async fn wait_for_investigation(
     }
     panic!("investigation for alert {alert_id} did not finish");
 }
+
+/// A real `riposte serve` process, killed when dropped.
+pub struct Server {
+    child: std::process::Child,
+    /// Its base URL.
+    pub base: String,
+    log: PathBuf,
+}
+
+impl Server {
+    /// What the server logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `riposte serve --data-dir DATA --evidence-library LIB --workers 2 --no-bundled-yara
+/// [extra…]` on a free loopback port, with `env` set; waits until it listens. YARA is
+/// left out: the bundled set's first compilation (debug build, cold cache) would outlast
+/// the start-up deadline.
+pub fn serve_binary(
+    data: &Path,
+    lib: &Path,
+    extra: &[&str],
+    env: &[(&'static str, String)],
+) -> Server {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let log = data.join("server.log");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_riposte"))
+        .args(["serve", "--data-dir"])
+        .arg(data)
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--evidence-library",
+        ])
+        .arg(lib)
+        .args(["--workers", "2", "--no-bundled-yara"])
+        .args(extra)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("start riposte serve");
+    let server = Server {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+        log,
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "server did not start: {}",
+            server.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    server
+}
+
+/// A new admin API key made with `riposte apikey create` in `data`.
+pub fn admin_key(data: &Path) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_riposte"))
+        .args(["apikey", "create", "--role", "admin", "--data-dir"])
+        .arg(data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// `(original path, sha256)` of each artifact of an `investigate --format json` report,
+/// sorted.
+pub fn report_artifacts(report: &serde_json::Value) -> Vec<(String, String)> {
+    let mut found: Vec<(String, String)> = report["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["path"].as_str().unwrap().to_string(),
+                a["sha256"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    found.sort();
+    found
+}

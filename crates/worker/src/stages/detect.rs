@@ -39,6 +39,12 @@ pub(crate) async fn run(w: &Worker, job: &ClaimedJob) -> Result<(), StageError> 
     .await
     .map_err(|e| StageError::Retry(format!("detector crashed: {e}")))?;
     drop(scratch);
+    let mut verdict = verdict;
+    if let Some(inv) = &investigation
+        && let Some(acquisition) = &inv.acquisition
+    {
+        crate::pipeline::qualify_verdict(&mut verdict, &inv.host, acquisition);
+    }
     let mut tx = w.store.begin().await?;
     Store::replace_alarms(&mut tx, inv, &alarms).await?;
     Store::set_verdict(&mut tx, inv, &verdict).await?;
@@ -48,7 +54,7 @@ pub(crate) async fn run(w: &Worker, job: &ClaimedJob) -> Result<(), StageError> 
         Some(inv),
         &w.actor(),
         "verdict.reached",
-        &serde_json::json!({"verdict": verdict.verdict, "score": verdict.score, "alarms": alarms.len()}),
+        &serde_json::json!({"verdict": verdict.verdict, "score": verdict.score, "alarms": alarms.len(), "inconclusive": verdict.inconclusive, "warnings": verdict.warnings}),
     )
     .await?;
     // Always: the configured webhook, and the webhooks and SIEM exports of Settings.

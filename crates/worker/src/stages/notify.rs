@@ -43,6 +43,8 @@ pub(crate) async fn run(w: &Worker, job: &ClaimedJob) -> Result<(), StageError> 
             "verdict": inv.verdict.as_ref().map(|v| v.verdict.label()),
             "score": inv.verdict.as_ref().map(|v| v.score),
             "reasons": inv.verdict.as_ref().map(|v| v.reasons.clone()).unwrap_or_default(),
+            "inconclusive": inv.verdict.as_ref().is_some_and(|v| v.inconclusive),
+            "warnings": inv.verdict.as_ref().map(|v| v.warnings.clone()).unwrap_or_default(),
             "alarms": alarms.iter().map(|a| json!({"title": a.title, "severity": a.severity, "detector": a.detector, "mitre": a.mitre})).collect::<Vec<_>>(),
             "alert_ids": inv.alert_ids,
             "url": url,
@@ -65,9 +67,16 @@ pub(crate) async fn run(w: &Worker, job: &ClaimedJob) -> Result<(), StageError> 
         details: inv
             .verdict
             .as_ref()
-            .map(|v| v.reasons.join("\n"))
+            .map(|v| {
+                v.warnings
+                    .iter()
+                    .chain(&v.reasons)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
             .unwrap_or_default(),
-        verdict: inv.verdict.as_ref().map(|v| v.verdict.label().to_string()),
+        verdict: inv.verdict.as_ref().map(|v| v.display_label()),
         score: inv.verdict.as_ref().map(|v| v.score),
         severity: alarms
             .iter()

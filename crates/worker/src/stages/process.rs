@@ -33,7 +33,7 @@ pub(crate) async fn run(w: &Worker, job: &ClaimedJob) -> Result<(), StageError> 
         results.push(r.map_err(|e| StageError::Retry(format!("parser crashed: {e}")))?);
     }
     // Deterministic order whatever the completion order: by path, then by time.
-    results.sort_by(|a, b| a.1.cmp(&b.1));
+    crate::pipeline::order_artifacts(&mut results, |r| r.1.as_str());
     let mut events = Vec::new();
     let mut reports = Vec::new();
     for (evidence_id, _, mut evs, stats) in results {

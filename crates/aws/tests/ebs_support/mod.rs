@@ -7,6 +7,7 @@
 // The test binary and the benchmark use different subsets.
 #![allow(dead_code)]
 
+use aws_lc_rs::digest::{SHA256, digest};
 use aws_sdk_ebs::primitives::ByteStream;
 use aws_sdk_ebs::types::ChecksumAlgorithm;
 use base64::Engine as _;
@@ -14,7 +15,6 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use riposte_acquire::{ImageReport, ImageSelection, TriageOptions, read_opened_image};
 use riposte_aws::EbsSnapshotSource;
 use riposte_disk::{Image, ImageFormat, SharedSource};
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -215,18 +215,19 @@ pub async fn upload(
     let blocks = image_len.div_ceil(block_size);
     let mut written = 0u64;
     let mut tasks = JoinSet::new();
+    let zeros = vec![0u8; block_size as usize];
     for index in 0..blocks {
         let mut data = vec![0u8; block_size as usize];
         let n = file
             .read_at(&mut data, index * block_size)
             .expect("read image");
-        if data[..n].iter().all(|b| *b == 0) {
+        if data[..n] == zeros[..n] {
             continue;
         }
         let checksum = if wrong_checksum.contains(&index) {
-            BASE64.encode(Sha256::digest(b"not this block"))
+            BASE64.encode(digest(&SHA256, b"not this block"))
         } else {
-            BASE64.encode(Sha256::digest(&data))
+            BASE64.encode(digest(&SHA256, &data))
         };
         let request = ebs
             .put_snapshot_block()

@@ -21,8 +21,9 @@
 mod ebs_support;
 
 use aws_lc_rs::digest::{SHA256, digest};
-use ebs_support::{Tree, collect, ext4_image, host_tree, pattern, upload};
+use ebs_support::{Tree, collect, ext4_image, host_tree, pattern};
 use riposte_acquire::ImageSelection;
+use riposte_aws::testing::ebs_snapshot::upload_snapshot;
 use riposte_aws::{EbsReadOptions, EbsReadStats, EbsSnapshotSource};
 use riposte_disk::ByteSource;
 use riposte_fakes::moto::{ACCESS_KEY_ID, MotoServer, SECRET_ACCESS_KEY};
@@ -87,7 +88,7 @@ async fn throughput() {
         .collect();
     std::fs::write(&disk, &data).expect("write disk");
     let ebs = aws_sdk_ebs::Client::new(&config_for(&moto.url()).await);
-    let uploaded = upload(&ebs, &disk, 1, BLOCK, &[]).await;
+    let uploaded = upload_snapshot(&ebs, &disk, 1, BLOCK, &[]).await;
 
     let hashed = Instant::now();
     let hash = digest(&SHA256, &data);
@@ -188,7 +189,7 @@ async fn blocks() {
     let build_seconds = built.elapsed().as_secs_f64();
     let uploaded_at = Instant::now();
     let ebs = aws_sdk_ebs::Client::new(&config_for(&moto.url()).await);
-    let uploaded = upload(&ebs, &image, volume_gib as i64, BLOCK, &[]).await;
+    let uploaded = upload_snapshot(&ebs, &image, volume_gib as i64, BLOCK, &[]).await;
     let faults = Faults {
         latency,
         ..Faults::default()

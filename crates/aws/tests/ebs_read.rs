@@ -23,8 +23,9 @@
 mod ebs_support;
 
 use aws_config::SdkConfig;
-use ebs_support::{Tree, blocking, collect, ext4_image, host_tree, pattern, upload, xfs_image};
+use ebs_support::{Tree, blocking, collect, ext4_image, host_tree, pattern, xfs_image};
 use riposte_acquire::{ImageSelection, TriageProfile};
+use riposte_aws::testing::ebs_snapshot::{UploadedSnapshot, upload_snapshot};
 use riposte_aws::{EbsError, EbsReadOptions, EbsSnapshotSource};
 use riposte_disk::ByteSource;
 use riposte_fakes::moto::{ACCESS_KEY_ID, MotoServer, SECRET_ACCESS_KEY};
@@ -81,19 +82,19 @@ fn options() -> EbsReadOptions {
 /// An emulator holding one snapshot of a raw disk (see [`raw_disk`]).
 struct Seeded {
     emulator: Emulator,
-    uploaded: ebs_support::Uploaded,
+    uploaded: UploadedSnapshot,
     /// The disk's bytes.
     disk: Vec<u8>,
     _dir: tempfile::TempDir,
 }
 
 impl Seeded {
-    /// Uploads a raw disk of moto-sized blocks; `wrong_checksum` as in [`upload`].
+    /// Uploads a raw disk of moto-sized blocks; `wrong_checksum` as in [`upload_snapshot`].
     async fn raw(blocks: &[Option<u64>], wrong_checksum: &[u64]) -> Seeded {
         let emulator = Emulator::start(None).await;
         let dir = tempfile::tempdir().unwrap();
         let path = raw_disk(dir.path(), blocks, MOTO_BLOCK);
-        let uploaded = upload(&emulator.ebs(), &path, 1, MOTO_BLOCK, wrong_checksum).await;
+        let uploaded = upload_snapshot(&emulator.ebs(), &path, 1, MOTO_BLOCK, wrong_checksum).await;
         let disk = std::fs::read(&path).unwrap();
         Seeded {
             emulator,
@@ -166,7 +167,7 @@ async fn ext4_snapshot_read_in_place_matches_its_tree_and_triage_fetches_less() 
     let dir = tempfile::tempdir().unwrap();
     let tree = host_tree(512 << 10);
     let image = ext4_image(&tree, dir.path(), 24);
-    let uploaded = upload(&emulator.ebs(), &image, 1, MOTO_BLOCK, &[]).await;
+    let uploaded = upload_snapshot(&emulator.ebs(), &image, 1, MOTO_BLOCK, &[]).await;
     assert!(
         uploaded.blocks_written > 300,
         "the snapshot spans several listing pages"
@@ -251,7 +252,7 @@ async fn xfs_snapshot_in_aws_sized_blocks_matches_its_tree() {
     let dir = tempfile::tempdir().unwrap();
     let tree = host_tree(3 << 20);
     let image = xfs_image(&tree, dir.path(), 320);
-    let uploaded = upload(&emulator.ebs(), &image, 1, AWS_BLOCK, &[]).await;
+    let uploaded = upload_snapshot(&emulator.ebs(), &image, 1, AWS_BLOCK, &[]).await;
     assert!(
         uploaded.blocks_written < uploaded.image_len / AWS_BLOCK / 2,
         "the snapshot is sparse: {} of {} blocks written",

@@ -7,10 +7,18 @@
 //! checksum, and keep them in a bounded LRU cache. Blocks never written read as zeros
 //! without a request. Many requests run at once: a read spanning several blocks fetches
 //! them in parallel, and a sequential reader gets the following blocks fetched ahead
-//! ([`readahead`]), up to [`EbsReadOptions::concurrency`] requests in flight. Throttling
+//! (only sequential access triggers read-ahead, so a triage hopping between inodes fetches
+//! what it reads), up to [`EbsReadOptions::concurrency`] requests in flight. Throttling
 //! and 5xx answers are retried by the SDK's standard strategy (exponential back-off with
 //! jitter, bounded attempts); what still fails is an [`EbsError`] naming the snapshot, the
 //! block and, for `AccessDenied`, the IAM permission missing.
+//!
+//! Memory is bounded by [`EbsReadOptions::cache_bytes`], plus the blocks in flight
+//! (concurrency × block size) and the listing (one token, ~100 bytes, per written block).
+//! Block tokens are used as listed: AWS keeps them valid for seven days, and a read that
+//! outlived them would fail with AWS's validation error rather than list again. AWS may
+//! hand out new tokens whenever the snapshot is listed again, so open one source per
+//! snapshot and clone it for every reader (clones share the listing and the cache).
 //!
 //! # Threads
 //! [`ByteSource::read_at`] is synchronous: it hands the requests to the tokio runtime the

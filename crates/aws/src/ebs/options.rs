@@ -5,9 +5,12 @@ use super::EbsError;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-/// Requests in flight by default. Chosen by `benches/ebs_read.rs`: with 20 ms per request
-/// against the emulator, 32 reached the best throughput measured (see the crate's bench
-/// figures); more only queues behind the service.
+/// Requests in flight by default. Measured by `benches/ebs_read.rs` (512 KiB blocks,
+/// 20 ms added per request, moto behind a proxy, 2 cores): 1 in flight gives 17 MB/s; from
+/// 8 up every level reaches the emulator's own ceiling (80-100 MB/s, the same with no
+/// added latency), and 32 stayed within 80 % of the best level in every run. Real AWS is
+/// not capped by a local emulator, so the default keeps more requests in flight than
+/// the emulator needs.
 pub const DEFAULT_CONCURRENCY: usize = 32;
 
 /// Options of an [`EbsSnapshotSource`](super::EbsSnapshotSource). Every field has a

@@ -587,3 +587,28 @@ async fn sequential_reads_are_fetched_ahead_within_the_concurrency() {
     );
     assert_eq!(stats.blocks_fetched, 17, "{stats:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_after_the_runtime_shut_down_fail_instead_of_hanging() {
+    let seeded = Seeded::raw(&patterned(2), &[]).await;
+    let config = seeded.emulator.config.clone();
+    let snapshot = seeded.snapshot().to_string();
+    // A runtime of its own, on a plain thread: opened there, then shut down.
+    let outcome = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().expect("a second runtime");
+        let source = runtime
+            .block_on(EbsSnapshotSource::open(&config, &snapshot, options()))
+            .expect("open");
+        let before = block(&source, 0);
+        drop(runtime);
+        (before, block(&source, 1))
+    })
+    .join()
+    .expect("the reader thread");
+    assert!(outcome.0.is_ok(), "reads work while the runtime runs");
+    let err = outcome.1.expect_err("no runtime to fetch with");
+    assert!(
+        matches!(ebs_error(&err), EbsError::Cancelled { block: 1, .. }),
+        "{err:?}"
+    );
+}

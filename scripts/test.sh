@@ -32,10 +32,11 @@ if ((${#need_apt[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${need_apt[@]}" >/dev/null
 fi
 
-# The AWS response-action tests run the real SDK against moto's emulator; each test starts
-# its own moto_server on a free loopback port and stops it when done.
+# The AWS tests run the real SDK against moto's emulator; each test starts its own
+# moto_server on a free loopback port and stops it when done. The EBS direct tests run moto
+# through `python3` (with crates/fakes/src/moto/ebs_direct.py), so python3 must import it.
 export PATH="$PATH:$HOME/.local/bin"
-if ! command -v moto_server >/dev/null 2>&1; then
+if ! command -v moto_server >/dev/null 2>&1 || ! python3 -c "import moto.server" >/dev/null 2>&1; then
   if ! python3 -m pip --version >/dev/null 2>&1; then
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
     $SUDO apt-get update -q >/dev/null

@@ -96,14 +96,31 @@ pub fn read_image(
     selection: ImageSelection,
     options: &TriageOptions,
     visit: &mut ImageVisit<'_>,
-    mut bodyfile: Option<&mut dyn Write>,
+    bodyfile: Option<&mut dyn Write>,
 ) -> Result<ImageReport, AcquireError> {
     let image = open_image(path).map_err(|e| AcquireError::Unsafe {
         path: path.to_path_buf(),
         problem: e.to_string(),
     })?;
+    read_opened_image(&image, selection, options, visit, bodyfile)
+}
+
+/// Like [`read_image`], for a disk whose bytes are already a [`SharedSource`] rather than
+/// a file: a remote block device such as an EBS snapshot read through the EBS direct APIs.
+/// Build the [`Image`] with the source, [`ImageFormat::Raw`] and, in `files`, the name the
+/// evidence is recorded under (e.g. `ebs-snapshot:REGION/SNAPSHOT`): items' locations
+/// name it as their image. Reads go through the source on the calling thread.
+///
+/// [`SharedSource`]: riposte_disk::SharedSource
+pub fn read_opened_image(
+    image: &Image,
+    selection: ImageSelection,
+    options: &TriageOptions,
+    visit: &mut ImageVisit<'_>,
+    mut bodyfile: Option<&mut dyn Write>,
+) -> Result<ImageReport, AcquireError> {
     let found = volumes(&image.source).map_err(|e| AcquireError::Unsafe {
-        path: path.to_path_buf(),
+        path: image.files.first().cloned().unwrap_or_default(),
         problem: e.to_string(),
     })?;
     let mut report = ImageReport {
@@ -129,7 +146,7 @@ pub fn read_image(
             match open_filesystem(volume.source.clone()) {
                 Ok(fs) => {
                     let walker = VolumeWalk {
-                        image: &image,
+                        image,
                         partition: volume.index,
                         fs: fs.as_ref(),
                         selection,

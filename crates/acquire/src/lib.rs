@@ -28,7 +28,7 @@ pub use acquisition::{
 };
 pub use image::{
     ImageItem, ImageReport, ImageSelection, ImageVisit, VolumeReport, is_disk_image, read_image,
-    write_body_line,
+    read_opened_image, write_body_line,
 };
 pub use library::{EvidenceLibrary, HostEvidence, LibraryHost, evidence_file};
 pub use package::{

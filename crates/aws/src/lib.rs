@@ -5,6 +5,8 @@
 //! - [`guardduty`]: pull mode for GuardDuty findings (an [`AlertPoller`]).
 //! - [`respond`]: response actions on EC2 instances (stop, isolate role, isolate security
 //!   group) with dry run and release.
+//! - [`ebs`]: an EBS snapshot read in place through the EBS direct APIs, as a
+//!   `riposte-disk` byte source (lazy verified blocks, cache, parallel read-ahead).
 //!
 //! Credentials always come from the standard AWS chain (environment, shared profile,
 //! web identity, container or instance role), optionally assuming an environment scope's
@@ -16,12 +18,14 @@
 
 #![warn(missing_docs)]
 
+pub mod ebs;
 pub mod guardduty;
 pub mod respond;
 #[cfg(feature = "testing")]
 pub mod testing;
 
 pub use aws_config::SdkConfig;
+pub use ebs::{EbsError, EbsReadOptions, EbsReadStats, EbsSnapshotSource};
 pub use guardduty::{GuardDutyPoller, GuardDutySettings};
 pub use respond::{ReleaseError, Responder};
 

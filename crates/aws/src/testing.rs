@@ -1,7 +1,10 @@
 //! Test fixtures on a real AWS emulator (moto): a VPC with an instance that has two
 //! security groups and an instance profile whose role already has an inline policy, built
-//! with the SDK, plus the reads tests assert the emulator's state with. For other crates'
-//! tests (feature `testing`); nothing in the product uses it.
+//! with the SDK, plus the reads tests assert the emulator's state with; and
+//! [`ebs_snapshot`], a disk image uploaded as an EBS snapshot. For other crates' tests
+//! (feature `testing`); nothing in the product uses it.
+
+pub mod ebs_snapshot;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_ec2::config::Credentials;

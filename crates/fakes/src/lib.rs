@@ -1,7 +1,9 @@
 //! Fake vendor APIs for tests: small axum servers on loopback that implement the documented
 //! token and alert endpoints of the vendors Riposte polls, with knobs for the failure modes a
-//! poller must survive (expired tokens, 429 rate limiting, pagination, late updates); and
-//! [`moto`], a private real AWS emulator (EC2, IAM, STS) per test.
+//! poller must survive (expired tokens, 429 rate limiting, pagination, late updates);
+//! [`moto`], a private real AWS emulator (EC2, IAM, STS, EBS direct) per test; and
+//! [`proxy`], a fault-injecting proxy (latency, canned throttling and 5xx) to put in
+//! front of it.
 //!
 //! Test-only: nothing in the product depends on this crate.
 
@@ -10,6 +12,7 @@ pub mod defender;
 pub mod guardduty;
 pub mod moto;
 pub mod oauth;
+pub mod proxy;
 
 use std::net::SocketAddr;
 

@@ -5,6 +5,11 @@
 //!
 //! `moto_server` must be on `PATH` (`pip install 'moto[server]'`; `scripts/test.sh`
 //! installs it). A missing emulator fails the test loudly instead of skipping it.
+//!
+//! [`MotoServer::start_ebs_direct`] runs the same moto through `moto/ebs_direct.py`,
+//! which corrects three gaps of moto's EBS direct API against AWS's documented behaviour
+//! (integer, sorted, paginated block listings; `ResourceNotFoundException` for unknown
+//! snapshots; EC2 `DeleteSnapshot` reaching the EBS direct API); see that file.
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -16,6 +21,9 @@ pub const ACCESS_KEY_ID: &str = "AKIARIPOSTETEST00000";
 pub const SECRET_ACCESS_KEY: &str = "riposte-test-secret";
 /// The account moto puts resources in for [`ACCESS_KEY_ID`] (moto's default account).
 pub const ACCOUNT_ID: &str = "123456789012";
+
+/// The Python wrapper that corrects moto's EBS direct API, then runs moto's server.
+const EBS_DIRECT_PLUGIN: &str = include_str!("moto/ebs_direct.py");
 
 /// A running `moto_server`; killed on drop.
 pub struct MotoServer {
@@ -35,11 +43,37 @@ impl MotoServer {
     /// Like [`MotoServer::start`], with extra environment for `moto_server`, e.g.
     /// `INITIAL_NO_AUTH_ACTION_COUNT` to enforce IAM permissions after that many requests.
     pub async fn start_with_env(env: &[(&str, &str)]) -> MotoServer {
+        Self::spawn(|| Command::new("moto_server"), env).await
+    }
+
+    /// Starts moto with the EBS direct API corrections of `moto/ebs_direct.py` (run by
+    /// `python3`, which must be the Python moto is installed in). `block_size` makes
+    /// moto report that many bytes per block instead of its 512 (AWS reports 524 288).
+    pub async fn start_ebs_direct(block_size: Option<u32>) -> MotoServer {
+        let size = block_size.map(|b| b.to_string());
+        let env: Vec<(&str, &str)> = size
+            .as_deref()
+            .map(|s| ("RIPOSTE_MOTO_EBS_BLOCK_SIZE", s))
+            .into_iter()
+            .collect();
+        Self::spawn(
+            || {
+                let mut command = Command::new("python3");
+                command.args(["-c", EBS_DIRECT_PLUGIN]);
+                command
+            },
+            &env,
+        )
+        .await
+    }
+
+    async fn spawn(program: impl Fn() -> Command, env: &[(&str, &str)]) -> MotoServer {
         let mut last_error = String::new();
         // The port is free when chosen but could be taken before moto binds it: retry.
         for _ in 0..3 {
             let port = free_port();
-            let mut child = Command::new("moto_server")
+            let mut command = program();
+            let mut child = command
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 .envs(env.iter().copied())
                 .stdin(Stdio::null())
@@ -48,8 +82,9 @@ impl MotoServer {
                 .spawn()
                 .unwrap_or_else(|e| {
                     panic!(
-                        "cannot run moto_server ({e}); install it with `pip install 'moto[server]'` \
-                         or run the tests through scripts/test.sh"
+                        "cannot run {:?} ({e}); install moto with `pip install 'moto[server]'` \
+                         or run the tests through scripts/test.sh",
+                        command.get_program()
                     )
                 });
             let deadline = Instant::now() + Duration::from_secs(60);

@@ -1,0 +1,128 @@
+"""Brings moto's EBS direct API closer to AWS for Riposte's tests, then runs moto_server.
+
+moto (5.2.x) answers the EBS direct API from blocks written with StartSnapshot /
+PutSnapshotBlock / CompleteSnapshot, but:
+  * ListSnapshotBlocks returns BlockIndex as a JSON string (the AWS SDKs expect an
+    integer), in insertion order, and ignores maxResults / pageToken /
+    startingBlockIndex;
+  * an unknown snapshot id is a Python KeyError, i.e. an HTML "500 Internal Server
+    Error", where AWS answers 404 ResourceNotFoundException (Reason SNAPSHOT_NOT_FOUND);
+  * EC2 DeleteSnapshot leaves the snapshot readable through the EBS direct API.
+
+This wrapper changes exactly those three things, as AWS documents them: blocks are
+listed as integers in ascending order, paginated (maxResults, an opaque pageToken,
+startingBlockIndex); unknown or deleted snapshots raise ResourceNotFoundException; an EC2
+DeleteSnapshot also removes the snapshot from the EBS direct API. Everything else is
+moto's own code. moto reports BlockSize 512; RIPOSTE_MOTO_EBS_BLOCK_SIZE (bytes) makes
+it report another size, e.g. AWS's 524288, for benchmarks.
+
+Usage: python3 ebs_direct.py [moto_server arguments...]
+"""
+
+import json
+import os
+import sys
+
+from moto.core.exceptions import JsonRESTError
+from moto.ebs import models as ebs_models
+from moto.ebs import responses as ebs_responses
+from moto.ec2 import models as ec2_models
+
+
+class ResourceNotFoundException(JsonRESTError):
+    code = 404
+
+    def __init__(self, snapshot_id):
+        super().__init__(
+            "ResourceNotFoundException",
+            f"The snapshot '{snapshot_id}' does not exist.",
+        )
+        self.description = json.dumps(
+            {
+                "__type": "ResourceNotFoundException",
+                "message": self.message,
+                "Reason": "SNAPSHOT_NOT_FOUND",
+            }
+        )
+
+
+def _snapshot(backend, snapshot_id):
+    snapshot = backend.snapshots.get(snapshot_id)
+    if snapshot is None:
+        raise ResourceNotFoundException(snapshot_id)
+    return snapshot
+
+
+def _checked(name):
+    original = getattr(ebs_models.EBSBackend, name)
+
+    def wrapper(self, snapshot_id, *args, **kwargs):
+        _snapshot(self, snapshot_id)
+        return original(self, snapshot_id, *args, **kwargs)
+
+    setattr(ebs_models.EBSBackend, name, wrapper)
+
+
+for _name in (
+    "list_snapshot_blocks",
+    "get_snapshot_block",
+    "put_snapshot_block",
+    "complete_snapshot",
+):
+    _checked(_name)
+
+
+_block_size = os.environ.get("RIPOSTE_MOTO_EBS_BLOCK_SIZE")
+if _block_size:
+    _original_init = ebs_models.EBSSnapshot.__init__
+
+    def _init(self, *args, **kwargs):
+        _original_init(self, *args, **kwargs)
+        self.block_size = int(_block_size)
+
+    ebs_models.EBSSnapshot.__init__ = _init
+
+
+def list_snapshot_blocks(self):
+    snapshot_id = self.path.split("?")[0].split("/")[-2]
+    snapshot = self.ebs_backend.list_snapshot_blocks(snapshot_id=snapshot_id)
+    params = self._get_params()
+    max_results = int(params.get("maxResults") or 10000)
+    start = int(params.get("pageToken") or params.get("startingBlockIndex") or 0)
+    indices = sorted(int(i) for i in snapshot.blocks)
+    listed = [i for i in indices if i >= start]
+    page, rest = listed[:max_results], listed[max_results:]
+    body = {
+        "Blocks": [
+            {"BlockIndex": i, "BlockToken": snapshot.blocks[str(i)].block_token}
+            for i in page
+        ],
+        "VolumeSize": snapshot.volume_size,
+        "BlockSize": snapshot.block_size,
+    }
+    if rest:
+        body["NextToken"] = str(rest[0])
+    return json.dumps(body)
+
+
+ebs_responses.EBSResponse.list_snapshot_blocks = list_snapshot_blocks
+
+
+_original_delete = ec2_models.EC2Backend.delete_snapshot
+
+
+def delete_snapshot(self, snapshot_id):
+    deleted = _original_delete(self, snapshot_id)
+    ebs_models.ebs_backends[self.account_id][self.region_name].snapshots.pop(
+        snapshot_id, None
+    )
+    return deleted
+
+
+ec2_models.EC2Backend.delete_snapshot = delete_snapshot
+
+
+if __name__ == "__main__":
+    from moto.server import main
+
+    main(sys.argv[1:])

@@ -13,7 +13,7 @@ mod common;
 use axum::Router;
 use axum::body::Bytes;
 use axum::http::HeaderMap;
-use common::{get_json, library, post_json};
+use common::{free_port, get_json, library, post_json};
 use riposte_aws::testing::{World, config};
 use riposte_fakes::moto::{ACCESS_KEY_ID, ACCOUNT_ID, MotoServer, SECRET_ACCESS_KEY};
 use riposte_notify::{SIGNATURE_HEADER, verify};
@@ -53,14 +53,6 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// `riposte serve` on the library, with the AWS SDK pointed at moto.

@@ -110,6 +110,34 @@ pub async fn serve_in_process(store: Store) -> String {
     serve_state(AppState::new(store, riposte_store::MasterKey::generate())).await
 }
 
+/// Serves the API in-process with `root` as its evidence library root; returns its base URL.
+pub async fn serve_library(store: Store, root: &Path) -> String {
+    serve_state(AppState {
+        evidence_roots: riposte_rules::EvidenceRoots::new([root.to_path_buf()]),
+        ..AppState::new(store, riposte_store::MasterKey::generate())
+    })
+    .await
+}
+
+/// Starts `n` in-process workers on `store` (evidence root `root`, blobs in
+/// `root/evidence`, polling every 20 ms); they stop when the returned sender is dropped.
+pub fn spawn_workers(store: &Store, root: &Path, n: usize) -> tokio::sync::watch::Sender<bool> {
+    let blobs = riposte_store::BlobStore::local(&root.join("evidence")).unwrap();
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    let config = riposte_worker::WorkerConfig {
+        evidence_roots: riposte_rules::EvidenceRoots::new([root.to_path_buf()]),
+        poll_interval: std::time::Duration::from_millis(20),
+        ..riposte_worker::WorkerConfig::default()
+    };
+    for _ in 0..n {
+        tokio::spawn(
+            riposte_worker::Worker::new(store.clone(), blobs.clone(), config.clone())
+                .run(rx.clone()),
+        );
+    }
+    stop
+}
+
 /// Serves the API with the given state in-process on an ephemeral port; returns its base URL.
 pub async fn serve_state(state: AppState) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -350,6 +378,33 @@ pub async fn post_secdo(
         .to_string()
 }
 
+/// The alert once its triage recorded a decision.
+pub async fn decided(
+    http: &reqwest::Client,
+    base: &str,
+    key: &str,
+    alert: &str,
+) -> serde_json::Value {
+    for _ in 0..300 {
+        let a = get_json(http, format!("{base}/api/v1/alerts/{alert}"), key).await;
+        if !a["decision"].is_null() {
+            return a;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("alert {alert} got no decision");
+}
+
+/// One rule's evaluation in an alert's decision.
+pub fn outcome<'a>(alert: &'a serde_json::Value, rule: &str) -> &'a serde_json::Value {
+    alert["decision_detail"]["evaluations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["rule"]["name"] == rule)
+        .unwrap_or_else(|| panic!("no evaluation of {rule} in {alert:#}"))
+}
+
 /// The investigation detail of an alert once it is complete or failed and all its jobs
 /// are done or failed (notification runs after the verdict).
 pub async fn wait_for_investigation(
@@ -377,4 +432,105 @@ pub async fn wait_for_investigation(
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     panic!("investigation for alert {alert_id} did not finish");
+}
+
+/// A `riposte serve` process, killed when dropped.
+pub struct Server {
+    /// The process.
+    pub child: std::process::Child,
+    /// Its base URL.
+    pub base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts `riposte serve` on `data` with the evidence library `lib` (one worker, 2 s job
+/// leases, no bundled YARA — its first compilation would outlast the start-up deadline),
+/// on SQLite or the Postgres at `db_url`; its log goes to `data/server.log`.
+pub fn start(data: &Path, lib: &Path, db_url: Option<&str>, extra: &[&str]) -> Server {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let port = free_port();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_riposte"));
+    cmd.args(["serve", "--data-dir"])
+        .arg(data)
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--evidence-library",
+        ])
+        .arg(lib);
+    cmd.args([
+        "--job-lease-secs",
+        "2",
+        "--workers",
+        "1",
+        "--no-bundled-yara",
+    ])
+    .args(extra);
+    if let Some(url) = db_url {
+        cmd.args(["--database-url", url]);
+    }
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(data.join("server.log"))
+        .unwrap();
+    let child = cmd
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start riposte serve");
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "server did not start; log: {}",
+            std::fs::read_to_string(data.join("server.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Server { child, base }
+}
+
+/// Creates an API key of `role` with `riposte apikey create`; returns it.
+pub fn apikey(data: &Path, db_url: Option<&str>, role: &str) -> String {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_riposte"));
+    cmd.args(["apikey", "create", "--role", role, "--data-dir"])
+        .arg(data);
+    if let Some(url) = db_url {
+        cmd.args(["--database-url", url]);
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// A line of `/proc/PID/status` in KiB (`VmRSS`, `VmHWM` — the peak RSS).
+pub fn proc_status_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
 }

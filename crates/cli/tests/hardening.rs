@@ -1,0 +1,348 @@
+//! The hostile tester's findings, reproduced against real servers: one request must never
+//! take the server down or stop triage.
+//!
+//! - memory: oversized lists and strings are refused with 413/422 naming the field, and a
+//!   spawned `riposte serve`'s peak RSS stays bounded through all of them;
+//! - rules: a rule whose patterns are valid one by one but too large together is refused
+//!   at the API; one stored anyway is skipped at triage (recorded and audited) while the
+//!   other rules decide; alerts whose triage failed are triaged again, by hand and when the
+//!   rules change.
+
+mod common;
+
+use common::{
+    apikey, decided, library, outcome, post_json, proc_status_kib, secdo_network,
+    serve_library, serve_state, spawn_workers, start,
+};
+use riposte_server::AppState;
+use riposte_store::testing::both;
+use riposte_store::{MasterKey, Role, Store};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+async fn send(http: &reqwest::Client, url: String, key: &str, body: &Value) -> (u16, Value) {
+    let r = post_json(http, url, key, body).await;
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// The fields a 422 names.
+fn fields(answer: &(u16, Value)) -> Vec<String> {
+    assert_eq!(answer.0, 422, "{:#}", answer.1);
+    answer.1["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn ssh_scopes(n: usize) -> Vec<Value> {
+    (0..n)
+        .map(|_| json!({"kind": "ssh", "cidrs": ["10.0.0.0/8"], "credential": "c"}))
+        .collect()
+}
+
+/// Finding 1: the memory-exhausting requests, against a spawned server whose peak RSS
+/// (`VmHWM`) is read before and after.
+#[tokio::test]
+async fn oversized_requests_are_refused_and_memory_stays_bounded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let lib = library(tmp.path());
+    let analyst = apikey(&data, None, "analyst");
+    let viewer = apikey(&data, None, "viewer");
+    let server = start(&data, &lib, None, &["--no-bundled-sigma"]);
+    let base = &server.base;
+    let pid = server.child.id();
+    let http = reqwest::Client::new();
+    let url = |path: &str| format!("{base}/api/v1/{path}");
+
+    // Warm up (first requests allocate the pools), then take the baseline.
+    let (status, _) = send(
+        &http,
+        url("environments/resolve"),
+        &viewer,
+        &json!({"hostname": "h"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, project) = send(&http, url("projects"), &analyst, &json!({"name": "p"})).await;
+    assert_eq!(status, 201, "{project:#}");
+    let imports = url(&format!(
+        "projects/{}/imports",
+        project["id"].as_str().unwrap()
+    ));
+    let baseline = proc_status_kib(pid, "VmHWM");
+
+    for _ in 0..3 {
+        // 10000 scopes: refused on `scopes`.
+        let many = json!({"name": "many", "scopes": ssh_scopes(10_000)});
+        assert_eq!(
+            fields(&send(&http, url("environments"), &analyst, &many).await),
+            ["scopes"]
+        );
+        // A 921600-byte host name in an import: refused on `systems[0].hostname`.
+        let import = json!({"systems": [{"kind": "host", "hostname": "B".repeat(921_600)}]});
+        assert_eq!(
+            fields(&send(&http, imports.clone(), &analyst, &import).await),
+            ["systems[0].hostname"]
+        );
+        let too_many = json!({"systems": vec![json!({"kind": "host", "hostname": "x"}); 101]});
+        assert_eq!(
+            fields(&send(&http, imports.clone(), &analyst, &too_many).await),
+            ["systems"]
+        );
+        // The viewer's 50000-byte host name: refused on `hostname`.
+        let resolve = json!({"hostname": "h".repeat(50_000)});
+        assert_eq!(
+            fields(&send(&http, url("environments/resolve"), &viewer, &resolve).await),
+            ["hostname"]
+        );
+        // Over 1 MiB: 413 whatever the content.
+        let huge = json!({"hostname": "h".repeat(2 * 1024 * 1024)});
+        // (its own connection: the server closes one whose body it did not read)
+        let once = reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .unwrap();
+        let (status, _) = send(&once, url("environments/resolve"), &viewer, &huge).await;
+        assert_eq!(status, 413);
+    }
+
+    // At the limits, the work is bounded too: the largest environment, resolved with the
+    // longest host name, answers with at most 20 short reasons.
+    let (status, v) = send(
+        &http,
+        url("environments"),
+        &analyst,
+        &json!({"name": "widest", "scopes": ssh_scopes(100)}),
+    )
+    .await;
+    assert_eq!(status, 201, "{v:#}");
+    let r = post_json(
+        &http,
+        url("environments/resolve"),
+        &viewer,
+        &json!({"hostname": "h".repeat(253)}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.unwrap();
+    assert!(text.len() < 16 * 1024, "{} bytes of reasons", text.len());
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["covered"], false);
+    assert_eq!(v["reasons"].as_array().unwrap().len(), 21, "{v:#}");
+
+    let peak = proc_status_kib(pid, "VmHWM");
+    eprintln!("riposte serve peak RSS: {baseline} KiB before, {peak} KiB after");
+    assert!(
+        peak < baseline + 64 * 1024,
+        "peak RSS grew from {baseline} KiB to {peak} KiB"
+    );
+}
+
+/// A generic alert about `host` with its own event id.
+fn generic_alert(host: &str, n: u32) -> Value {
+    json!({"title": "Reverse shell", "severity": "high", "event_id": format!("hardening-{n}"),
+           "target": {"hostname": host}})
+}
+
+/// Finding 2, on SQLite and Postgres: the rule that stopped all triage.
+#[tokio::test]
+async fn a_rule_that_cannot_compile_never_stops_triage() {
+    for db in both().await {
+        eprintln!("backend: {}", db.name());
+        let tmp = tempfile::tempdir().unwrap();
+        let lib = library(tmp.path());
+        let store: Store = db.store().clone();
+        let base = serve_library(store.clone(), tmp.path()).await;
+        let http = reqwest::Client::new();
+        let (_, key) = store
+            .create_api_key("analyst", Role::Analyst)
+            .await
+            .unwrap();
+        let rules = format!("{base}/api/v1/rules");
+        let alerts = format!("{base}/api/v1/alerts");
+
+        // The reproduction: 2000 patterns of "0000" + 490 "?", disabled. Refused, naming
+        // the field; so is a list within the count limit but over the pattern size.
+        let bigpats = json!({"name": "bigpats", "source": "any", "enabled": false,
+            "filters": {"titles": vec![format!("0000{}", "?".repeat(490)); 2000]}});
+        assert_eq!(
+            fields(&send(&http, rules.clone(), &key, &bigpats).await),
+            ["filters.titles"]
+        );
+        let long = json!({"name": "long", "source": "any",
+            "filters": {"titles": ["a", "b".repeat(501)]}});
+        assert_eq!(
+            fields(&send(&http, rules.clone(), &key, &long).await),
+            ["filters.titles[1]"]
+        );
+
+        // An alert arrives while no worker runs; its triage then fails for good (as it did
+        // when the rule above was accepted): no decision.
+        let (status, v) = send(&http, alerts.clone(), &key, &generic_alert("victim", 1)).await;
+        assert_eq!(status, 202, "{v:#}");
+        let stranded = v["alert_id"].as_str().unwrap().to_string();
+        let job = store
+            .claim_job("old-worker", Duration::from_secs(60))
+            .await
+            .unwrap()
+            .expect("the triage job");
+        assert!(
+            store
+                .fail_job(
+                    job.job.id,
+                    "old-worker",
+                    "cannot compile the detection rules: rule bigpats: error building NFA",
+                    None
+                )
+                .await
+                .unwrap()
+        );
+
+        // Workers start; a rule stored without validation (by an older version, or by hand)
+        // is too large to compile, and enabled.
+        let _stop = spawn_workers(&store, tmp.path(), 1);
+        let spec: riposte_model::RuleSpec = serde_json::from_value(json!({
+            "name": "bigpats", "source": "any", "priority": 1,
+            "filters": {"titles": vec![format!("0000{}", "?".repeat(490)); 2000]}}))
+        .unwrap();
+        let stored_bad = store.create_rule(&spec, true, "old-version").await.unwrap();
+
+        // Creating a rule through the API triages the stranded alert again.
+        let lab = post_json(
+            &http,
+            format!("{base}/api/v1/environments"),
+            &key,
+            &json!({
+            "name": "lab", "scopes": [{"kind": "local", "folder": lib.display().to_string()}]}),
+        )
+        .await;
+        assert_eq!(lab.status(), 201);
+        let lab: Value = lab.json().await.unwrap();
+        let (status, v) = send(
+            &http,
+            rules.clone(),
+            &key,
+            &json!({"name": "catch-all",
+            "source": "generic", "environment_id": lab["id"], "priority": 50}),
+        )
+        .await;
+        assert_eq!(status, 201, "{v:#}");
+        let a = decided(&http, &base, &key, &stranded).await;
+        assert_eq!(outcome(&a, "bigpats")["outcome"], "invalid", "{a:#}");
+        assert!(
+            outcome(&a, "bigpats")["reason"]
+                .as_str()
+                .unwrap()
+                .contains("filters.titles"),
+            "{a:#}"
+        );
+        assert_eq!(outcome(&a, "catch-all")["outcome"], "applied", "{a:#}");
+        assert!(a["investigation_id"].is_string(), "{a:#}");
+
+        // A new alert: the broken rule is skipped and audited, the other rule decides.
+        let (_, v) = send(&http, alerts.clone(), &key, &generic_alert("labsz", 2)).await;
+        let fresh = v["alert_id"].as_str().unwrap().to_string();
+        let a = decided(&http, &base, &key, &fresh).await;
+        assert_eq!(outcome(&a, "bigpats")["outcome"], "invalid");
+        assert_eq!(outcome(&a, "catch-all")["outcome"], "applied");
+        let skipped = store.audit_entries("alert.rule_skipped").await.unwrap();
+        assert!(
+            skipped
+                .iter()
+                .any(|e| e.detail.contains(&fresh) && e.detail.contains(&stored_bad.id.to_string())),
+            "{skipped:?}"
+        );
+        assert!(
+            !store
+                .audit_entries("alert.retriage")
+                .await
+                .unwrap()
+                .is_empty(),
+            "the automatic re-triage is audited"
+        );
+
+        // By hand: an alert no rule applied to can be triaged again once a rule covers
+        // it; one with an investigation cannot; an unknown one is 404.
+        let (_, v) = send(
+            &http,
+            alerts.clone(),
+            &key,
+            &generic_alert("nowhere-host", 3),
+        )
+        .await;
+        let lonely = v["alert_id"].as_str().unwrap().to_string();
+        let a = decided(&http, &base, &key, &lonely).await;
+        assert!(a["investigation_id"].is_null(), "{a:#}");
+        let retriage = |id: &str| format!("{base}/api/v1/alerts/{id}/retriage");
+        let (status, v) = send(&http, retriage(&lonely), &key, &json!({})).await;
+        assert_eq!(status, 202, "{v:#}");
+        assert_eq!(v["alert_id"], lonely.as_str());
+        let (status, _) = send(&http, retriage(&fresh), &key, &json!({})).await;
+        assert_eq!(status, 409);
+        let (status, _) = send(
+            &http,
+            retriage("00000000-0000-4000-8000-000000000000"),
+            &key,
+            &json!({}),
+        )
+        .await;
+        assert_eq!(status, 404);
+        let viewer = store
+            .create_api_key("viewer", Role::Viewer)
+            .await
+            .unwrap()
+            .1;
+        let (status, _) = send(&http, retriage(&lonely), &viewer, &json!({})).await;
+        assert_eq!(status, 403);
+    }
+}
+
+/// The duplicate-key and NUL refusals reach the real intake too (the SECDO API reads its
+/// own credential from the body).
+#[tokio::test]
+async fn duplicate_keys_and_nul_characters_are_refused() {
+    for db in both().await {
+        let store: Store = db.store().clone();
+        let base = serve_state(AppState::new(store.clone(), MasterKey::generate())).await;
+        let http = reqwest::Client::new();
+        let (_, key) = store
+            .create_api_key("analyst", Role::Analyst)
+            .await
+            .unwrap();
+        let r = http
+            .post(format!("{base}/api/v1/environments"))
+            .bearer_auth(&key)
+            .header("content-type", "application/json")
+            .body(r#"{"name": "a", "name": "b", "scopes": []}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400);
+        let v: Value = r.json().await.unwrap();
+        assert!(
+            v["error"].as_str().unwrap().contains("duplicate key"),
+            "{v:#}"
+        );
+
+        let nul = json!({"name": "bad\u{0}name", "description": ""});
+        assert_eq!(
+            fields(&send(&http, format!("{base}/api/v1/projects"), &key, &nul).await),
+            ["name"]
+        );
+        let mut secdo = secdo_network(&key, "10.0.0.1", "nul-1");
+        secdo["product"] = "Fire\u{0}Wall".into();
+        let r = post_json(
+            &http,
+            format!("{base}/publicapi/v2/enrich_with_secdo/"),
+            &key,
+            &secdo,
+        )
+        .await;
+        assert_eq!(r.status(), 422);
+    }
+}

@@ -11,8 +11,8 @@
 mod common;
 
 use common::{
-    apikey, decided, library, outcome, post_json, proc_status_kib, secdo_network,
-    serve_library, serve_state, spawn_workers, start,
+    apikey, decided, library, outcome, post_json, proc_status_kib, secdo_network, serve_library,
+    serve_state, spawn_workers, start,
 };
 use riposte_server::AppState;
 use riposte_store::testing::both;
@@ -345,4 +345,116 @@ async fn duplicate_keys_and_nul_characters_are_refused() {
         .await;
         assert_eq!(r.status(), 422);
     }
+}
+
+/// The problems a 422 gives, joined.
+fn problems(answer: &(u16, Value)) -> String {
+    assert_eq!(answer.0, 422, "{:#}", answer.1);
+    answer.1["fields"].to_string()
+}
+
+/// Findings 3 and 6: the allowlist hint and the IPv6 forms of refused IPv4 addresses,
+/// through a spawned `riposte serve --outbound-allow ::1/32` (the old hint), for webhooks, SIEM exports
+/// and pull connections alike.
+#[tokio::test]
+async fn ipv6_forms_of_internal_addresses_are_refused_everywhere() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let lib = library(tmp.path());
+    let admin = apikey(&data, None, "admin");
+    let server = start(
+        &data,
+        &lib,
+        None,
+        &["--no-bundled-sigma", "--outbound-allow", "::1/32"],
+    );
+    let http = reqwest::Client::new();
+    let url = |path: &str| format!("{}/api/v1/{path}", server.base);
+    let webhook = |n: usize, target: &str| json!({"name": format!("w{n}"), "url": target, "events": ["processing_complete"]});
+
+    // The allowed address is accepted: the refusals below are the guard's, not the test's.
+    let (status, v) = send(
+        &http,
+        url("webhooks"),
+        &admin,
+        &webhook(0, "http://[::1]:9/"),
+    )
+    .await;
+    assert_eq!(status, 201, "{v:#}");
+    // The hint gives the address alone: /128 for IPv6.
+    let p = problems(
+        &send(
+            &http,
+            url("webhooks"),
+            &admin,
+            &webhook(1, "http://[fd00::5]:8080/"),
+        )
+        .await,
+    );
+    assert!(p.contains("--outbound-allow fd00::5/128"), "{p}");
+    for (n, target) in [
+        "http://[::ffff:169.254.169.254]/latest/meta-data/",
+        "http://[::127.0.0.1]/",
+        "http://[2002:7f00:1::]/",
+        "http://[fec0::1]/",
+        "http://[64:ff9b::a9fe:a9fe]/",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let p = problems(&send(&http, url("webhooks"), &admin, &webhook(n + 2, target)).await);
+        assert!(p.contains("non-public"), "{target}: {p}");
+        let siem = json!({"name": format!("s{n}"), "kind": "elasticsearch", "url": target,
+                          "events": ["processing_complete"]});
+        problems(&send(&http, url("siem-exports"), &admin, &siem).await);
+    }
+    let p = problems(
+        &send(
+            &http,
+            url("webhooks"),
+            &admin,
+            &webhook(9, "http://[::ffff:169.254.169.254]/"),
+        )
+        .await,
+    );
+    assert!(p.contains("--outbound-allow 169.254.169.254/32"), "{p}");
+    let connection = json!({"name": "cs", "vendor": "crowdstrike", "secret": "s",
+        "settings": {"base_url": "https://[::127.0.0.1]/", "client_id": "c"}});
+    let p = problems(&send(&http, url("connections"), &admin, &connection).await);
+    assert!(p.contains("127.0.0.1/32"), "{p}");
+}
+
+/// Finding 6: a pull connection's host name re-pointed at an internal address after its
+/// URL was checked (DNS rebinding) is refused when the connection is made, because
+/// pollers resolve names through the outbound guard. Here `localhost` plays the name that
+/// now resolves to an internal address.
+#[tokio::test]
+async fn pull_connections_resolve_names_through_the_outbound_guard() {
+    use riposte_fakes::crowdstrike::FakeCrowdStrike;
+    use riposte_notify::OutboundPolicy;
+    use riposte_sources::poll::AlertPoller;
+    use riposte_sources::poll::crowdstrike::{CrowdStrikePoller, CrowdStrikeSettings};
+    let falcon = FakeCrowdStrike::new("cs-client", "cs-secret");
+    let server = falcon.start().await;
+    let port = server
+        .url()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .trim_end_matches('/')
+        .to_string();
+    let by_name = format!("http://localhost:{port}");
+    let poller = |policy: &OutboundPolicy| {
+        CrowdStrikePoller::new(CrowdStrikeSettings::new(&by_name, "cs-client"), "cs-secret")
+            .unwrap()
+            .with_resolver(policy.resolver())
+            .unwrap()
+    };
+    let err = poller(&OutboundPolicy::default()).test().await.unwrap_err();
+    assert!(err.to_string().contains("non-public"), "{err}");
+    let lab = OutboundPolicy {
+        allow: vec!["127.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()],
+    };
+    poller(&lab).test().await.unwrap();
 }

@@ -458,3 +458,42 @@ async fn pull_connections_resolve_names_through_the_outbound_guard() {
     };
     poller(&lab).test().await.unwrap();
 }
+
+/// Finding 8: the data directory of a spawned `riposte serve` is 0700 and the database,
+/// its WAL and every evidence file it wrote are 0600 (the umask would give 0755/0644).
+#[cfg(unix)]
+#[tokio::test]
+async fn the_data_directory_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let lib = library(tmp.path());
+    // The data directory does not exist: the first command creates it.
+    let key = apikey(&data, None, "analyst");
+    let server = start(&data, &lib, None, &["--no-bundled-sigma"]);
+    let http = reqwest::Client::new();
+    let alert = common::post_secdo(&http, &server.base, &key, "10.20.0.9", "perm-1").await;
+    let d = common::wait_for_investigation(&http, &server.base, &key, &alert).await;
+    assert!(!d["evidence"].as_array().unwrap().is_empty(), "{d:#}");
+
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    for file in ["riposte.db", "riposte.db-wal", "master.key"] {
+        assert_eq!(mode(&data.join(file)), 0o600, "{file}");
+    }
+    let mut blobs = 0;
+    let mut dirs = vec![data.join("evidence")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.starts_with(data.join("evidence/sha256")) {
+                assert_eq!(mode(&path), 0o600, "{}", path.display());
+                blobs += 1;
+            }
+        }
+    }
+    assert!(blobs > 0, "no evidence file written");
+    assert_eq!(mode(&data.join("evidence")), 0o700);
+}

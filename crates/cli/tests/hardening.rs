@@ -302,18 +302,26 @@ async fn a_rule_that_cannot_compile_never_stops_triage() {
     }
 }
 
+/// An in-process server on `db` (no workers); its store, base URL, a client and an
+/// analyst key.
+async fn analyst_server(
+    db: &riposte_store::testing::TestDb,
+) -> (Store, String, reqwest::Client, String) {
+    let store: Store = db.store().clone();
+    let base = serve_state(AppState::new(store.clone(), MasterKey::generate())).await;
+    let (_, key) = store
+        .create_api_key("analyst", Role::Analyst)
+        .await
+        .unwrap();
+    (store, base, reqwest::Client::new(), key)
+}
+
 /// The duplicate-key and NUL refusals reach the real intake too (the SECDO API reads its
 /// own credential from the body).
 #[tokio::test]
 async fn duplicate_keys_and_nul_characters_are_refused() {
     for db in both().await {
-        let store: Store = db.store().clone();
-        let base = serve_state(AppState::new(store.clone(), MasterKey::generate())).await;
-        let http = reqwest::Client::new();
-        let (_, key) = store
-            .create_api_key("analyst", Role::Analyst)
-            .await
-            .unwrap();
+        let (_, base, http, key) = analyst_server(&db).await;
         let r = http
             .post(format!("{base}/api/v1/environments"))
             .bearer_auth(&key)
@@ -496,4 +504,57 @@ async fn the_data_directory_is_private() {
     }
     assert!(blobs > 0, "no evidence file written");
     assert_eq!(mode(&data.join("evidence")), 0o700);
+}
+
+/// Finding 4, on SQLite and Postgres: SECDO events of two vendors with one `event_id`
+/// are two alerts; a replay of either (and of a real vendor sample from the corpus, and of
+/// a generic alert) is still one.
+#[tokio::test]
+async fn secdo_vendors_sharing_an_event_id_stay_apart_and_replays_stay_one() {
+    for db in both().await {
+        let (store, base, http, key) = analyst_server(&db).await;
+
+        let mut palo_alto = secdo_network(&key, "10.20.3.41", "4711");
+        palo_alto["vendor"] = "Palo Alto Networks".into();
+        palo_alto["product"] = "PAN-OS".into();
+        let check_point = secdo_network(&key, "10.20.3.99", "4711");
+        let first = common::post_secdo_body(&http, &base, &palo_alto).await;
+        let second = common::post_secdo_body(&http, &base, &check_point).await;
+        assert_ne!(first, second, "two vendors, two alerts");
+        // Replays change nothing.
+        assert_eq!(
+            common::post_secdo_body(&http, &base, &palo_alto).await,
+            first
+        );
+        assert_eq!(
+            common::post_secdo_body(&http, &base, &check_point).await,
+            second
+        );
+        let a = common::get_json(&http, format!("{base}/api/v1/alerts/{first}"), &key).await;
+        assert_eq!(a["vendor"], "Palo Alto Networks", "{a:#}");
+
+        let sample: Value = serde_json::from_str(
+            &std::fs::read_to_string(common::corpus().join(
+                "alerts/crowdstrike/sekoia-stream-eppdetectionsummary-linux-custom-ioc-network.json",
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        let url = format!("{base}/api/v1/sources/crowdstrike/alerts");
+        let (status, one) = send(&http, url.clone(), &key, &sample).await;
+        assert_eq!(status, 202, "{one:#}");
+        let (status, again) = send(&http, url, &key, &sample).await;
+        assert_eq!(status, 200, "{again:#}");
+        assert_eq!(again["alerts"][0]["outcome"], "duplicate");
+        assert_eq!(again["alerts"][0]["alert_id"], one["alerts"][0]["alert_id"]);
+
+        let generic = generic_alert("web01", 7);
+        let (_, one) = send(&http, format!("{base}/api/v1/alerts"), &key, &generic).await;
+        let (status, again) = send(&http, format!("{base}/api/v1/alerts"), &key, &generic).await;
+        assert_eq!(status, 200);
+        assert_eq!(again["alert_id"], one["alert_id"]);
+        assert_eq!(store.count_alerts().await.unwrap(), 4);
+        let b = common::get_json(&http, format!("{base}/api/v1/alerts/{second}"), &key).await;
+        assert_eq!(b["vendor"], "Check Point", "{b:#}");
+    }
 }

@@ -365,9 +365,18 @@ pub async fn post_secdo(
     ip: &str,
     event_id: &str,
 ) -> String {
+    post_secdo_body(http, base, &secdo_network(key, ip, event_id)).await
+}
+
+/// Posts a SECDO body (its `apikey` is the credential); returns the alert id.
+pub async fn post_secdo_body(
+    http: &reqwest::Client,
+    base: &str,
+    body: &serde_json::Value,
+) -> String {
     let r = http
         .post(format!("{base}/publicapi/v2/enrich_with_secdo/"))
-        .json(&secdo_network(key, ip, event_id))
+        .json(body)
         .send()
         .await
         .unwrap();

@@ -75,7 +75,7 @@ pub struct ServeArgs {
 
 /// Opens the configured database (SQLite under the data dir by default), migrating it.
 pub async fn open_store(data_dir: &Path, database_url: Option<&str>) -> Result<Store> {
-    std::fs::create_dir_all(data_dir)
+    riposte_store::private_dir(data_dir)
         .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
     let store = match database_url {
         Some(url) => Store::connect(url)

@@ -6,11 +6,12 @@
 
 mod common;
 
-use common::{corpus, get_json, library, post_json, serve_state};
+use common::{
+    corpus, decided, get_json, library, outcome, post_json, serve_library, spawn_workers,
+};
 use riposte_rules::EvidenceRoots;
-use riposte_server::AppState;
 use riposte_store::testing::both;
-use riposte_store::{BlobStore, MasterKey, Role, Store};
+use riposte_store::{BlobStore, Role, Store};
 use riposte_worker::{Worker, WorkerConfig};
 use serde_json::{Value, json};
 use std::path::Path;
@@ -62,18 +63,6 @@ async fn post_alert(
     v["alerts"][0]["alert_id"].as_str().unwrap().to_string()
 }
 
-/// The alert once its triage recorded a decision.
-async fn decided(http: &reqwest::Client, base: &str, key: &str, alert: &str) -> Value {
-    for _ in 0..300 {
-        let a = get_json(http, format!("{base}/api/v1/alerts/{alert}"), key).await;
-        if !a["decision"].is_null() {
-            return a;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("alert {alert} got no decision");
-}
-
 /// The investigation once it is complete or failed.
 async fn finished(http: &reqwest::Client, base: &str, key: &str, inv: &str) -> Value {
     for _ in 0..300 {
@@ -103,15 +92,6 @@ fn outcomes(alert: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
-fn outcome<'a>(alert: &'a Value, rule: &str) -> &'a Value {
-    alert["decision_detail"]["evaluations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["rule"]["name"] == rule)
-        .unwrap_or_else(|| panic!("no evaluation of {rule} in {alert:#}"))
-}
-
 async fn created(r: reqwest::Response) -> Value {
     let status = r.status();
     let v: Value = r.json().await.unwrap();
@@ -129,21 +109,8 @@ async fn corpus_alerts_trigger_the_right_rules_and_record_why() {
         add_host(&lib, "temp123", "temp123");
         add_host(&lib, "cs-other", "other.example.com");
         let store: Store = db.store().clone();
-        let blobs = BlobStore::local(&tmp.path().join("evidence")).unwrap();
-        let (stop, rx) = tokio::sync::watch::channel(false);
-        let config = WorkerConfig {
-            evidence_roots: riposte_rules::EvidenceRoots::new([tmp.path().to_path_buf()]),
-            poll_interval: Duration::from_millis(20),
-            ..WorkerConfig::default()
-        };
-        for _ in 0..2 {
-            tokio::spawn(Worker::new(store.clone(), blobs.clone(), config.clone()).run(rx.clone()));
-        }
-        let state = AppState {
-            evidence_roots: EvidenceRoots::new([tmp.path().to_path_buf()]),
-            ..AppState::new(store.clone(), MasterKey::generate())
-        };
-        let base = serve_state(state).await;
+        let stop = spawn_workers(&store, tmp.path(), 2);
+        let base = serve_library(store.clone(), tmp.path()).await;
         let http = reqwest::Client::new();
         let (_, key) = store
             .create_api_key("analyst", Role::Analyst)

@@ -6,12 +6,10 @@
 
 mod common;
 
-use common::{library, serve_state};
+use common::{library, serve_library};
 use reqwest::Method;
-use riposte_rules::EvidenceRoots;
-use riposte_server::AppState;
 use riposte_store::testing::{TestDb, both};
-use riposte_store::{MasterKey, Role, Store};
+use riposte_store::{Role, Store};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -113,11 +111,7 @@ async fn setup(db: &TestDb) -> Fixture {
     let tmp = tempfile::tempdir().unwrap();
     let lib = library(tmp.path());
     let store: Store = db.store().clone();
-    let state = AppState {
-        evidence_roots: EvidenceRoots::new([tmp.path().to_path_buf()]),
-        ..AppState::new(store.clone(), MasterKey::generate())
-    };
-    let base = serve_state(state).await;
+    let base = serve_library(store.clone(), tmp.path()).await;
     let http = reqwest::Client::new();
     let mut keys = Vec::new();
     for (name, role) in [

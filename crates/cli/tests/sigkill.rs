@@ -3,103 +3,19 @@
 
 mod common;
 
-use common::{get_json, library, secdo_network};
+use common::{apikey, get_json, library, secdo_network, start};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::Value;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn start(data: &Path, lib: &Path, db_url: Option<&str>, extra: &[&str]) -> Server {
-    let port = free_port();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_riposte"));
-    cmd.args(["serve", "--data-dir"])
-        .arg(data)
-        .args([
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--evidence-library",
-        ])
-        .arg(lib);
-    // YARA over the collected files is not what this test is about; the bundled set's
-    // first compilation would outlast the start-up deadline.
-    cmd.args([
-        "--job-lease-secs",
-        "2",
-        "--workers",
-        "1",
-        "--no-bundled-yara",
-    ])
-    .args(extra);
-    if let Some(url) = db_url {
-        cmd.args(["--database-url", url]);
-    }
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(data.join("server.log"))
-        .unwrap();
-    let child = cmd
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("start riposte serve");
-    let base = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "server did not start; log: {}",
-            std::fs::read_to_string(data.join("server.log")).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Server { child, base }
-}
-
-fn apikey(data: &Path, db_url: Option<&str>) -> String {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_riposte"));
-    cmd.args(["apikey", "create", "--role", "analyst", "--data-dir"])
-        .arg(data);
-    if let Some(url) = db_url {
-        cmd.args(["--database-url", url]);
-    }
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
 
 async fn kill_mid_pipeline_then_recover(db_url: Option<&str>) {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
     let lib = library(tmp.path());
-    let key = apikey(&data, db_url);
+    let key = apikey(&data, db_url, "analyst");
     let http = reqwest::Client::new();
 
     // Slow stages so the kill lands mid-pipeline.

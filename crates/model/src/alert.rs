@@ -41,6 +41,13 @@ impl AlertSource {
             AlertSource::Wiz => "wiz",
         }
     }
+
+    /// True for sources where one endpoint receives alerts of several vendors and
+    /// products (SECDO's enrichment API, the generic API): their event ids are unique only
+    /// per vendor and product, so deduplication must include both.
+    pub fn receives_many_vendors(self) -> bool {
+        matches!(self, AlertSource::Generic | AlertSource::Secdo)
+    }
 }
 
 impl fmt::Display for AlertSource {

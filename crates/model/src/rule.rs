@@ -314,7 +314,7 @@ pub struct RuleRef {
 pub struct RuleEvaluation {
     /// The rule version evaluated.
     pub rule: RuleRef,
-    /// `matched`, `applied`, `not_matched`, `disabled` or `not_resolved`.
+    /// `matched`, `applied`, `not_matched`, `disabled`, `not_resolved` or `invalid`.
     pub outcome: RuleOutcome,
     /// Why, in words.
     pub reason: String,
@@ -334,6 +334,9 @@ pub enum RuleOutcome {
     Disabled,
     /// The rule matched but no scope of its environment covers the target.
     NotResolved,
+    /// The rule cannot be compiled (its patterns together exceed the matcher's limits):
+    /// it was skipped, and the other rules were evaluated without it.
+    Invalid,
 }
 
 impl RuleOutcome {
@@ -345,6 +348,7 @@ impl RuleOutcome {
             RuleOutcome::NotMatched => "not_matched",
             RuleOutcome::Disabled => "disabled",
             RuleOutcome::NotResolved => "not_resolved",
+            RuleOutcome::Invalid => "invalid",
         }
     }
 }
@@ -425,6 +429,7 @@ mod tests {
             RuleOutcome::NotMatched,
             RuleOutcome::Disabled,
             RuleOutcome::NotResolved,
+            RuleOutcome::Invalid,
         ] {
             assert_eq!(serde_json::to_value(o).unwrap(), o.as_str());
         }

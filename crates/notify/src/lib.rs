@@ -24,7 +24,7 @@ mod webhook;
 
 pub use credential::Credential;
 pub use dispatch::{DELIVERY_HEADER, Dispatcher, EVENT_HEADER, TargetOutcome};
-pub use guard::{OutboundPolicy, is_public};
+pub use guard::{OutboundPolicy, allow_hint, embedded_ipv4, is_public, normalize};
 pub use outbound::{
     EXCERPT_CHARS, GuardedClient, OutboundRequest, OutboundResponse, parse_retry_after, redact_url,
 };
@@ -46,7 +46,8 @@ pub enum NotifyError {
     },
     /// The URL resolves to an address the outbound policy refuses.
     #[error(
-        "webhook url `{url}` resolves to {ip}, a non-public address; add it to the outbound allowlist (--outbound-allow {ip}/32) if this is intended"
+        "webhook url `{url}` resolves to {ip}, a non-public address; add it to the outbound allowlist (--outbound-allow {}) if this is intended",
+        guard::allow_hint(*ip)
     )]
     Blocked {
         /// The URL.

@@ -108,7 +108,7 @@ fn rules() -> Vec<DetectionRule> {
 
 fn bench(c: &mut Criterion) {
     let alerts = alerts();
-    let set = RuleSet::new(rules()).expect("rules compile");
+    let set = RuleSet::new(rules());
     let mut group = c.benchmark_group("rules");
     group.throughput(Throughput::Elements(alerts.len() as u64));
     group

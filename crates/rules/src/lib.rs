@@ -2,7 +2,8 @@
 //! environments say where the alert's target is and how to acquire it.
 //!
 //! - [`RuleSet`] compiles the rules once (patterns into one matcher per rule) and
-//!   evaluates an alert against all of them, with the reason for every outcome.
+//!   evaluates an alert against all of them, with the reason for every outcome; a rule
+//!   that cannot be compiled is skipped, never taking the others down.
 //! - [`resolve_target`] finds the first scope of the given environments that covers a
 //!   target, or explains why none does.
 //! - [`validate_environment`] and [`validate_rule`] check definitions before they are
@@ -16,7 +17,7 @@ mod resolve;
 mod validate;
 
 pub use matcher::{AlertOrigin, RuleMatch, RuleSet};
-pub use pattern::PatternSet;
+pub use pattern::{MAX_PATTERN_BYTES, PatternError, PatternSet};
 pub use resolve::{Resolution, resolve_target};
 pub use validate::{ConnectionInfo, EvidenceRoots, validate_environment, validate_rule};
 
@@ -38,17 +39,4 @@ impl FieldProblem {
             problem: problem.into(),
         }
     }
-}
-
-/// A stored rule could not be compiled (its patterns were validated when it was saved,
-/// so this means the database was edited by hand).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("rule {rule}: invalid pattern {pattern:?}: {problem}")]
-pub struct RuleError {
-    /// The rule's name.
-    pub rule: String,
-    /// The pattern.
-    pub pattern: String,
-    /// What is wrong with it.
-    pub problem: String,
 }

@@ -1,7 +1,8 @@
 //! Evaluating an alert against every rule, with the reason for each outcome.
 
-use crate::{PatternSet, RuleError};
-use riposte_model::{Alert, DetectionRule, RuleOutcome, Target};
+use crate::pattern::PatternError;
+use crate::{FieldProblem, PatternSet};
+use riposte_model::{Alert, DetectionRule, RuleFilters, RuleOutcome, Target};
 use std::collections::BTreeMap;
 
 /// How an alert arrived, for rules bound to one XDR connection.
@@ -11,12 +12,42 @@ pub struct AlertOrigin<'a> {
     pub connection_id: Option<&'a str>,
 }
 
-/// One rule compiled: its patterns built once.
+/// A rule's filters compiled: each pattern list built once into one matcher.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CompiledFilters {
+    finding_types: Option<PatternSet>,
+    titles: Option<PatternSet>,
+}
+
+impl CompiledFilters {
+    /// Compiles the pattern lists of `filters`, exactly as triage evaluates them. The
+    /// error names the field at fault (`filters.titles`, `filters.finding_types[3]`).
+    pub(crate) fn new(filters: &RuleFilters) -> Result<Self, FieldProblem> {
+        let compile = |field: &str, patterns: &[String]| {
+            if patterns.is_empty() {
+                return Ok(None);
+            }
+            PatternSet::new(patterns).map(Some).map_err(|e| {
+                let at = match &e {
+                    PatternError::Pattern { index, .. } => format!("{field}[{index}]"),
+                    PatternError::TooLarge { .. } => field.to_string(),
+                };
+                FieldProblem::new(at, e.to_string())
+            })
+        };
+        Ok(CompiledFilters {
+            finding_types: compile("filters.finding_types", &filters.finding_types)?,
+            titles: compile("filters.titles", &filters.titles)?,
+        })
+    }
+}
+
+/// One rule compiled: its patterns built once, or why they cannot be.
 #[derive(Debug, Clone)]
 struct Compiled {
     rule: DetectionRule,
-    finding_types: Option<PatternSet>,
-    titles: Option<PatternSet>,
+    /// `Err(why)` for an enabled rule that cannot be compiled: it is skipped.
+    filters: Result<CompiledFilters, String>,
 }
 
 /// Every rule, compiled and in evaluation order (priority, then name).
@@ -30,43 +61,35 @@ pub struct RuleSet {
 pub struct RuleMatch<'a> {
     /// The rule.
     pub rule: &'a DetectionRule,
-    /// [`RuleOutcome::Matched`], [`RuleOutcome::NotMatched`] or [`RuleOutcome::Disabled`].
+    /// [`RuleOutcome::Matched`], [`RuleOutcome::NotMatched`], [`RuleOutcome::Disabled`]
+    /// or [`RuleOutcome::Invalid`].
     pub outcome: RuleOutcome,
-    /// Why: the first filter that failed, or what matched.
+    /// Why: the first filter that failed, what matched, or why the rule was skipped.
     pub reason: String,
 }
 
-fn compile(rule: &DetectionRule, patterns: &[String]) -> Result<Option<PatternSet>, RuleError> {
-    if patterns.is_empty() {
-        return Ok(None);
-    }
-    PatternSet::new(patterns)
-        .map(Some)
-        .map_err(|(pattern, problem)| RuleError {
-            rule: rule.spec.name.clone(),
-            pattern,
-            problem,
-        })
-}
-
 impl RuleSet {
-    /// Compiles `rules` (disabled ones too, so they can be reported).
-    pub fn new(rules: Vec<DetectionRule>) -> Result<Self, RuleError> {
-        let mut compiled = Vec::with_capacity(rules.len());
-        for rule in rules {
-            let finding_types = compile(&rule, &rule.spec.filters.finding_types)?;
-            let titles = compile(&rule, &rule.spec.filters.titles)?;
-            compiled.push(Compiled {
-                rule,
-                finding_types,
-                titles,
-            });
-        }
+    /// Compiles `rules`. A rule that cannot be compiled never takes the others down: it
+    /// is kept, listed by [`RuleSet::invalid`] and evaluated as [`RuleOutcome::Invalid`].
+    /// Disabled rules are kept (to be reported) but not compiled.
+    pub fn new(rules: Vec<DetectionRule>) -> Self {
+        let mut compiled: Vec<Compiled> = rules
+            .into_iter()
+            .map(|rule| {
+                let filters = if rule.enabled {
+                    CompiledFilters::new(&rule.spec.filters)
+                        .map_err(|p| format!("{}: {}", p.field, p.problem))
+                } else {
+                    Ok(CompiledFilters::default())
+                };
+                Compiled { rule, filters }
+            })
+            .collect();
         compiled.sort_by(|a, b| {
             (a.rule.spec.priority, &a.rule.spec.name)
                 .cmp(&(b.rule.spec.priority, &b.rule.spec.name))
         });
-        Ok(RuleSet { rules: compiled })
+        RuleSet { rules: compiled }
     }
 
     /// How many rules there are.
@@ -79,18 +102,30 @@ impl RuleSet {
         self.rules.is_empty()
     }
 
+    /// The enabled rules that cannot be compiled, with why; they are skipped.
+    pub fn invalid(&self) -> impl Iterator<Item = (&DetectionRule, &str)> {
+        self.rules
+            .iter()
+            .filter_map(|c| c.filters.as_ref().err().map(|why| (&c.rule, why.as_str())))
+    }
+
     /// Every rule's outcome for `alert`, in evaluation order.
     pub fn evaluate(&self, alert: &Alert, origin: AlertOrigin<'_>) -> Vec<RuleMatch<'_>> {
         self.rules
             .iter()
             .map(|c| {
-                let (outcome, reason) = if !c.rule.enabled {
-                    (RuleOutcome::Disabled, "the rule is disabled".to_string())
-                } else {
-                    match c.check(alert, origin, true) {
+                let (outcome, reason) = match &c.filters {
+                    _ if !c.rule.enabled => {
+                        (RuleOutcome::Disabled, "the rule is disabled".to_string())
+                    }
+                    Err(why) => (
+                        RuleOutcome::Invalid,
+                        format!("skipped: the rule cannot be compiled ({why})"),
+                    ),
+                    Ok(filters) => match c.check(filters, alert, origin, true) {
                         Ok(why) => (RuleOutcome::Matched, why),
                         Err(why) => (RuleOutcome::NotMatched, why),
-                    }
+                    },
                 };
                 RuleMatch {
                     rule: &c.rule,
@@ -105,7 +140,12 @@ impl RuleSet {
     pub fn matching(&self, alert: &Alert, origin: AlertOrigin<'_>) -> Vec<&DetectionRule> {
         self.rules
             .iter()
-            .filter(|c| c.rule.enabled && c.check(alert, origin, false).is_ok())
+            .filter(|c| {
+                c.rule.enabled
+                    && c.filters
+                        .as_ref()
+                        .is_ok_and(|f| c.check(f, alert, origin, false).is_ok())
+            })
             .map(|c| &c.rule)
             .collect()
     }
@@ -116,6 +156,7 @@ impl Compiled {
     /// when `explain` is set (the match-only path allocates nothing).
     fn check(
         &self,
+        compiled: &CompiledFilters,
         alert: &Alert,
         origin: AlertOrigin<'_>,
         explain: bool,
@@ -154,7 +195,7 @@ impl Compiled {
                 )
             }));
         }
-        if let Some(types) = &self.finding_types
+        if let Some(types) = &compiled.finding_types
             && !types.matches(&alert.finding_type)
         {
             return Err(why(&|| {
@@ -165,7 +206,7 @@ impl Compiled {
                 )
             }));
         }
-        if let Some(titles) = &self.titles
+        if let Some(titles) = &compiled.titles
             && !titles.matches(&alert.title)
         {
             return Err(why(&|| {
@@ -183,14 +224,14 @@ impl Compiled {
             return Ok(String::new());
         }
         let mut matched = vec![format!("source {}", alert.source)];
-        if let Some(p) = self
+        if let Some(p) = compiled
             .finding_types
             .as_ref()
             .and_then(|t| t.first_match(&alert.finding_type))
         {
             matched.push(format!("finding type {} ({p})", alert.finding_type));
         }
-        if let Some(p) = self
+        if let Some(p) = compiled
             .titles
             .as_ref()
             .and_then(|t| t.first_match(&alert.title))

@@ -13,24 +13,58 @@ use riposte_model::{
 };
 use std::net::IpAddr;
 
+/// At most this many scopes' reasons are listed when nothing covers a target; the rest
+/// are counted. With the per-reason bound below, a resolution's text is bounded whatever
+/// the number of environments and scopes or the size of the target.
+pub const MAX_REASONS: usize = 20;
+
+/// A target's value as shown in a reason: at most this many characters, so a reason
+/// never repeats a huge input.
+const MAX_SHOWN: usize = 120;
+
+/// One scope's reason: at most this many characters.
+const MAX_REASON: usize = 1000;
+
+/// `text`, cut to `max` characters with an ellipsis.
+fn clip_to(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_string(),
+        Some((end, _)) => format!("{}…", &text[..end]),
+    }
+}
+
+/// A target's value, cut to [`MAX_SHOWN`] characters.
+fn clip(text: &str) -> String {
+    clip_to(text, MAX_SHOWN)
+}
+
 /// The outcome of resolving a target.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resolution {
     /// The first scope that covers the target.
     Covered(ScopeMatch),
-    /// Nothing covers it; one line per scope tried.
+    /// Nothing covers it; one line per scope tried (at most [`MAX_REASONS`], then one
+    /// line counting the others).
     NotCovered(Vec<String>),
 }
 
 /// Resolves `target` against `environments`, in order.
 pub fn resolve_target(target: &Target, environments: &[&Environment]) -> Resolution {
     let mut reasons = Vec::new();
+    let mut unlisted = 0usize;
+    let mut push = |reason: String| {
+        if reasons.len() < MAX_REASONS {
+            reasons.push(reason);
+        } else {
+            unlisted += 1;
+        }
+    };
     if environments.is_empty() {
-        reasons.push("no environment is defined: create one with POST /api/v1/environments".into());
+        push("no environment is defined: create one with POST /api/v1/environments".into());
     }
     for env in environments {
         if env.scopes.is_empty() {
-            reasons.push(format!("environment {}: it has no scopes", env.name));
+            push(format!("environment {}: it has no scopes", env.name));
         }
         for (index, scope) in env.scopes.iter().enumerate() {
             let outcome = match scope {
@@ -48,14 +82,20 @@ pub fn resolve_target(target: &Target, environments: &[&Environment]) -> Resolut
                         matched_on,
                     });
                 }
-                Err(why) => reasons.push(format!(
-                    "environment {}, scope {} ({}): {why}",
+                Err(why) => push(format!(
+                    "environment {}, scope {} ({}): {}",
                     env.name,
                     index + 1,
-                    scope.kind()
+                    scope.kind(),
+                    clip_to(&why, MAX_REASON)
                 )),
             }
         }
+    }
+    if unlisted > 0 {
+        reasons.push(format!(
+            "… and {unlisted} more scope(s) that do not cover it"
+        ));
     }
     Resolution::NotCovered(reasons)
 }
@@ -76,12 +116,12 @@ fn aws_covers(target: &Target, scope: &AwsScope) -> Result<(Acquisition, String)
         return Err("the alert names no EC2 instance id".into());
     };
     if !is_instance_id(instance_id) {
-        return Err(format!("{instance_id:?} is not an EC2 instance id"));
+        return Err(format!("{:?} is not an EC2 instance id", clip(instance_id)));
     }
     if let Some(provider) = given(&target.cloud_provider)
         && !provider.eq_ignore_ascii_case("aws")
     {
-        return Err(format!("the target is in {provider}, not AWS"));
+        return Err(format!("the target is in {}, not AWS", clip(provider)));
     }
     let account = given(&target.account_id);
     if let Accounts::Listed(ids) = &scope.accounts {
@@ -93,7 +133,11 @@ fn aws_covers(target: &Target, scope: &AwsScope) -> Result<(Acquisition, String)
                 ));
             }
             Some(a) if !ids.iter().any(|id| id == a) => {
-                return Err(format!("account {a} is not one of {}", ids.join(", ")));
+                return Err(format!(
+                    "account {} is not one of {}",
+                    clip(a),
+                    ids.join(", ")
+                ));
             }
             Some(_) => {}
         }
@@ -103,7 +147,8 @@ fn aws_covers(target: &Target, scope: &AwsScope) -> Result<(Acquisition, String)
     };
     if !scope.regions.is_empty() && !scope.regions.iter().any(|r| r.eq_ignore_ascii_case(region)) {
         return Err(format!(
-            "region {region} is not one of {}",
+            "region {} is not one of {}",
+            clip(region),
             scope.regions.join(", ")
         ));
     }
@@ -141,7 +186,7 @@ fn ssh_covers(target: &Target, scope: &SshScope) -> Result<(Acquisition, String)
         let host = host.trim_end_matches('.');
         if !scope.hostname_patterns.is_empty() {
             let patterns = PatternSet::new(&scope.hostname_patterns)
-                .map_err(|(p, problem)| format!("invalid hostname pattern {p:?}: {problem}"))?;
+                .map_err(|e| format!("invalid hostname patterns: {e}"))?;
             if let Some(p) = patterns.first_match(host) {
                 return Ok((
                     acquisition(host.to_string()),
@@ -155,11 +200,11 @@ fn ssh_covers(target: &Target, scope: &SshScope) -> Result<(Acquisition, String)
         let ips: Vec<String> = target.ips.iter().map(IpAddr::to_string).collect();
         tried.push(format!(
             "ips {} are outside the scope's networks",
-            ips.join(", ")
+            clip(&ips.join(", "))
         ));
     }
     match given(&target.hostname) {
-        Some(h) => tried.push(format!("hostname {h} matches no hostname pattern")),
+        Some(h) => tried.push(format!("hostname {} matches no hostname pattern", clip(h))),
         None if target.ips.is_empty() => tried.push("the alert names no IP or hostname".into()),
         None => {}
     }

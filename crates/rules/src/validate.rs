@@ -102,11 +102,20 @@ fn check_name(name: &str, problems: &mut Vec<FieldProblem>) {
     }
 }
 
+/// Each pattern on its own (every bad one is named), then the list as one matcher, the
+/// way it is used.
 fn check_patterns(field: &str, patterns: &[String], problems: &mut Vec<FieldProblem>) {
+    let before = problems.len();
     for (i, p) in patterns.iter().enumerate() {
-        if let Err((_, problem)) = PatternSet::new(&[p]) {
-            problems.push(FieldProblem::new(format!("{field}[{i}]"), problem));
+        if let Err(e) = PatternSet::new(&[p]) {
+            problems.push(FieldProblem::new(format!("{field}[{i}]"), e.to_string()));
         }
+    }
+    if problems.len() == before
+        && !patterns.is_empty()
+        && let Err(e) = PatternSet::new(patterns)
+    {
+        problems.push(FieldProblem::new(field, e.to_string()));
     }
 }
 
@@ -298,6 +307,7 @@ pub fn validate_rule(
             }
         }
     }
+    // Each list as one matcher, exactly as triage compiles the rule (`RuleSet::new`).
     check_patterns(
         "filters.finding_types",
         &spec.filters.finding_types,

@@ -19,7 +19,7 @@ pub mod crowdstrike;
 pub mod defender;
 pub(crate) mod http;
 
-pub use http::RetryPolicy;
+pub use http::{Resolver, RetryPolicy};
 
 /// The half-open time window `[since, until)` of vendor *update* times to fetch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,4 +1,5 @@
-//! Accepted alerts, deduplicated by (source, vendor event id).
+//! Accepted alerts, deduplicated by (source, vendor event id) — with vendor and product
+//! for sources that receive several vendors.
 
 use crate::{Conn, Result, Store, corrupt, ms};
 use riposte_model::{Alert, AlertDecision, AlertId, InvestigationId};
@@ -32,9 +33,19 @@ pub struct StoredAlert {
     pub decision_detail: Option<AlertDecision>,
 }
 
-/// The deduplication key: source and vendor id, or a hash of the payload when the vendor gives no id.
+/// The deduplication key: source and vendor id — with the vendor and product for sources
+/// that receive several vendors ([`AlertSource::receives_many_vendors`]: a Palo Alto and a
+/// Check Point event may share an id) — or a hash of the payload when the vendor gives no
+/// id.
+///
+/// [`AlertSource::receives_many_vendors`]: riposte_model::AlertSource::receives_many_vendors
 pub fn dedup_key(alert: &Alert) -> String {
     match &alert.vendor_event_id {
+        Some(id) if alert.source.receives_many_vendors() => {
+            // JSON keeps the parts apart whatever they contain (a `:` in a product name).
+            let parts = serde_json::json!([alert.vendor, alert.product, id]);
+            format!("{}:{parts}", alert.source)
+        }
         Some(id) => format!("{}:{}", alert.source, id),
         None => {
             let canonical = serde_json::to_vec(&alert.raw).unwrap_or_default();

@@ -19,6 +19,15 @@ pub struct AuditEntry {
     pub detail: String,
 }
 
+fn entry(r: &sqlx::any::AnyRow) -> Result<AuditEntry> {
+    Ok(AuditEntry {
+        at: from_ms(r.try_get("at")?),
+        actor: r.try_get("actor")?,
+        action: r.try_get("action")?,
+        detail: r.try_get("detail")?,
+    })
+}
+
 impl Store {
     /// Appends an audit entry.
     pub async fn audit(
@@ -48,16 +57,18 @@ impl Store {
         .bind(investigation.to_string())
         .fetch_all(self.pool())
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(AuditEntry {
-                    at: from_ms(r.try_get("at")?),
-                    actor: r.try_get("actor")?,
-                    action: r.try_get("action")?,
-                    detail: r.try_get("detail")?,
-                })
-            })
-            .collect()
+        rows.iter().map(entry).collect()
+    }
+
+    /// The entries of one action (`alert.rule_skipped`, …), oldest first.
+    pub async fn audit_entries(&self, action: &str) -> Result<Vec<AuditEntry>> {
+        let rows = sqlx::query(
+            "SELECT at, actor, action, detail FROM audit_log WHERE action = $1 ORDER BY id",
+        )
+        .bind(action)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(entry).collect()
     }
 }
 

@@ -14,6 +14,8 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 #[derive(Clone, Debug)]
 pub struct BlobStore {
     inner: Arc<dyn ObjectStore>,
+    /// The directory of a local store: its files are made 0600 once written.
+    local_root: Option<std::path::PathBuf>,
 }
 
 /// A blob after it was stored.
@@ -31,14 +33,21 @@ const CHUNK: usize = 256 * 1024;
 
 impl BlobStore {
     /// A store in a local directory (created if missing).
+    /// The directory is mode 0700 and every blob 0600 (see [`crate::private_dir`]).
     pub fn local(dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(dir)?;
-        Ok(Self::new(Arc::new(LocalFileSystem::new_with_prefix(dir)?)))
+        crate::private_dir(dir)?;
+        Ok(BlobStore {
+            local_root: Some(dir.to_path_buf()),
+            ..Self::new(Arc::new(LocalFileSystem::new_with_prefix(dir)?))
+        })
     }
 
     /// A store over any object store (S3-compatible, in-memory for tests).
     pub fn new(inner: Arc<dyn ObjectStore>) -> Self {
-        BlobStore { inner }
+        BlobStore {
+            inner,
+            local_root: None,
+        }
     }
 
     /// Streams `reader` into the store, hashing as it goes; memory stays bounded by one chunk
@@ -74,6 +83,9 @@ impl BlobStore {
             self.inner.delete(&staging).await?;
         } else {
             self.inner.rename(&staging, &final_path).await?;
+            if let Some(root) = &self.local_root {
+                crate::private_file(&root.join(&key))?;
+            }
         }
         Ok(StoredBlob { sha256, size, key })
     }
@@ -134,6 +146,13 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(streamed, data);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(dir.path()), 0o700);
+            assert_eq!(mode(&dir.path().join(&a.key)), 0o600);
+        }
         let empty = store.put_stream(&b""[..]).await.unwrap();
         assert_eq!(
             empty.sha256,

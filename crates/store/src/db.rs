@@ -105,8 +105,11 @@ fn migrations(backend: Backend) -> Migrator {
 }
 
 impl Store {
-    /// Opens (creating if needed) the SQLite database file at `path`, in WAL mode, and migrates it.
+    /// Opens (creating if needed) the SQLite database file at `path`, in WAL mode, and
+    /// migrates it. The file is mode 0600 (SQLite gives its WAL and shared-memory files
+    /// the database's mode).
     pub async fn open_sqlite(path: &Path) -> Result<Self> {
+        crate::private_file(path)?;
         let url = format!("sqlite://{}?mode=rwc", path.display());
         Self::connect(&url).await
     }

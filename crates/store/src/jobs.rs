@@ -11,7 +11,7 @@
 
 use crate::{Backend, Conn, Result, Store, corrupt, from_ms, ms};
 use chrono::{DateTime, Utc};
-use riposte_model::{InvestigationId, Job, JobId, JobKind, JobStatus};
+use riposte_model::{AlertId, InvestigationId, Job, JobId, JobKind, JobStatus};
 use serde::Serialize;
 use sqlx::{AssertSqlSafe, Row};
 use std::time::Duration;
@@ -239,5 +239,44 @@ impl Store {
         .fetch_all(self.pool())
         .await?;
         rows.iter().map(|r| decode(r).map(|c| c.job)).collect()
+    }
+
+    /// The triage jobs of one alert, oldest first (its payload names the alert).
+    pub async fn alert_triage_jobs(&self, alert: AlertId) -> Result<Vec<Job>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {RETURNING} FROM jobs WHERE kind = $1 AND payload LIKE $2 ORDER BY created_at, id"
+        )))
+        .bind(JobKind::TriageAlert.as_str())
+        .bind(format!("%\"alert_id\":\"{alert}\"%"))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(|r| decode(r).map(|c| c.job)).collect()
+    }
+
+    /// The alerts of the `limit` most recent triage jobs that failed for good (an alert
+    /// may since have been triaged again: callers check).
+    pub async fn failed_triage_alerts(&self, limit: i64) -> Result<Vec<AlertId>> {
+        let payloads: Vec<String> = sqlx::query_scalar(
+            "SELECT payload FROM jobs WHERE kind = $1 AND status = $2 ORDER BY updated_at DESC LIMIT $3",
+        )
+        .bind(JobKind::TriageAlert.as_str())
+        .bind(JobStatus::Failed.as_str())
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        let mut ids = Vec::new();
+        for p in payloads {
+            let payload: serde_json::Value =
+                serde_json::from_str(&p).map_err(|e| corrupt("jobs.payload", e))?;
+            let id = payload["alert_id"]
+                .as_str()
+                .ok_or_else(|| corrupt("jobs.payload", "a triage job without alert_id"))?
+                .parse()
+                .map_err(|e| corrupt("jobs.payload", e))?;
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        Ok(ids)
     }
 }

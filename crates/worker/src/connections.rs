@@ -5,7 +5,7 @@
 //! does the same for the XDR connections that can contain a host.
 
 use riposte_aws::{GuardDutyPoller, GuardDutySettings};
-use riposte_notify::{OutboundPolicy, is_public};
+use riposte_notify::{OutboundPolicy, allow_hint, is_public};
 use riposte_sources::contain::HostContainment;
 use riposte_sources::contain::crowdstrike::CrowdStrikeContainment;
 use riposte_sources::contain::defender::DefenderContainment;
@@ -43,7 +43,9 @@ fn secret(vendor: &str, secret: Option<String>) -> Result<String, PollError> {
 
 /// A poller for a stored connection. Every URL in the settings must be `https` and reach
 /// a public address, unless the outbound policy allows its address (a connection's URLs
-/// are user input: without this check they would let an API user probe internal services).
+/// are user input: without this check they would let an API user probe internal services);
+/// its requests resolve names through the policy's resolver, so a name re-pointed at an
+/// internal address after the check is refused when the connection is made.
 pub async fn build_poller(
     vendor: &str,
     value: &serde_json::Value,
@@ -54,19 +56,19 @@ pub async fn build_poller(
         "crowdstrike" => {
             let s: CrowdStrikeSettings = settings(value)?;
             check_url("base_url", &s.base_url, outbound).await?;
-            Ok(Box::new(CrowdStrikePoller::new(
-                s,
-                secret(vendor, client_secret)?,
-            )?))
+            Ok(Box::new(
+                CrowdStrikePoller::new(s, secret(vendor, client_secret)?)?
+                    .with_resolver(outbound.resolver())?,
+            ))
         }
         "defender" => {
             let s: DefenderSettings = settings(value)?;
             check_url("login_url", &s.login_url, outbound).await?;
             check_url("api_url", &s.api_url, outbound).await?;
-            Ok(Box::new(DefenderPoller::new(
-                s,
-                secret(vendor, client_secret)?,
-            )?))
+            Ok(Box::new(
+                DefenderPoller::new(s, secret(vendor, client_secret)?)?
+                    .with_resolver(outbound.resolver())?,
+            ))
         }
         "guardduty" => {
             let s: GuardDutySettings = settings(value)?;
@@ -98,19 +100,19 @@ pub async fn build_containment(
         "crowdstrike" => {
             let s: CrowdStrikeSettings = settings(value)?;
             check_url("base_url", &s.base_url, outbound).await?;
-            Ok(Box::new(CrowdStrikeContainment::new(
-                &s,
-                secret(vendor, client_secret)?,
-            )?))
+            Ok(Box::new(
+                CrowdStrikeContainment::new(&s, secret(vendor, client_secret)?)?
+                    .with_resolver(outbound.resolver())?,
+            ))
         }
         "defender" => {
             let s: DefenderSettings = settings(value)?;
             check_url("login_url", &s.login_url, outbound).await?;
             check_url("api_url", &s.api_url, outbound).await?;
-            Ok(Box::new(DefenderContainment::new(
-                &s,
-                secret(vendor, client_secret)?,
-            )?))
+            Ok(Box::new(
+                DefenderContainment::new(&s, secret(vendor, client_secret)?)?
+                    .with_resolver(outbound.resolver())?,
+            ))
         }
         other => Err(PollError::Config(format!(
             "a {other} connection cannot contain hosts; only crowdstrike and defender connections can"
@@ -139,7 +141,8 @@ async fn check_url(field: &str, url: &str, outbound: &OutboundPolicy) -> Result<
         let ip = addr.ip();
         if !is_public(ip) && !outbound.permits(ip) {
             return Err(PollError::Config(format!(
-                "settings.{field}: {host} resolves to {ip}, a non-public address; allow it with --outbound-allow {ip}/32 if this is intended"
+                "settings.{field}: {host} resolves to {ip}, a non-public address; allow it with --outbound-allow {} if this is intended",
+                allow_hint(ip)
             )));
         }
     }

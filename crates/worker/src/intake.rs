@@ -2,8 +2,17 @@
 //! integrations, pollers): store each one unless it is a duplicate, enqueue its triage, and
 //! audit who brought it, all inside the caller's transaction.
 
-use riposte_model::{Alert, JobKind};
+use riposte_model::{Alert, AlertId, JobId, JobKind, JobStatus};
 use riposte_store::{AlertInsert, Conn, NewJob, Store, StoreError};
+
+/// The triage job of an alert (`connection_id`: the pull connection that fetched it).
+fn triage_job(alert: AlertId, connection_id: Option<&str>) -> NewJob {
+    NewJob::new(
+        JobKind::TriageAlert,
+        serde_json::json!({"alert_id": alert.to_string(), "connection_id": connection_id}),
+        None,
+    )
+}
 
 /// Stores `alerts` and enqueues triage for the new ones, in the caller's transaction.
 /// `actor` is who the audit trail names (an API key, an integration, a connection);
@@ -19,12 +28,7 @@ pub async fn accept_alerts(
     for alert in alerts {
         let outcome = Store::insert_alert(conn, alert).await?;
         if let AlertInsert::Created(id) = outcome {
-            let job = NewJob::new(
-                JobKind::TriageAlert,
-                serde_json::json!({"alert_id": id.to_string(), "connection_id": connection_id}),
-                None,
-            );
-            Store::enqueue(conn, &job).await?;
+            Store::enqueue(conn, &triage_job(id, connection_id)).await?;
             Store::audit(
                 conn,
                 None,
@@ -43,4 +47,96 @@ pub async fn accept_alerts(
         outcomes.push(outcome);
     }
     Ok(outcomes)
+}
+
+/// Whether an alert can be triaged again, and from which connection it came.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Retriage {
+    /// It can: the pull connection of its first triage, if any.
+    Ready {
+        /// The connection that fetched it (rules bound to a connection check it).
+        connection_id: Option<String>,
+    },
+    /// It already started or joined this investigation.
+    Investigated(riposte_model::InvestigationId),
+    /// A triage job for it is waiting or running.
+    Pending,
+    /// No such alert.
+    Unknown,
+}
+
+/// Whether `alert` can be triaged again: only an alert that has no investigation and no
+/// triage job waiting (its triage failed, or no rule applied to it).
+pub async fn retriage_state(store: &Store, alert: AlertId) -> Result<Retriage, StoreError> {
+    let Some(stored) = store.get_alert(alert).await? else {
+        return Ok(Retriage::Unknown);
+    };
+    if let Some(inv) = stored.investigation_id {
+        return Ok(Retriage::Investigated(inv));
+    }
+    let jobs = store.alert_triage_jobs(alert).await?;
+    if jobs
+        .iter()
+        .any(|j| matches!(j.status, JobStatus::Queued | JobStatus::Running))
+    {
+        return Ok(Retriage::Pending);
+    }
+    let connection_id = jobs
+        .first()
+        .and_then(|j| j.payload["connection_id"].as_str())
+        .map(str::to_string);
+    Ok(Retriage::Ready { connection_id })
+}
+
+/// Enqueues a new triage of `alert`, audited with `why`, in the caller's transaction.
+pub async fn retriage(
+    conn: &mut Conn,
+    actor: &str,
+    alert: AlertId,
+    connection_id: Option<&str>,
+    why: &str,
+) -> Result<JobId, StoreError> {
+    let job = Store::enqueue(conn, &triage_job(alert, connection_id)).await?;
+    Store::audit(
+        conn,
+        None,
+        actor,
+        "alert.retriage",
+        &serde_json::json!({"alert_id": alert, "job_id": job, "why": why}),
+    )
+    .await?;
+    Ok(job)
+}
+
+/// How many failed triage jobs [`retriage_failed`] looks at per call.
+const RETRIAGE_BATCH: i64 = 1000;
+
+/// Triages again every alert whose triage failed for good and that has no decision
+/// (called when the rules change: the failure may have been a rule's fault). Returns the
+/// alerts queued.
+pub async fn retriage_failed(store: &Store, actor: &str) -> Result<Vec<AlertId>, StoreError> {
+    let mut queued = Vec::new();
+    for alert in store.failed_triage_alerts(RETRIAGE_BATCH).await? {
+        let undecided = store
+            .get_alert(alert)
+            .await?
+            .is_some_and(|a| a.decision.is_none());
+        if !undecided {
+            continue;
+        }
+        if let Retriage::Ready { connection_id } = retriage_state(store, alert).await? {
+            let mut tx = store.begin().await?;
+            retriage(
+                &mut tx,
+                actor,
+                alert,
+                connection_id.as_deref(),
+                "the detection rules changed after its triage failed",
+            )
+            .await?;
+            tx.commit().await?;
+            queued.push(alert);
+        }
+    }
+    Ok(queued)
 }

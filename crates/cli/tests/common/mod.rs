@@ -110,6 +110,34 @@ pub async fn serve_in_process(store: Store) -> String {
     serve_state(AppState::new(store, riposte_store::MasterKey::generate())).await
 }
 
+/// Serves the API in-process with `root` as its evidence library root; returns its base URL.
+pub async fn serve_library(store: Store, root: &Path) -> String {
+    serve_state(AppState {
+        evidence_roots: riposte_rules::EvidenceRoots::new([root.to_path_buf()]),
+        ..AppState::new(store, riposte_store::MasterKey::generate())
+    })
+    .await
+}
+
+/// Starts `n` in-process workers on `store` (evidence root `root`, blobs in
+/// `root/evidence`, polling every 20 ms); they stop when the returned sender is dropped.
+pub fn spawn_workers(store: &Store, root: &Path, n: usize) -> tokio::sync::watch::Sender<bool> {
+    let blobs = riposte_store::BlobStore::local(&root.join("evidence")).unwrap();
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    let config = riposte_worker::WorkerConfig {
+        evidence_roots: riposte_rules::EvidenceRoots::new([root.to_path_buf()]),
+        poll_interval: std::time::Duration::from_millis(20),
+        ..riposte_worker::WorkerConfig::default()
+    };
+    for _ in 0..n {
+        tokio::spawn(
+            riposte_worker::Worker::new(store.clone(), blobs.clone(), config.clone())
+                .run(rx.clone()),
+        );
+    }
+    stop
+}
+
 /// Serves the API with the given state in-process on an ephemeral port; returns its base URL.
 pub async fn serve_state(state: AppState) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -337,9 +365,18 @@ pub async fn post_secdo(
     ip: &str,
     event_id: &str,
 ) -> String {
+    post_secdo_body(http, base, &secdo_network(key, ip, event_id)).await
+}
+
+/// Posts a SECDO body (its `apikey` is the credential); returns the alert id.
+pub async fn post_secdo_body(
+    http: &reqwest::Client,
+    base: &str,
+    body: &serde_json::Value,
+) -> String {
     let r = http
         .post(format!("{base}/publicapi/v2/enrich_with_secdo/"))
-        .json(&secdo_network(key, ip, event_id))
+        .json(body)
         .send()
         .await
         .unwrap();
@@ -348,6 +385,33 @@ pub async fn post_secdo(
         .to_str()
         .unwrap()
         .to_string()
+}
+
+/// The alert once its triage recorded a decision.
+pub async fn decided(
+    http: &reqwest::Client,
+    base: &str,
+    key: &str,
+    alert: &str,
+) -> serde_json::Value {
+    for _ in 0..300 {
+        let a = get_json(http, format!("{base}/api/v1/alerts/{alert}"), key).await;
+        if !a["decision"].is_null() {
+            return a;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("alert {alert} got no decision");
+}
+
+/// One rule's evaluation in an alert's decision.
+pub fn outcome<'a>(alert: &'a serde_json::Value, rule: &str) -> &'a serde_json::Value {
+    alert["decision_detail"]["evaluations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["rule"]["name"] == rule)
+        .unwrap_or_else(|| panic!("no evaluation of {rule} in {alert:#}"))
 }
 
 /// The investigation detail of an alert once it is complete or failed and all its jobs
@@ -381,7 +445,8 @@ pub async fn wait_for_investigation(
 
 /// A real `riposte serve` process, killed when dropped.
 pub struct Server {
-    child: std::process::Child,
+    /// The process.
+    pub child: std::process::Child,
     /// Its base URL.
     pub base: String,
     log: PathBuf,
@@ -401,22 +466,51 @@ impl Drop for Server {
     }
 }
 
-/// `riposte serve --data-dir DATA --evidence-library LIB --workers 2 --no-bundled-yara
-/// [extra…]` on a free loopback port, with `env` set; waits until it listens. YARA is
-/// left out: the bundled set's first compilation (debug build, cold cache) would outlast
-/// the start-up deadline.
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts `riposte serve` on `data` with the evidence library `lib` (one worker, 2 s job
+/// leases, no bundled YARA — its first compilation would outlast the start-up deadline),
+/// on SQLite or the Postgres at `db_url`; its log goes to `data/server.log`.
+pub fn start(data: &Path, lib: &Path, db_url: Option<&str>, extra: &[&str]) -> Server {
+    let mut args = vec!["--job-lease-secs", "2", "--workers", "1"];
+    if let Some(url) = db_url {
+        args.extend(["--database-url", url]);
+    }
+    args.extend(extra);
+    spawn_server(data, lib, &args, &[])
+}
+
+/// `riposte serve` on `data` and the library `lib` with two workers and `extra` options,
+/// with `env` set (e.g. the AWS SDK pointed at moto), on SQLite.
 pub fn serve_binary(
     data: &Path,
     lib: &Path,
     extra: &[&str],
     env: &[(&'static str, String)],
 ) -> Server {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let mut args = vec!["--workers", "2"];
+    args.extend(extra);
+    spawn_server(data, lib, &args, env)
+}
+
+/// `riposte serve --data-dir DATA --evidence-library LIB --no-bundled-yara ARGS…` on a free
+/// loopback port; waits until it listens.
+fn spawn_server(data: &Path, lib: &Path, args: &[&str], env: &[(&'static str, String)]) -> Server {
+    use std::time::{Duration, Instant};
+    let port = free_port();
     let log = data.join("server.log");
+    let log_file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .unwrap();
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_riposte"))
         .args(["serve", "--data-dir"])
         .arg(data)
@@ -426,12 +520,12 @@ pub fn serve_binary(
             "--evidence-library",
         ])
         .arg(lib)
-        .args(["--workers", "2", "--no-bundled-yara"])
-        .args(extra)
+        .arg("--no-bundled-yara")
+        .args(args)
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .env("RUST_LOG", "info")
         .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
+        .stderr(log_file)
         .spawn()
         .expect("start riposte serve");
     let server = Server {
@@ -439,31 +533,38 @@ pub fn serve_binary(
         base: format!("http://127.0.0.1:{port}"),
         log,
     };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_secs(60);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(
-            std::time::Instant::now() < deadline,
+            Instant::now() < deadline,
             "server did not start: {}",
             server.log()
         );
-        std::thread::sleep(std::time::Duration::from_millis(100));
+        std::thread::sleep(Duration::from_millis(100));
     }
     server
 }
 
-/// A new admin API key made with `riposte apikey create` in `data`.
-pub fn admin_key(data: &Path) -> String {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_riposte"))
-        .args(["apikey", "create", "--role", "admin", "--data-dir"])
-        .arg(data)
-        .output()
-        .unwrap();
+/// Creates an API key of `role` with `riposte apikey create`; returns it.
+pub fn apikey(data: &Path, db_url: Option<&str>, role: &str) -> String {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_riposte"));
+    cmd.args(["apikey", "create", "--role", role, "--data-dir"])
+        .arg(data);
+    if let Some(url) = db_url {
+        cmd.args(["--database-url", url]);
+    }
+    let out = cmd.output().unwrap();
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// A new admin API key made with `riposte apikey create` in `data` (SQLite).
+pub fn admin_key(data: &Path) -> String {
+    apikey(data, None, "admin")
 }
 
 /// `(original path, sha256)` of each artifact of an `investigate --format json` report,
@@ -482,4 +583,14 @@ pub fn report_artifacts(report: &serde_json::Value) -> Vec<(String, String)> {
         .collect();
     found.sort();
     found
+}
+
+/// A line of `/proc/PID/status` in KiB (`VmRSS`, `VmHWM` — the peak RSS).
+pub fn proc_status_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
 }

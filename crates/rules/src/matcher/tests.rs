@@ -55,8 +55,7 @@ fn every_filter_must_pass_and_the_first_failure_is_the_reason() {
         RuleSource::Only(AlertSource::GuardDuty),
         filters,
         1,
-    )])
-    .unwrap();
+    )]);
     let origin = AlertOrigin::default();
 
     let hit = alert(
@@ -118,7 +117,7 @@ fn disabled_rules_never_match_and_order_is_priority_then_name() {
     off.enabled = false;
     let late = rule("b-late", RuleSource::Any, RuleFilters::default(), 50);
     let early = rule("z-early", RuleSource::Any, RuleFilters::default(), 10);
-    let set = RuleSet::new(vec![late, off, early]).unwrap();
+    let set = RuleSet::new(vec![late, off, early]);
     let a = alert(AlertSource::Generic, Severity::Low, "", "x");
     let out = set.evaluate(&a, AlertOrigin::default());
     let names: Vec<&str> = out.iter().map(|m| m.rule.spec.name.as_str()).collect();
@@ -141,7 +140,7 @@ fn connection_bound_rules_take_only_that_connections_alerts() {
         1,
     );
     r.spec.connection_id = Some("conn-1".into());
-    let set = RuleSet::new(vec![r]).unwrap();
+    let set = RuleSet::new(vec![r]);
     let a = alert(AlertSource::CrowdStrike, Severity::High, "", "x");
     let via = |id| AlertOrigin { connection_id: id };
     assert_eq!(
@@ -168,7 +167,7 @@ fn title_and_tag_filters() {
         tags,
         ..Default::default()
     };
-    let set = RuleSet::new(vec![rule("t", RuleSource::Any, filters, 1)]).unwrap();
+    let set = RuleSet::new(vec![rule("t", RuleSource::Any, filters, 1)]);
     let mut a = alert(
         AlertSource::Generic,
         Severity::Low,
@@ -199,12 +198,58 @@ fn title_and_tag_filters() {
     );
 }
 
+/// The hostile tester's rule: patterns valid one by one that together exceed the
+/// matcher's size limit. Stored before validation compiled whole rules (or edited in the
+/// database), it is skipped with the reason, and the other rules still decide.
 #[test]
-fn an_invalid_stored_pattern_is_an_error_not_a_panic() {
-    let filters = RuleFilters {
+fn a_rule_that_cannot_compile_is_skipped_and_the_others_still_decide() {
+    let huge = RuleFilters {
+        titles: vec![format!("0000{}", "?".repeat(490)); 2000],
+        ..Default::default()
+    };
+    let empty = RuleFilters {
         finding_types: vec!["".into()],
         ..Default::default()
     };
-    let err = RuleSet::new(vec![rule("bad", RuleSource::Any, filters, 1)]).unwrap_err();
-    assert_eq!(err.rule, "bad");
+    let mut off = rule("bigpats-off", RuleSource::Any, huge.clone(), 1);
+    off.enabled = false;
+    let set = RuleSet::new(vec![
+        rule("bigpats", RuleSource::Any, huge, 1),
+        rule("empty", RuleSource::Any, empty, 2),
+        off,
+        rule("catch-all", RuleSource::Any, RuleFilters::default(), 3),
+    ]);
+    let invalid: Vec<&str> = set.invalid().map(|(r, _)| r.spec.name.as_str()).collect();
+    assert_eq!(invalid, ["bigpats", "empty"]);
+    let a = alert(AlertSource::Generic, Severity::Low, "", "x");
+    let out = set.evaluate(&a, AlertOrigin::default());
+    let got: Vec<(&str, RuleOutcome)> = out
+        .iter()
+        .map(|m| (m.rule.spec.name.as_str(), m.outcome))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("bigpats", RuleOutcome::Invalid),
+            ("bigpats-off", RuleOutcome::Disabled),
+            ("empty", RuleOutcome::Invalid),
+            ("catch-all", RuleOutcome::Matched),
+        ]
+    );
+    assert!(
+        out[0].reason.contains("filters.titles"),
+        "{}",
+        out[0].reason
+    );
+    assert!(
+        out[2].reason.contains("filters.finding_types[0]"),
+        "{}",
+        out[2].reason
+    );
+    let matching: Vec<&str> = set
+        .matching(&a, AlertOrigin::default())
+        .iter()
+        .map(|r| r.spec.name.as_str())
+        .collect();
+    assert_eq!(matching, ["catch-all"]);
 }

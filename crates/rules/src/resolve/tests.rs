@@ -214,3 +214,27 @@ fn first_covering_scope_wins_and_every_miss_is_explained() {
     };
     assert!(r[0].contains("no environment is defined"));
 }
+
+/// The hostile tester's request: a huge host name against many scopes. Reasons neither
+/// repeat the name in full nor grow with the number of scopes.
+#[test]
+fn reasons_do_not_multiply_the_target() {
+    let scopes: Vec<Scope> = (0..500)
+        .map(|_| ssh_scope(&["10.0.0.0/8"], &["web-*"]))
+        .collect();
+    let e = env("many", scopes);
+    let target = Target {
+        hostname: Some("B".repeat(921_600)),
+        ..Default::default()
+    };
+    let Resolution::NotCovered(reasons) = resolve_target(&target, &[&e]) else {
+        panic!("covered")
+    };
+    assert_eq!(reasons.len(), crate::resolve::MAX_REASONS + 1);
+    assert!(
+        reasons.last().unwrap().contains("480 more scope(s)"),
+        "{reasons:?}"
+    );
+    let total: usize = reasons.iter().map(String::len).sum();
+    assert!(total < 20 * 400, "{total} bytes of reasons");
+}

@@ -172,3 +172,28 @@ fn rules_need_an_existing_environment_and_actions_fit_the_target() {
         ]
     );
 }
+
+/// A rule is validated as triage compiles it: patterns valid one by one but too large
+/// together are refused on the list's field, and what validation accepts compiles.
+#[test]
+fn rules_are_validated_as_triage_compiles_them() {
+    let one = format!("0000{}", "?".repeat(490));
+    let big = spec(serde_json::json!({"name": "bigpats", "source": "any",
+        "filters": {"titles": vec![one.clone(); 2000]}}));
+    let problems = validate_rule(&big, &[], &[]);
+    assert_eq!(fields(&problems), ["filters.titles"], "{problems:?}");
+    assert!(problems[0].problem.contains("size limit"), "{problems:?}");
+
+    let fine = spec(serde_json::json!({"name": "fine", "source": "any",
+        "filters": {"titles": vec![one; 3], "finding_types": ["Backdoor:*"]}}));
+    assert!(validate_rule(&fine, &[], &[]).is_empty());
+    let rule = riposte_model::DetectionRule {
+        id: riposte_model::RuleId::new(),
+        version: 1,
+        enabled: true,
+        spec: fine,
+        created_at: Utc::now(),
+        updated_at: Utc::now(),
+    };
+    assert_eq!(crate::RuleSet::new(vec![rule]).invalid().count(), 0);
+}

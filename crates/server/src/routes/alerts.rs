@@ -1,6 +1,6 @@
 //! `POST/GET /api/v1/alerts`: the generic alert intake and the alert list.
 
-use super::{intake, intake_status, json_body};
+use super::{intake, intake_status, json_body, limits};
 use crate::openapi::{ErrorBody, IntakeOutcome, IntakeOutcomes, ValidationErrorBody};
 use crate::{ApiError, AppState, Caller};
 use axum::Json;
@@ -12,6 +12,7 @@ use riposte_model::{
     Alert, AlertDecision, AlertId, AlertSource, InvestigationId, Observables, Severity, Target,
 };
 use riposte_store::{AlertInsert, Role, StoredAlert};
+use riposte_worker::intake::{Retriage, retriage_state};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
@@ -127,7 +128,7 @@ pub(crate) async fn create(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     caller.require(Role::Analyst)?;
-    let payload = json_body(body)?;
+    let payload = json_body(body, &limits::GENERIC_ALERT)?;
     let outcomes = intake(
         &state.store,
         &caller.actor(),
@@ -178,7 +179,7 @@ pub(crate) async fn create_from_source(
     let source: AlertSource = source
         .parse()
         .map_err(|e: riposte_model::UnknownValue| ApiError::NotFound(e.to_string()))?;
-    let payload = json_body(body)?;
+    let payload = json_body(body, &limits::VENDOR_ALERT)?;
     let outcomes = intake(&state.store, &caller.actor(), source, &payload, None).await?;
     Ok((intake_status(&outcomes), Json(json!({"alerts": outcomes}))))
 }
@@ -212,6 +213,12 @@ pub(crate) async fn list(
     ))
 }
 
+/// An alert id from the path: 400 when it is not a UUID.
+fn alert_id(id: &str) -> Result<AlertId, ApiError> {
+    id.parse()
+        .map_err(|_| ApiError::BadRequest(format!("`{id}` is not an alert id (a UUID)")))
+}
+
 /// Get an alert.
 ///
 /// `GET /api/v1/alerts/{id}` (viewer): the normalized alert, its raw payload (credentials
@@ -236,13 +243,84 @@ pub(crate) async fn get(
     Path(id): Path<String>,
 ) -> Result<Json<StoredAlert>, ApiError> {
     caller.require(Role::Viewer)?;
-    let id: AlertId = id
-        .parse()
-        .map_err(|_| ApiError::BadRequest(format!("`{id}` is not an alert id (a UUID)")))?;
+    let id = alert_id(&id)?;
     state
         .store
         .get_alert(id)
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::NotFound(format!("alert {id} not found")))
+}
+
+/// A triage queued again.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Retriaged {
+    /// The alert.
+    alert_id: AlertId,
+    /// The new triage job.
+    job_id: riposte_model::JobId,
+}
+
+/// Triage an alert again.
+///
+/// `POST /api/v1/alerts/{id}/retriage` (analyst): evaluates the alert against the current
+/// rules and environments again, as when it arrived (from the same connection). For an
+/// alert whose triage failed, or that no rule applied to; 409 when it already started or
+/// joined an investigation, or a triage of it is waiting. Audited (`alert.retriage`).
+/// Alerts whose triage failed for good are also triaged again automatically whenever a
+/// rule is created, changed, enabled, disabled or deleted.
+#[utoipa::path(
+    post,
+    path = "/api/v1/alerts/{id}/retriage",
+    tag = "alerts",
+    operation_id = "retriage_alert",
+    security(("api_key" = [])),
+    params(("id" = AlertId, Path, description = "The alert's id")),
+    responses(
+        (status = 202, description = "Triage queued", body = Retriaged),
+        (status = 400, description = "The id is not a UUID", body = ErrorBody),
+        (status = 401, description = "Missing or unknown API key", body = ErrorBody),
+        (status = 403, description = "The key's role is below analyst", body = ErrorBody),
+        (status = 404, description = "No such alert", body = ErrorBody),
+        (status = 409, description = "The alert has an investigation, or its triage is waiting", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn retriage(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<Retriaged>), ApiError> {
+    caller.require(Role::Analyst)?;
+    let id = alert_id(&id)?;
+    let connection_id = match retriage_state(&state.store, id).await? {
+        Retriage::Ready { connection_id } => connection_id,
+        Retriage::Unknown => return Err(ApiError::NotFound(format!("alert {id} not found"))),
+        Retriage::Investigated(inv) => {
+            return Err(ApiError::Conflict(format!(
+                "alert {id} already belongs to investigation {inv}; it is not triaged again"
+            )));
+        }
+        Retriage::Pending => {
+            return Err(ApiError::Conflict(format!(
+                "a triage of alert {id} is already waiting or running"
+            )));
+        }
+    };
+    let mut tx = state.store.begin().await?;
+    let job_id = riposte_worker::intake::retriage(
+        &mut tx,
+        &caller.actor(),
+        id,
+        connection_id.as_deref(),
+        "asked through the API",
+    )
+    .await?;
+    super::commit(tx).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(Retriaged {
+            alert_id: id,
+            job_id,
+        }),
+    ))
 }

@@ -188,7 +188,7 @@ pub(crate) async fn create(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     caller.require(Role::Admin)?;
-    let body = super::json_body(body)?;
+    let body = super::json_body(body, &super::limits::CONNECTION)?;
     if !body.is_object() {
         return Err(ApiError::BadRequest(
             "the body must be a JSON object".into(),

@@ -2,7 +2,7 @@
 //! inventories, local evidence libraries) that alerts' targets are resolved against.
 //! Analysts and admins change them; viewers read.
 
-use super::{audit, invalid, problems, resource_id, typed_body};
+use super::{audit, invalid, limits, problems, resource_id, typed_body};
 use crate::openapi::{ErrorBody, ValidationErrorBody};
 use crate::{ApiError, AppState, Caller};
 use axum::Json;
@@ -45,7 +45,7 @@ async fn validated(
     state: &AppState,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<EnvironmentSpec, ApiError> {
-    let mut spec: EnvironmentSpec = typed_body(body)?;
+    let mut spec: EnvironmentSpec = typed_body(body, &limits::ENVIRONMENT)?;
     let roots = state.evidence_roots.clone();
     // Local scopes are checked on disk.
     let (spec, found) = tokio::task::spawn_blocking(move || {
@@ -358,7 +358,7 @@ pub(crate) async fn resolve(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Viewer)?;
-    let target: Target = typed_body(body)?;
+    let target: Target = typed_body(body, &limits::RESOLVE)?;
     let environments = state.store.list_environments().await?;
     let resolution = tokio::task::spawn_blocking(move || {
         let refs: Vec<&Environment> = environments.iter().collect();

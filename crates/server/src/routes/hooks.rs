@@ -88,7 +88,7 @@ pub(crate) async fn receive(
             }
         }
     };
-    let payload = parse_json(&bytes)?;
+    let payload = parse_json(&bytes, &super::limits::VENDOR_ALERT)?;
     // The replay-guard entry lives as long as the signature could still pass the window check.
     let via = IntegrationUse {
         integration: &integration.id,

@@ -109,7 +109,7 @@ pub(crate) async fn create(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     caller.require(Role::Admin)?;
-    let payload = super::json_body(body)?;
+    let payload = super::json_body(body, &super::limits::INTEGRATION)?;
     let mut errors = Vec::new();
     let name = required_name(&payload, &mut errors);
     let source = match payload.get("source").and_then(Value::as_str) {

@@ -10,11 +10,13 @@
 //! (a unit test below refuses it).
 
 mod alerts;
+mod body;
 mod connections;
 mod environments;
 mod hooks;
 mod integrations;
 mod investigations;
+mod limits;
 mod projects;
 mod rules;
 mod secdo;
@@ -42,6 +44,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(system::openapi_document))
         .routes(routes!(alerts::create, alerts::list))
         .routes(routes!(alerts::get))
+        .routes(routes!(alerts::retriage))
         .routes(routes!(alerts::create_from_source))
         .routes(routes!(hooks::receive))
         .routes(routes!(integrations::create, integrations::list))
@@ -88,11 +91,14 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         })
 }
 
-/// The body as JSON, with 413 for oversized bodies and 400 naming where the JSON breaks.
+/// The body as JSON, held to `limits` (see [`body`]): 413 for oversized bodies, 400
+/// naming where the JSON breaks (or a duplicate key), 422 naming each field past its
+/// bound or holding a NUL.
 pub(crate) fn json_body(
     body: Result<Bytes, BytesRejection>,
+    limits: &body::Limits,
 ) -> Result<serde_json::Value, ApiError> {
-    parse_json(&body_bytes(body)?)
+    parse_json(&body_bytes(body)?, limits)
 }
 
 /// The raw body, with 413 for oversized bodies.
@@ -117,8 +123,9 @@ pub(crate) fn resource_id<T: std::str::FromStr>(id: &str, what: &str) -> Result<
 /// as `scopes[0].kind`) when it does not fit the type.
 pub(crate) fn typed_body<T: serde::de::DeserializeOwned>(
     body: Result<Bytes, BytesRejection>,
+    limits: &body::Limits,
 ) -> Result<T, ApiError> {
-    typed_value(json_body(body)?)
+    typed_value(json_body(body, limits)?)
 }
 
 /// A JSON value as a typed value, with 422 naming the field that does not fit.
@@ -160,10 +167,15 @@ pub(crate) fn invalid<T>(found: Vec<riposte_rules::FieldProblem>) -> Result<T, A
     ))
 }
 
-/// Bytes as JSON, with 400 naming where the JSON breaks.
-pub(crate) fn parse_json(bytes: &[u8]) -> Result<serde_json::Value, ApiError> {
-    serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::BadRequest(format!("request body is not valid JSON: {e}")))
+/// Bytes as JSON held to `limits`, with 400 naming where the JSON breaks and 422 naming
+/// each field past its bound.
+pub(crate) fn parse_json(
+    bytes: &[u8],
+    limits: &body::Limits,
+) -> Result<serde_json::Value, ApiError> {
+    let value = body::parse_strict(bytes)?;
+    body::check(&value, limits)?;
+    Ok(value)
 }
 
 /// One field's validation problem.
@@ -195,6 +207,11 @@ pub(crate) fn required_name(
     }
 }
 
+/// Commits a handler's transaction (a failure is ours: 500).
+pub(crate) async fn commit(tx: riposte_store::Transaction) -> Result<(), ApiError> {
+    tx.commit().await.map_err(|e| ApiError::Internal(e.into()))
+}
+
 /// Records an administrative action in the audit trail, in its own transaction.
 pub(crate) async fn audit(
     store: &Store,
@@ -204,10 +221,7 @@ pub(crate) async fn audit(
 ) -> Result<(), ApiError> {
     let mut tx = store.begin().await?;
     Store::audit(&mut tx, None, actor, action, detail).await?;
-    tx.commit()
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))?;
-    Ok(())
+    commit(tx).await
 }
 
 /// Maps a source's refusal to a 400/422 naming the fields.
@@ -250,9 +264,7 @@ pub(crate) async fn intake(
         Store::touch_integration(&mut tx, via.integration).await?;
     }
     let outcomes = riposte_worker::intake::accept_alerts(&mut tx, actor, None, &alerts).await?;
-    tx.commit()
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))?;
+    commit(tx).await?;
     Ok(outcomes)
 }
 
@@ -283,6 +295,7 @@ mod tests {
         ("post", "/api/v1/alerts"),
         ("get", "/api/v1/alerts"),
         ("get", "/api/v1/alerts/{id}"),
+        ("post", "/api/v1/alerts/{id}/retriage"),
         ("post", "/api/v1/sources/{source}/alerts"),
         ("post", "/hooks/{id}"),
         ("post", "/api/v1/integrations"),

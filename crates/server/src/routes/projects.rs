@@ -2,7 +2,7 @@
 //! them without an alert — what a scheduled hunt calls (create a project, then import a
 //! list of EC2 instances every Sunday).
 
-use super::{audit, invalid, problems, resource_id, typed_body};
+use super::{audit, invalid, limits, problems, resource_id, typed_body};
 use crate::openapi::{ErrorBody, ValidationErrorBody};
 use crate::{ApiError, AppState, Caller};
 use axum::Json;
@@ -161,7 +161,7 @@ pub(crate) async fn create(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Project>), ApiError> {
     caller.require(Role::Analyst)?;
-    let new: NewProject = typed_body(body)?;
+    let new: NewProject = typed_body(body, &limits::PROJECT)?;
     let name = new.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return invalid(vec![FieldProblem::new(
@@ -352,7 +352,7 @@ pub(crate) async fn import(
         .get_project(id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no project {id}")))?;
-    let request: ImportRequest = typed_body(body)?;
+    let request: ImportRequest = typed_body(body, &limits::IMPORT)?;
     if request.systems.is_empty() || request.systems.len() > MAX_SYSTEMS {
         return invalid(vec![FieldProblem::new(
             "systems",
@@ -460,9 +460,7 @@ pub(crate) async fn import(
         &json!({"project_id": project.id, "investigations": investigations.iter().map(|i| i.investigation_id).collect::<Vec<_>>()}),
     )
     .await?;
-    tx.commit()
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))?;
+    super::commit(tx).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(ImportResult {

@@ -94,6 +94,21 @@ async fn validated(
     Ok((spec, enabled))
 }
 
+/// Alerts whose triage failed for good may have failed because of a rule: once the
+/// rules change they are triaged again. A failure here is logged; the change stands.
+async fn retriage_failed(state: &AppState, caller: &Caller) {
+    match riposte_worker::intake::retriage_failed(&state.store, &caller.actor()).await {
+        Ok(queued) if !queued.is_empty() => {
+            tracing::info!(
+                alerts = queued.len(),
+                "the rules changed: alerts whose triage failed are triaged again"
+            );
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot queue the failed alerts' triage again"),
+    }
+}
+
 /// Create a detection rule.
 ///
 /// `POST /api/v1/rules` (analyst): name; `source` (guardduty, crowdstrike, defender,
@@ -125,7 +140,8 @@ pub(crate) async fn create(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<DetectionRule>), ApiError> {
     caller.require(Role::Analyst)?;
-    let (spec, enabled) = validated(&state, super::json_body(body)?, None).await?;
+    let (spec, enabled) =
+        validated(&state, super::json_body(body, &super::limits::RULE)?, None).await?;
     let rule = state
         .store
         .create_rule(&spec, enabled.unwrap_or(true), &caller.actor())
@@ -137,6 +153,7 @@ pub(crate) async fn create(
         &json!({"id": rule.id, "name": rule.spec.name, "version": rule.version, "enabled": rule.enabled}),
     )
     .await?;
+    retriage_failed(&state, &caller).await;
     Ok((StatusCode::CREATED, Json(rule)))
 }
 
@@ -227,7 +244,12 @@ pub(crate) async fn update(
     if state.store.get_rule(id).await?.is_none() {
         return Err(ApiError::NotFound(format!("no rule {id}")));
     }
-    let (spec, enabled) = validated(&state, super::json_body(body)?, Some(id)).await?;
+    let (spec, enabled) = validated(
+        &state,
+        super::json_body(body, &super::limits::RULE)?,
+        Some(id),
+    )
+    .await?;
     if enabled.is_some() {
         return invalid(vec![FieldProblem::new(
             "enabled",
@@ -246,6 +268,7 @@ pub(crate) async fn update(
         &json!({"id": rule.id, "name": rule.spec.name, "version": rule.version}),
     )
     .await?;
+    retriage_failed(&state, &caller).await;
     Ok(Json(rule))
 }
 
@@ -274,6 +297,7 @@ async fn set_enabled(
         &json!({"id": rule.id, "name": rule.spec.name, "version": rule.version}),
     )
     .await?;
+    retriage_failed(state, caller).await;
     Ok(Json(rule))
 }
 
@@ -394,5 +418,6 @@ pub(crate) async fn delete(
         &json!({"id": id}),
     )
     .await?;
+    retriage_failed(&state, &caller).await;
     Ok(StatusCode::NO_CONTENT)
 }

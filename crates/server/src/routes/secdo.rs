@@ -47,7 +47,7 @@ pub(crate) async fn enrich(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let payload = json_body(body)?;
+    let payload = json_body(body, &super::limits::VENDOR_ALERT)?;
     let key = bearer(&headers).or_else(|| riposte_sources::secdo_api_key(&payload)).ok_or_else(|| {
         ApiError::Unauthorized("missing API key: send the `apikey` field (mandatory) or `Authorization: Bearer <key>`".into())
     })?;

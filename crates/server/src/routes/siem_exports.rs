@@ -292,7 +292,7 @@ pub(crate) async fn create(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     caller.require(Role::Admin)?;
-    let body = super::json_body(body)?;
+    let body = super::json_body(body, &super::limits::SIEM_EXPORT)?;
     let parsed = parse(&state, &body, None).await?;
     let auth = match &parsed.auth {
         SecretChange::Set(s) => Some(s.as_str()),
@@ -391,7 +391,7 @@ pub(crate) async fn update(
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Admin)?;
     let current = find(&state, &id).await?;
-    let body = super::json_body(body)?;
+    let body = super::json_body(body, &super::limits::SIEM_EXPORT)?;
     let parsed = parse(&state, &body, Some(&current)).await?;
     // A credential of another kind is not kept when the kind changes.
     let auth = match parsed.auth {

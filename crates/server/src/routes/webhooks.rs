@@ -450,7 +450,7 @@ pub(crate) async fn create(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     caller.require(Role::Admin)?;
-    let body = super::json_body(body)?;
+    let body = super::json_body(body, &super::limits::WEBHOOK)?;
     let parsed = parse(&state, &body, None).await?;
     let set = |c: &SecretChange| match c {
         SecretChange::Set(s) => Some(s.clone()),
@@ -554,7 +554,7 @@ pub(crate) async fn update(
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Admin)?;
     let current = find(&state, &id).await?;
-    let body = super::json_body(body)?;
+    let body = super::json_body(body, &super::limits::WEBHOOK)?;
     let parsed = parse(&state, &body, Some(&current)).await?;
     let updated = state
         .store

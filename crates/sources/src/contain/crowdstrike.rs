@@ -31,6 +31,12 @@ pub struct CrowdStrikeContainment {
 }
 
 impl CrowdStrikeContainment {
+    /// Resolves host names with `resolver` (the server's outbound guard).
+    pub fn with_resolver(mut self, resolver: http::Resolver) -> Result<Self, PollError> {
+        self.oauth = self.oauth.with_resolver(resolver)?;
+        Ok(self)
+    }
+
     /// A client for `settings` (the same as the poller's), authenticating with
     /// `client_secret`. Fails with [`PollError::Config`] naming the unusable setting.
     pub fn new(

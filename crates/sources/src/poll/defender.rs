@@ -85,6 +85,12 @@ pub struct DefenderPoller {
 }
 
 impl DefenderPoller {
+    /// Resolves host names with `resolver` (the server's outbound guard).
+    pub fn with_resolver(mut self, resolver: http::Resolver) -> Result<Self, PollError> {
+        self.oauth = self.oauth.with_resolver(resolver)?;
+        Ok(self)
+    }
+
     /// A poller for `settings`, authenticating with `client_secret`. Fails with
     /// [`PollError::Config`] naming the setting that is unusable.
     pub fn new(

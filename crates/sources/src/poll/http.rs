@@ -192,10 +192,19 @@ pub(crate) fn trimmed(base: &Url) -> String {
     base.as_str().trim_end_matches('/').to_string()
 }
 
-/// The HTTP client every poller uses: bounded timeouts, and no redirects so a bearer token
-/// never follows a `Location` to another host.
-pub(crate) fn client() -> Result<Client, PollError> {
-    Client::builder()
+/// A DNS resolver for the pollers' requests: the server passes one that refuses
+/// non-public addresses, so the addresses a connection uses are the ones checked in the
+/// same resolution (a host cannot be re-pointed at an internal address after the check).
+pub type Resolver = std::sync::Arc<dyn reqwest::dns::Resolve>;
+
+/// The HTTP client every poller uses: bounded timeouts, no redirects so a bearer token
+/// never follows a `Location` to another host, and `resolver` (or the system's) for names.
+pub(crate) fn client(resolver: Option<Resolver>) -> Result<Client, PollError> {
+    let builder = match resolver {
+        Some(r) => Client::builder().dns_resolver(r),
+        None => Client::builder(),
+    };
+    builder
         .connect_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(60))
         .redirect(reqwest::redirect::Policy::none())
@@ -334,13 +343,19 @@ impl OAuthClient {
         hints: AuthHints,
     ) -> Result<OAuthClient, PollError> {
         Ok(OAuthClient {
-            http: client()?,
+            http: client(None)?,
             token_url,
             form,
             hints,
             retry: RetryPolicy::default(),
             cached: Mutex::new(None),
         })
+    }
+
+    /// The same client resolving host names with `resolver`.
+    pub(crate) fn with_resolver(mut self, resolver: Resolver) -> Result<OAuthClient, PollError> {
+        self.http = client(Some(resolver))?;
+        Ok(self)
     }
 
     /// A valid token: the cached one, or a new one when it is missing or about to expire.

@@ -114,17 +114,29 @@ fn no_investigation_summary(evaluations: &[RuleEvaluation]) -> String {
             first.rule.name
         );
     }
+    let skipped: Vec<&str> = evaluations
+        .iter()
+        .filter(|e| e.outcome == RuleOutcome::Invalid)
+        .map(|e| e.rule.name.as_str())
+        .collect();
+    let skipped = match skipped.len() {
+        0 => String::new(),
+        n => format!(
+            " ({n} rule(s) skipped: they cannot be compiled: {})",
+            skipped.join(", ")
+        ),
+    };
     let enabled = evaluations
         .iter()
-        .filter(|e| e.outcome != RuleOutcome::Disabled)
+        .filter(|e| !matches!(e.outcome, RuleOutcome::Disabled | RuleOutcome::Invalid))
         .count();
-    if enabled == 0 {
+    if enabled == 0 && skipped.is_empty() {
         return format!(
             "no investigation: all {} rule(s) are disabled",
             evaluations.len()
         );
     }
-    format!("no investigation: none of the {enabled} enabled rule(s) matched")
+    format!("no investigation: none of the {enabled} enabled rule(s) matched{skipped}")
 }
 
 /// Stores the alert (OCSF) as evidence of the investigation, when its rule asks for it.
@@ -178,8 +190,12 @@ pub(crate) async fn run(w: &Worker, job: &ClaimedJob) -> Result<(), StageError> 
         .get_alert(alert_id)
         .await?
         .ok_or_else(|| StageError::Fatal(format!("alert {alert_id} does not exist")))?;
-    let rules = RuleSet::new(w.store.list_rules().await?)
-        .map_err(|e| StageError::Fatal(format!("cannot compile the detection rules: {e}")))?;
+    // A rule that cannot be compiled is skipped (and audited below), never failing triage.
+    let rules = RuleSet::new(w.store.list_rules().await?);
+    let skipped: Vec<(RuleRef, String)> = rules
+        .invalid()
+        .map(|(rule, why)| (rule_ref(rule), why.to_string()))
+        .collect();
     let environments = w.store.list_environments().await?;
     let alert = stored.alert;
     let (alert, decision) = tokio::task::spawn_blocking(move || {
@@ -204,6 +220,17 @@ pub(crate) async fn run(w: &Worker, job: &ClaimedJob) -> Result<(), StageError> 
 
     let mut tx = w.store.begin().await?;
     let actor = w.actor();
+    for (rule, why) in &skipped {
+        tracing::warn!(alert = %alert_id, rule = %rule.name, version = rule.version, error = %why, "rule skipped: it cannot be compiled");
+        Store::audit(
+            &mut tx,
+            None,
+            &actor,
+            "alert.rule_skipped",
+            &serde_json::json!({"alert_id": alert_id, "rule": rule, "error": why}),
+        )
+        .await?;
+    }
     match decision.chosen {
         None => {
             let summary = no_investigation_summary(&decision.evaluations);

@@ -14,22 +14,32 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EvidenceRoots {
     roots: Vec<PathBuf>,
+    /// The roots as given (absolute), for the check made before touching the filesystem.
+    given: Vec<PathBuf>,
 }
 
 impl EvidenceRoots {
     /// The given roots, canonicalized (roots that do not exist are dropped with a warning).
     pub fn new(roots: impl IntoIterator<Item = PathBuf>) -> Self {
-        let roots = roots
-            .into_iter()
-            .filter_map(|r| match r.canonicalize() {
-                Ok(c) => Some(c),
-                Err(e) => {
-                    tracing::warn!(root = %r.display(), error = %e, "evidence root is not usable");
-                    None
+        let mut canonical = Vec::new();
+        let mut given = Vec::new();
+        for root in roots {
+            match root.canonicalize() {
+                Ok(c) => {
+                    if let Ok(absolute) = std::path::absolute(&root) {
+                        given.push(lexical(&absolute));
+                    }
+                    canonical.push(c);
                 }
-            })
-            .collect();
-        EvidenceRoots { roots }
+                Err(e) => {
+                    tracing::warn!(root = %root.display(), error = %e, "evidence root is not usable");
+                }
+            }
+        }
+        EvidenceRoots {
+            roots: canonical,
+            given,
+        }
     }
 
     /// The canonical roots.
@@ -58,9 +68,32 @@ impl EvidenceRoots {
         if !path.is_absolute() {
             return Err(format!("{folder:?} must be an absolute path"));
         }
+        let outside = || {
+            let roots: Vec<String> = self.roots.iter().map(|r| r.display().to_string()).collect();
+            format!(
+                "{folder:?} is outside the server's evidence roots ({})",
+                roots.join(", ")
+            )
+        };
+        // Outside the roots as written: refused before the filesystem is touched, so the
+        // answer is the same whether the path exists or not (no probing of the server).
+        let written = lexical(path);
+        let under = |p: &Path| {
+            self.roots
+                .iter()
+                .chain(&self.given)
+                .any(|r| p.starts_with(r))
+        };
+        if !under(&written) {
+            return Err(outside());
+        }
         let canonical = path
             .canonicalize()
             .map_err(|e| format!("cannot open {folder:?}: {e}"))?;
+        // Inside as written but a link leads out: the same answer.
+        if !self.roots.iter().any(|r| canonical.starts_with(r)) {
+            return Err(outside());
+        }
         let acceptable = canonical.is_dir() || (allow_files && canonical.is_file());
         if !acceptable {
             let expected = if allow_files {
@@ -70,15 +103,25 @@ impl EvidenceRoots {
             };
             return Err(format!("{folder:?} is not {expected}"));
         }
-        if !self.roots.iter().any(|r| canonical.starts_with(r)) {
-            let roots: Vec<String> = self.roots.iter().map(|r| r.display().to_string()).collect();
-            return Err(format!(
-                "{folder:?} is outside the server's evidence roots ({})",
-                roots.join(", ")
-            ));
-        }
         Ok(canonical)
     }
+}
+
+/// `path` with `.` dropped and `..` applied to the components before it, without asking
+/// the filesystem.
+fn lexical(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// A pull connection, as rules refer to it.

@@ -5,6 +5,7 @@ pub(crate) mod node;
 pub(crate) mod walk;
 
 use crate::{FieldError, SourceError};
+use chrono::Datelike;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;
 use std::net::IpAddr;
@@ -281,7 +282,11 @@ pub(crate) fn epoch_millis(
     None
 }
 
-/// An RFC 3339 timestamp given as a JSON string.
+/// The years an alert's timestamps may fall in: `0000-01-01` or `9999-12-31` is a
+/// sender's placeholder or bug, never the time of activity.
+pub(crate) const TIME_RANGE_YEARS: std::ops::RangeInclusive<i32> = 1970..=2100;
+
+/// An RFC 3339 timestamp given as a JSON string, within [`TIME_RANGE_YEARS`].
 pub(crate) fn rfc3339(
     errs: &mut Errors,
     path: &str,
@@ -290,6 +295,18 @@ pub(crate) fn rfc3339(
 ) -> Option<DateTime<Utc>> {
     let s = string(errs, path, value, need, MAX_STRING_BYTES)?;
     match DateTime::parse_from_rfc3339(&s) {
+        Ok(t) if !(TIME_RANGE_YEARS.contains(&t.with_timezone(&Utc).year())) => {
+            errs.push(
+                path,
+                format!(
+                    "{} is outside the years {} to {} an alert can be about",
+                    quote(&s),
+                    TIME_RANGE_YEARS.start(),
+                    TIME_RANGE_YEARS.end()
+                ),
+            );
+            None
+        }
         Ok(t) => Some(t.with_timezone(&Utc)),
         Err(e) => {
             errs.push(

@@ -49,6 +49,18 @@ impl AlertParser for GenericParser {
         let target = target(&mut errs, obj.get("target"));
         let observables = observables(&mut errs, obj.get("observables"));
 
+        if let (Some(first), Some(last)) = (first_seen, last_seen)
+            && first > last
+        {
+            errs.push(
+                "first_seen",
+                format!(
+                    "{} is after last_seen ({})",
+                    first.to_rfc3339(),
+                    last.to_rfc3339()
+                ),
+            );
+        }
         let (Some(title), Some(severity), Some(target)) = (title, severity, target) else {
             return Err(errs.into_error());
         };

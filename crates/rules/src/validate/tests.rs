@@ -197,3 +197,46 @@ fn rules_are_validated_as_triage_compiles_them() {
     };
     assert_eq!(crate::RuleSet::new(vec![rule]).invalid().count(), 0);
 }
+
+#[test]
+fn paths_outside_the_roots_get_one_answer_whether_they_exist_or_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("library");
+    std::fs::create_dir_all(root.join("web01")).unwrap();
+    std::fs::write(dir.path().join("secret"), "x").unwrap();
+    let roots = EvidenceRoots::new([root.clone()]);
+    let message = |path: &std::path::Path| {
+        let text = path.display().to_string();
+        roots
+            .check(&text)
+            .unwrap_err()
+            .replace(&format!("{text:?}"), "PATH")
+    };
+    let existing = message(&dir.path().join("secret"));
+    let missing = message(&dir.path().join("no-such-file"));
+    let escaping = message(&root.join("../secret"));
+    assert!(
+        existing.contains("outside the server's evidence roots"),
+        "{existing}"
+    );
+    assert_eq!(existing, missing);
+    assert_eq!(existing, escaping);
+    for system in ["/etc/shadow", "/etc/no-such-file"] {
+        assert!(
+            roots
+                .check(system)
+                .unwrap_err()
+                .contains("outside the server's evidence roots"),
+            "{system}"
+        );
+    }
+    // A link inside the library that leads out is refused the same way.
+    std::os::unix::fs::symlink(dir.path(), root.join("escape")).unwrap();
+    let linked = message(&root.join("escape"));
+    assert_eq!(linked, existing);
+    assert!(
+        roots
+            .check(&root.join("web01").display().to_string())
+            .is_ok()
+    );
+}

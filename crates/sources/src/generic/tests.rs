@@ -323,3 +323,25 @@ fn unknown_fields_are_kept_in_raw_not_errors() {
     assert_eq!(alert.raw, payload);
     assert_eq!(alert.target.ips, Vec::<IpAddr>::new());
 }
+
+#[test]
+fn times_out_of_range_or_out_of_order_name_the_field() {
+    let mut payload = example();
+    payload["time"] = json!("0000-01-01T00:00:00Z");
+    payload["first_seen"] = json!("2024-05-31T22:14:03Z");
+    payload["last_seen"] = json!("2024-05-31T22:10:41Z");
+    let found = problems(&payload);
+    let fields: Vec<&str> = found.iter().map(|(f, _)| f.as_str()).collect();
+    assert_eq!(fields, ["time", "first_seen"], "{found:?}");
+    assert!(
+        found[0].1.contains("outside the years 1970 to 2100"),
+        "{found:?}"
+    );
+    assert!(found[1].1.contains("after last_seen"), "{found:?}");
+
+    let mut payload = example();
+    payload["last_seen"] = json!("9999-12-31T23:59:59Z");
+    assert_eq!(problems(&payload)[0].0, "last_seen");
+    // The example itself (in range, in order) is still accepted.
+    assert!(parse(&example()).is_ok());
+}

@@ -33,7 +33,7 @@ use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_instances_ext4_root_and_xfs_data_volumes_are_snapshotted_tagged_read_and_cleaned_up() {
-    let emulator = Emulator::start(AWS_BLOCK, 1.5).await;
+    let emulator = Emulator::start(AWS_BLOCK, 2.0).await;
     let dir = tempfile::tempdir().unwrap();
     let root_tree = host_tree(256 << 10);
     let data_tree = data_tree();
@@ -224,6 +224,46 @@ async fn a_retried_run_for_the_same_investigation_reuses_its_snapshots() {
     let mut other_ids = ids(&other);
     other_ids.sort();
     assert_eq!(left, other_ids, "only the other investigation's are left");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_abandoned_mid_wait_leaves_pending_snapshots_that_the_retry_waits_out_and_deletes() {
+    let emulator = Emulator::start(MOTO_BLOCK, 3.0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let instance = raw_instance(&emulator, dir.path()).await;
+
+    // The first attempt stops once it is waiting for its snapshots, as a killed worker
+    // would: no cleanup runs.
+    let first = emulator.acquirer(options());
+    let waiting = std::sync::Arc::new(tokio::sync::Notify::new());
+    let notify = waiting.clone();
+    let attempt =
+        first.snapshot_instance("inv-3", &instance.instance_id, move |_| notify.notify_one());
+    tokio::select! {
+        result = attempt => panic!("the first attempt finished: {result:?}"),
+        () = waiting.notified() => {}
+    }
+    let left = emulator.riposte_snapshots().await;
+    assert_eq!(left.len(), 2, "one pending snapshot per volume left behind");
+
+    let mut progress = Vec::new();
+    let retry = emulator.acquirer(options());
+    let taken = retry
+        .snapshot_instance("inv-3", &instance.instance_id, |p| progress.push(p.percent))
+        .await
+        .expect("the retry waits the snapshots out");
+    let mut reused = ids(&taken);
+    reused.sort();
+    assert_eq!(reused, left.into_keys().collect::<Vec<_>>());
+    assert!(taken.snapshots.iter().all(|s| s.reused));
+    assert!(progress.iter().any(|p| *p < 100), "{progress:?}");
+    assert_eq!(progress.iter().filter(|p| **p == 100).count(), 2);
+
+    retry.cleanup(&taken).await.expect("cleanup");
+    assert!(
+        emulator.riposte_snapshots().await.is_empty(),
+        "no snapshot orphaned"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

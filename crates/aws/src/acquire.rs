@@ -3,6 +3,7 @@
 //!
 //! - [`ec2`]: `DescribeInstances` → `CreateSnapshot` of every attached EBS volume, with
 //!   tags that let a retried job reuse them, a bounded wait with progress, and cleanup.
+//! - [`wait`]: the bounded wait for snapshots to complete, with their progress.
 //! - [`credentials`]: `sts:AssumeRole` into another account's role, the session named
 //!   after the investigation.
 //! - [`error`]: what can fail, with the IAM permission to grant when AWS refuses a call.
@@ -24,10 +25,11 @@
 pub mod credentials;
 pub mod ec2;
 pub mod error;
+pub mod wait;
 
 pub use credentials::{AssumeRole, assume_role};
 pub use ec2::{
-    AttachedVolume, Cleanup, Ec2AcquireOptions, Ec2Acquirer, InstanceSnapshots, SnapshotProgress,
-    VolumeSnapshot,
+    AttachedVolume, Cleanup, Ec2AcquireOptions, Ec2Acquirer, InstanceSnapshots, VolumeSnapshot,
 };
 pub use error::{Ec2AcquireError, PendingSnapshot};
+pub use wait::SnapshotProgress;

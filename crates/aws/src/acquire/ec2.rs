@@ -9,13 +9,14 @@
 
 use super::error::{
     CREATE_SNAPSHOT, DELETE_SNAPSHOT, DESCRIBE_INSTANCES, DESCRIBE_SNAPSHOTS, DESCRIBE_VOLUMES,
-    Ec2AcquireError, PendingSnapshot,
+    Ec2AcquireError,
 };
+use super::wait::{SnapshotProgress, wait};
 use aws_config::SdkConfig;
 use aws_sdk_ec2::error::ProvideErrorMetadata;
-use aws_sdk_ec2::types::{Filter, ResourceType, Snapshot, SnapshotState, Tag, TagSpecification};
+use aws_sdk_ec2::types::{Filter, ResourceType, SnapshotState, Tag, TagSpecification};
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The tag naming the investigation a snapshot was made for.
 pub const TAG_INVESTIGATION: &str = "riposte:investigation";
@@ -97,19 +98,6 @@ pub struct InstanceSnapshots {
     pub region: String,
     /// One per attached volume, in device name order.
     pub snapshots: Vec<VolumeSnapshot>,
-}
-
-/// How far one snapshot is, as AWS reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SnapshotProgress {
-    /// The snapshot.
-    pub snapshot_id: String,
-    /// Its volume.
-    pub volume_id: String,
-    /// Where the volume is attached.
-    pub device_name: String,
-    /// Percent done (100 once completed).
-    pub percent: u8,
 }
 
 /// What a cleanup did with each snapshot.
@@ -245,7 +233,7 @@ impl Ec2Acquirer {
                 Err(err) => return Err(self.abandon(&result, err).await),
             }
         }
-        match self.wait(&result, &mut progress).await {
+        match wait(&self.ec2, &self.options, &result, &mut progress).await {
             Ok(()) => Ok(result),
             Err(err) => Err(self.abandon(&result, err).await),
         }
@@ -398,114 +386,11 @@ impl Ec2Acquirer {
         tracing::info!(investigation = %of.investigation, instance = %of.instance_id, volume = %volume.volume_id, device = %volume.device_name, snapshot = %id, "snapshot created");
         Ok(id.to_string())
     }
-
-    /// Polls until every snapshot completes, one fails, or the timeout runs out.
-    async fn wait(
-        &self,
-        of: &InstanceSnapshots,
-        progress: &mut impl FnMut(&SnapshotProgress),
-    ) -> Result<(), Ec2AcquireError> {
-        let started = Instant::now();
-        let mut pending: BTreeMap<&str, (&VolumeSnapshot, Option<u8>)> = of
-            .snapshots
-            .iter()
-            .map(|s| (s.snapshot_id.as_str(), (s, None)))
-            .collect();
-        loop {
-            let ids: Vec<String> = pending.keys().map(|k| k.to_string()).collect();
-            let out = self
-                .ec2
-                .describe_snapshots()
-                .set_snapshot_ids(Some(ids))
-                .send()
-                .await
-                .map_err(|e| DESCRIBE_SNAPSHOTS.error(e))?;
-            for snapshot in out.snapshots() {
-                let Some(id) = snapshot.snapshot_id() else {
-                    continue;
-                };
-                let Some((of_volume, last)) = pending.get_mut(id) else {
-                    continue;
-                };
-                let percent = percent(snapshot);
-                if *last != Some(percent) {
-                    *last = Some(percent);
-                    progress(&SnapshotProgress {
-                        snapshot_id: id.to_string(),
-                        volume_id: of_volume.volume.volume_id.clone(),
-                        device_name: of_volume.volume.device_name.clone(),
-                        percent,
-                    });
-                }
-                match snapshot.state() {
-                    Some(SnapshotState::Completed) => {
-                        pending.remove(id);
-                    }
-                    Some(SnapshotState::Error) => {
-                        return Err(Ec2AcquireError::SnapshotFailed {
-                            snapshot_id: id.to_string(),
-                            volume_id: of_volume.volume.volume_id.clone(),
-                            message: snapshot.state_message().unwrap_or("no message").to_string(),
-                        });
-                    }
-                    _ => {}
-                }
-            }
-            if pending.is_empty() {
-                return Ok(());
-            }
-            let waited = started.elapsed();
-            let Some(left) = self.options.snapshot_timeout.checked_sub(waited) else {
-                return Err(Ec2AcquireError::SnapshotTimeout {
-                    instance_id: of.instance_id.clone(),
-                    waited,
-                    pending: pending
-                        .iter()
-                        .map(|(id, (s, last))| PendingSnapshot {
-                            snapshot_id: id.to_string(),
-                            volume_id: s.volume.volume_id.clone(),
-                            percent: last.unwrap_or(0),
-                        })
-                        .collect(),
-                });
-            };
-            tokio::time::sleep(left.min(self.options.poll_interval)).await;
-        }
-    }
-}
-
-/// A snapshot's progress in percent: AWS reports `"42%"`; a completed one is 100.
-fn percent(snapshot: &Snapshot) -> u8 {
-    if snapshot.state() == Some(&SnapshotState::Completed) {
-        return 100;
-    }
-    snapshot
-        .progress()
-        .and_then(|p| p.trim().trim_end_matches('%').parse::<u8>().ok())
-        .map_or(0, |p| p.min(100))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn snapshot(state: SnapshotState, progress: Option<&str>) -> Snapshot {
-        Snapshot::builder()
-            .state(state)
-            .set_progress(progress.map(str::to_string))
-            .build()
-    }
-
-    #[test]
-    fn progress_is_read_from_aws_percentages_and_completed_is_100() {
-        assert_eq!(percent(&snapshot(SnapshotState::Pending, Some("42%"))), 42);
-        assert_eq!(percent(&snapshot(SnapshotState::Pending, None)), 0);
-        assert_eq!(percent(&snapshot(SnapshotState::Pending, Some("bad"))), 0);
-        assert_eq!(
-            percent(&snapshot(SnapshotState::Completed, Some("99%"))),
-            100
-        );
-    }
 
     #[test]
     fn zero_waits_are_refused_naming_the_key() {

@@ -29,7 +29,8 @@ pub mod wait;
 
 pub use credentials::{AssumeRole, assume_role};
 pub use ec2::{
-    AttachedVolume, Cleanup, Ec2AcquireOptions, Ec2Acquirer, InstanceSnapshots, VolumeSnapshot,
+    AttachedVolume, Cleanup, Ec2AcquireOptions, Ec2Acquirer, FoundSnapshot, InstanceSnapshots,
+    VolumeSnapshot,
 };
 pub use error::{Ec2AcquireError, PendingSnapshot};
 pub use wait::SnapshotProgress;

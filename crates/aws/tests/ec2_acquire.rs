@@ -19,6 +19,7 @@
 mod ebs_support;
 mod ec2_support;
 
+use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
 use ebs_support::{collect, ext4_image, host_tree, pattern, xfs_image};
 use ec2_support::{
     AWS_BLOCK, Emulator, MOTO_BLOCK, REGION, data_tree, ids, options, raw_instance, read_options,
@@ -264,6 +265,59 @@ async fn a_run_abandoned_mid_wait_leaves_pending_snapshots_that_the_retry_waits_
         emulator.riposte_snapshots().await.is_empty(),
         "no snapshot orphaned"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshots_made_twice_by_concurrent_attempts_are_reused_once_and_all_deleted() {
+    let emulator = Emulator::start(MOTO_BLOCK, 0.0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let instance = raw_instance(&emulator, dir.path()).await;
+    // Two attempts each snapshotted the data volume before either could see the other's.
+    let data_volume = &instance.volumes[1].volume_id;
+    let mut made = Vec::new();
+    for _ in 0..2 {
+        let tags = [
+            (TAG_INVESTIGATION, "inv-5"),
+            (TAG_INSTANCE, instance.instance_id.as_str()),
+            (TAG_CREATED, "true"),
+        ]
+        .map(|(k, v)| Tag::builder().key(k).value(v).build());
+        let out = emulator
+            .ec2()
+            .create_snapshot()
+            .volume_id(data_volume)
+            .tag_specifications(
+                TagSpecification::builder()
+                    .resource_type(ResourceType::Snapshot)
+                    .set_tags(Some(tags.to_vec()))
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("CreateSnapshot");
+        made.push(out.snapshot_id().unwrap().to_string());
+    }
+    made.sort();
+
+    let acquirer = emulator.acquirer(options());
+    let taken = acquirer
+        .snapshot_instance("inv-5", &instance.instance_id, |_| {})
+        .await
+        .expect("snapshot");
+    let data = &taken.snapshots[1];
+    assert_eq!(&data.volume.volume_id, data_volume);
+    assert!(data.reused);
+    assert_eq!(data.snapshot_id, made[0], "the lowest id is reused");
+    assert!(
+        !taken.snapshots[0].reused,
+        "the root volume is snapshotted now"
+    );
+    assert_eq!(taken.leftovers, vec![made[1].clone()]);
+
+    let cleanup = acquirer.cleanup(&taken).await.expect("cleanup");
+    assert_eq!(cleanup.deleted.len(), 3, "{cleanup:?}");
+    assert!(cleanup.deleted.contains(&made[1]), "the leftover too");
+    assert!(emulator.riposte_snapshots().await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

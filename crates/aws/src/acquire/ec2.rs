@@ -98,6 +98,21 @@ pub struct InstanceSnapshots {
     pub region: String,
     /// One per attached volume, in device name order.
     pub snapshots: Vec<VolumeSnapshot>,
+    /// Other snapshots Riposte made for this investigation and instance (failed, made
+    /// twice by concurrent attempts, or of a volume no longer attached): never read,
+    /// deleted on cleanup with the rest so that none is left behind.
+    pub leftovers: Vec<String>,
+}
+
+/// A snapshot Riposte made for an investigation, found by its tags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundSnapshot {
+    /// The snapshot.
+    pub snapshot_id: String,
+    /// The volume it is a snapshot of.
+    pub volume_id: Option<String>,
+    /// AWS reports it failed (state `error`).
+    pub failed: bool,
 }
 
 /// What a cleanup did with each snapshot.
@@ -197,13 +212,28 @@ impl Ec2Acquirer {
                 instance_id: instance_id.to_string(),
             });
         }
-        let mut earlier = self.find_snapshots(investigation, instance_id).await?;
         let mut result = InstanceSnapshots {
             investigation: investigation.to_string(),
             instance_id: instance_id.to_string(),
             region: self.region.clone(),
             snapshots: Vec::new(),
+            leftovers: Vec::new(),
         };
+        // One earlier snapshot per attached volume is reused (the lowest id, so every
+        // retry picks the same); any other is a leftover to delete.
+        let mut earlier = BTreeMap::new();
+        for found in self.find_snapshots(investigation, instance_id).await? {
+            match found.volume_id {
+                Some(volume)
+                    if !found.failed
+                        && !earlier.contains_key(&volume)
+                        && volumes.iter().any(|v| v.volume_id == volume) =>
+                {
+                    earlier.insert(volume, found.snapshot_id);
+                }
+                _ => result.leftovers.push(found.snapshot_id),
+            }
+        }
         let missing: Vec<&str> = volumes
             .iter()
             .filter(|v| !earlier.contains_key(&v.volume_id))
@@ -239,13 +269,13 @@ impl Ec2Acquirer {
         }
     }
 
-    /// The completed or pending snapshots Riposte made of `instance_id`'s volumes for
-    /// `investigation`, by volume id (failed ones are ignored: they are made again).
+    /// Every snapshot Riposte made of `instance_id`'s volumes for `investigation`, in
+    /// snapshot id order.
     pub async fn find_snapshots(
         &self,
         investigation: &str,
         instance_id: &str,
-    ) -> Result<BTreeMap<String, String>, Ec2AcquireError> {
+    ) -> Result<Vec<FoundSnapshot>, Ec2AcquireError> {
         let tag = |key: &str, value: &str| {
             Filter::builder()
                 .name(format!("tag:{key}"))
@@ -261,27 +291,31 @@ impl Ec2Acquirer {
             .filters(tag(TAG_CREATED, "true"))
             .into_paginator()
             .send();
-        let mut found = BTreeMap::new();
+        let mut found = Vec::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| DESCRIBE_SNAPSHOTS.error(e))?;
-            for snapshot in page.snapshots() {
-                if snapshot.state() == Some(&SnapshotState::Error) {
-                    continue;
-                }
-                if let (Some(volume), Some(id)) = (snapshot.volume_id(), snapshot.snapshot_id()) {
-                    found.insert(volume.to_string(), id.to_string());
-                }
-            }
+            found.extend(page.snapshots().iter().filter_map(|s| {
+                Some(FoundSnapshot {
+                    snapshot_id: s.snapshot_id()?.to_string(),
+                    volume_id: s.volume_id().map(str::to_string),
+                    failed: s.state() == Some(&SnapshotState::Error),
+                })
+            }));
         }
+        found.sort_by(|a, b| a.snapshot_id.cmp(&b.snapshot_id));
         Ok(found)
     }
 
-    /// Deletes the snapshots Riposte made (all of `snapshots`: made now or by an earlier
-    /// attempt), unless they are retained. Idempotent: a snapshot already gone is
+    /// Deletes the snapshots Riposte made (all of `snapshots`, made now or by an earlier
+    /// attempt, and the leftovers), unless they are retained. Idempotent: a snapshot already gone is
     /// reported as such. Every snapshot is tried; the first failure is returned.
     pub async fn cleanup(&self, snapshots: &InstanceSnapshots) -> Result<Cleanup, Ec2AcquireError> {
         let mut cleanup = Cleanup::default();
-        let ids = snapshots.snapshots.iter().map(|s| s.snapshot_id.clone());
+        let ids = snapshots
+            .snapshots
+            .iter()
+            .map(|s| s.snapshot_id.clone())
+            .chain(snapshots.leftovers.iter().cloned());
         if self.options.retain_snapshots {
             cleanup.retained.extend(ids);
             tracing::info!(investigation = %snapshots.investigation, retained = ?cleanup.retained, "snapshots retained");

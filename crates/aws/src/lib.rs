@@ -5,6 +5,8 @@
 //! - [`guardduty`]: pull mode for GuardDuty findings (an [`AlertPoller`]).
 //! - [`respond`]: response actions on EC2 instances (stop, isolate role, isolate security
 //!   group) with dry run and release.
+//! - [`acquire`]: an EC2 instance's EBS volumes snapshotted (tagged, awaited, reused by
+//!   a retried job, deleted afterwards) for reading through [`ebs`].
 //! - [`ebs`]: an EBS snapshot read in place through the EBS direct APIs, as a
 //!   `riposte-disk` byte source (lazy verified blocks, cache, parallel read-ahead).
 //!
@@ -18,12 +20,14 @@
 
 #![warn(missing_docs)]
 
+pub mod acquire;
 pub mod ebs;
 pub mod guardduty;
 pub mod respond;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use acquire::{Ec2AcquireError, Ec2AcquireOptions, Ec2Acquirer, InstanceSnapshots};
 pub use aws_config::SdkConfig;
 pub use ebs::{EbsError, EbsReadOptions, EbsReadStats, EbsSnapshotSource};
 pub use guardduty::{GuardDutyPoller, GuardDutySettings};

@@ -1,10 +1,12 @@
 //! Test fixtures on a real AWS emulator (moto): a VPC with an instance that has two
 //! security groups and an instance profile whose role already has an inline policy, built
 //! with the SDK, plus the reads tests assert the emulator's state with; and
-//! [`ebs_snapshot`], a disk image uploaded as an EBS snapshot. For other crates' tests
+//! [`ebs_snapshot`], a disk image uploaded as an EBS snapshot; [`ec2_instance`], an
+//! instance whose volumes were created from such snapshots. For other crates' tests
 //! (feature `testing`); nothing in the product uses it.
 
 pub mod ebs_snapshot;
+pub mod ec2_instance;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_ec2::config::Credentials;
@@ -42,6 +44,41 @@ pub async fn assumed_config(base: &SdkConfig, endpoint: &str, role_arn: &str) ->
         .credentials_provider(provider)
         .load()
         .await
+}
+
+/// An IAM user allowed `actions` on every resource, created through `iam`; returns an
+/// SDK configuration for the emulator at `endpoint` signed with the user's new keys.
+pub async fn iam_user(
+    iam: &aws_sdk_iam::Client,
+    endpoint: &str,
+    region: &str,
+    name: &str,
+    actions: &[&str],
+) -> SdkConfig {
+    let policy = serde_json::json!({"Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]});
+    setup("CreateUser", iam.create_user().user_name(name).send().await);
+    setup(
+        "PutUserPolicy",
+        iam.put_user_policy()
+            .user_name(name)
+            .policy_name("access")
+            .policy_document(policy.to_string())
+            .send()
+            .await,
+    );
+    let key = setup(
+        "CreateAccessKey",
+        iam.create_access_key().user_name(name).send().await,
+    );
+    let key = key.access_key().expect("the new access key");
+    config(
+        endpoint,
+        region,
+        key.access_key_id(),
+        key.secret_access_key(),
+    )
+    .await
 }
 
 /// What the fixture created.

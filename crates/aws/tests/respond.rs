@@ -302,39 +302,7 @@ async fn user_config(
     name: &str,
     actions: &[&str],
 ) -> aws_config::SdkConfig {
-    let policy = serde_json::json!({"Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]});
-    world
-        .iam
-        .create_user()
-        .user_name(name)
-        .send()
-        .await
-        .unwrap();
-    world
-        .iam
-        .put_user_policy()
-        .user_name(name)
-        .policy_name("access")
-        .policy_document(policy.to_string())
-        .send()
-        .await
-        .unwrap();
-    let key = world
-        .iam
-        .create_access_key()
-        .user_name(name)
-        .send()
-        .await
-        .unwrap();
-    let key = key.access_key().unwrap();
-    config(
-        &moto.url(),
-        REGION,
-        key.access_key_id(),
-        key.secret_access_key(),
-    )
-    .await
+    riposte_aws::testing::iam_user(&world.iam, &moto.url(), REGION, name, actions).await
 }
 
 #[tokio::test]

@@ -7,9 +7,11 @@
 //! installs it). A missing emulator fails the test loudly instead of skipping it.
 //!
 //! [`MotoServer::start_ebs_direct`] runs the same moto through `moto/ebs_direct.py`,
-//! which corrects three gaps of moto's EBS direct API against AWS's documented behaviour
+//! which corrects gaps of moto's EBS direct API against AWS's documented behaviour
 //! (integer, sorted, paginated block listings; `ResourceNotFoundException` for unknown
-//! snapshots; EC2 `DeleteSnapshot` reaching the EBS direct API); see that file.
+//! snapshots; EC2 `DeleteSnapshot` reaching the EBS direct API; EC2 `CreateSnapshot` of a
+//! volume serving the blocks of the snapshot the volume was created from) and can keep
+//! EC2 snapshots `pending` for a while; see that file.
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -24,6 +26,20 @@ pub const ACCOUNT_ID: &str = "123456789012";
 
 /// The Python wrapper that corrects moto's EBS direct API, then runs moto's server.
 const EBS_DIRECT_PLUGIN: &str = include_str!("moto/ebs_direct.py");
+
+/// Options of the EBS direct plugin (`moto/ebs_direct.py`).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct EbsDirect {
+    /// Bytes per block moto reports instead of its 512 (AWS reports 524 288).
+    pub block_size: Option<u32>,
+    /// Seconds a snapshot made with EC2 `CreateSnapshot` stays `pending` (its progress
+    /// rising from 0% to 99%) before it completes; moto completes them at once.
+    pub snapshot_seconds: Option<f64>,
+    /// Enforce IAM policies after this many requests (moto's
+    /// `INITIAL_NO_AUTH_ACTION_COUNT`): the fixture's requests run unchecked, the
+    /// test's are checked against the policies of the IAM user whose keys sign them.
+    pub enforce_iam_after: Option<u32>,
+}
 
 /// A running `moto_server`; killed on drop.
 pub struct MotoServer {
@@ -50,12 +66,26 @@ impl MotoServer {
     /// `python3`, which must be the Python moto is installed in). `block_size` makes
     /// moto report that many bytes per block instead of its 512 (AWS reports 524 288).
     pub async fn start_ebs_direct(block_size: Option<u32>) -> MotoServer {
-        let size = block_size.map(|b| b.to_string());
-        let env: Vec<(&str, &str)> = size
-            .as_deref()
-            .map(|s| ("RIPOSTE_MOTO_EBS_BLOCK_SIZE", s))
-            .into_iter()
-            .collect();
+        Self::start_ebs_direct_with(EbsDirect {
+            block_size,
+            ..EbsDirect::default()
+        })
+        .await
+    }
+
+    /// Like [`MotoServer::start_ebs_direct`], with every option of the plugin.
+    pub async fn start_ebs_direct_with(options: EbsDirect) -> MotoServer {
+        let mut env = Vec::new();
+        if let Some(size) = options.block_size {
+            env.push(("RIPOSTE_MOTO_EBS_BLOCK_SIZE", size.to_string()));
+        }
+        if let Some(seconds) = options.snapshot_seconds {
+            env.push(("RIPOSTE_MOTO_SNAPSHOT_SECONDS", seconds.to_string()));
+        }
+        if let Some(count) = options.enforce_iam_after {
+            env.push(("INITIAL_NO_AUTH_ACTION_COUNT", count.to_string()));
+        }
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
         Self::spawn(
             || {
                 let mut command = Command::new("python3");

@@ -34,7 +34,8 @@ pub const LOOSE_MAX_FILES: usize = 100_000;
 /// Deepest folder level searched for loose logs.
 const LOOSE_MAX_DEPTH: usize = 16;
 
-/// Top-level folders of a Unix root filesystem.
+/// Top-level folders that mark a Unix root filesystem. Narrower than the package layout's
+/// list: `tmp` and `dev` are common folder names in exports that are not root filesystems.
 const UNIX_ROOT_DIRS: [&str; 12] = [
     "bin", "boot", "etc", "home", "lib", "lib64", "opt", "root", "sbin", "srv", "usr", "var",
 ];
@@ -349,17 +350,24 @@ fn folder_systems(root: &Path) -> FolderSystems {
             found.windows_root = true;
         }
         let drive = text.len() == 1 && text.as_bytes()[0].is_ascii_alphabetic();
-        if drive
-            && WINDOWS_ROOT_DIRS
-                .iter()
-                .any(|d| child_dir_ignore_case(&path, d).is_some())
-        {
+        if drive && holds_windows_volume(&path) {
             found
                 .drives
                 .push((name.clone(), format!("{}:", text.to_ascii_uppercase())));
         }
     }
     found
+}
+
+/// True when `dir` has a Windows volume's top-level folders (`Windows`, `Users`, …, any
+/// case), read in one listing.
+fn holds_windows_volume(dir: &Path) -> bool {
+    fs::read_dir(dir).is_ok_and(|entries| {
+        entries.filter_map(Result::ok).any(|e| {
+            let name = e.file_name().to_string_lossy().to_ascii_lowercase();
+            WINDOWS_ROOT_DIRS.contains(&name.as_str()) && e.file_type().is_ok_and(|t| t.is_dir())
+        })
+    })
 }
 
 /// The sub-folder of `dir` named `name` without regard to case.

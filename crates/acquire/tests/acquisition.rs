@@ -38,6 +38,25 @@ fn write(root: &Path, path: &str, content: &str) {
     std::fs::write(file, content).unwrap();
 }
 
+/// `tar -C dir -cf archive entry`; returns the archive.
+fn tar_of(dir: &Path, entry: &str, archive: &Path) -> std::path::PathBuf {
+    let status = std::process::Command::new("tar")
+        .arg("-C")
+        .arg(dir)
+        .arg("-cf")
+        .arg(archive)
+        .arg(entry)
+        .status()
+        .expect("run tar");
+    assert!(
+        status.success(),
+        "tar -C {} -cf {}",
+        dir.display(),
+        archive.display()
+    );
+    archive.to_path_buf()
+}
+
 fn paths(items: &[(String, Vec<u8>)]) -> Vec<&str> {
     items.iter().map(|(p, _)| p.as_str()).collect()
 }
@@ -153,14 +172,7 @@ fn a_package_of_a_windows_volume_and_of_loose_logs() {
     let src = dir.path().join("src");
     write(&src, "Windows/System32/winevt/Logs/Security.evtx", "evtx");
     write(&src, "Windows/System32/kernel32.dll", "MZ");
-    let tar = dir.path().join("volume.tar");
-    let status = std::process::Command::new("tar")
-        .arg("-C")
-        .arg(&src)
-        .args(["-cf", tar.to_str().unwrap(), "Windows"])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let tar = tar_of(&src, "Windows", &dir.path().join("volume.tar"));
     let (report, items) = run(&tar, false);
     assert_eq!(report.form, EvidenceForm::Package);
     assert_eq!(report.layouts, vec![SystemLayout::Windows]);
@@ -172,14 +184,7 @@ fn a_package_of_a_windows_volume_and_of_loose_logs() {
     let loose = dir.path().join("loose");
     write(&loose, "Security.evtx", "evtx");
     write(&loose, "readme.txt", "hello");
-    let tar = dir.path().join("loose.tar");
-    let status = std::process::Command::new("tar")
-        .arg("-C")
-        .arg(&loose)
-        .args(["-cf", tar.to_str().unwrap(), "."])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let tar = tar_of(&loose, ".", &dir.path().join("loose.tar"));
     let (report, items) = run(&tar, false);
     assert_eq!(report.layouts, vec![SystemLayout::LooseLogs]);
     assert_eq!(paths(&items), vec!["/Security.evtx"]);

@@ -378,7 +378,7 @@ fn print_text(r: &Report) {
         .acquisition
         .layouts
         .iter()
-        .map(|l| format!("{l:?}").to_lowercase())
+        .map(|l| l.as_str().to_string())
         .collect();
     println!(
         "Acquisition: layout {}; selection {}; {} item(s), {} parsable, {} skipped",

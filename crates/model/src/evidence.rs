@@ -89,6 +89,17 @@ pub enum SystemLayout {
     LooseLogs,
 }
 
+impl SystemLayout {
+    /// The name used in the API and reports (`windows`, `linux`, `loose_logs`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SystemLayout::Windows => "windows",
+            SystemLayout::Linux => "linux",
+            SystemLayout::LooseLogs => "loose_logs",
+        }
+    }
+}
+
 /// What an acquisition found and selected, recorded on the investigation.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AcquisitionSummary {

@@ -45,7 +45,7 @@ pub fn qualify_verdict(verdict: &mut VerdictSummary, host: &str, acquisition: &A
     let layouts: Vec<String> = acquisition
         .layouts
         .iter()
-        .map(|l| format!("{l:?}").to_lowercase())
+        .map(|l| l.as_str().to_string())
         .collect();
     let found = if acquisition.items == 0 {
         "nothing was collected".to_string()

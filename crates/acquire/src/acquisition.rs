@@ -10,12 +10,12 @@
 //! Linux profile, a collection holding both gets both, and one holding neither (or whose
 //! profiles select nothing) is read as loose logs: every file some artifact parser reads.
 
-use crate::image::{ImageReport, ImageSelection, read_image};
+use crate::image::{ImageReport, ImageSelection, read_opened_image};
 use crate::package::{EntryFilter, Layout, PackageFormat, PackageLimits, RefusedEntry};
 use crate::triage::{CollectedFile, TriageOptions, TriageProfile, Walk, check_host_root};
 use crate::{AcquireError, is_disk_image, read_package};
 use chrono::{DateTime, Utc};
-use riposte_disk::FsKind;
+use riposte_disk::{FsKind, Image, open_image};
 use riposte_model::{AcquisitionSummary, EvidenceForm, ImageLocation, SystemLayout};
 use serde::Serialize;
 use std::cell::{Cell, RefCell};
@@ -163,10 +163,35 @@ impl AcquisitionReport {
             items: self.items,
             parsable: self.parsable,
             skipped: self.skipped.len() as u64,
+            snapshots: Vec::new(),
         }
     }
 
-    fn skip(&mut self, path: impl Into<String>, reason: impl Into<String>) {
+    /// Adds what acquiring another disk of the same system found (an instance's data
+    /// volume after its root volume): counts, skipped entries, and layouts and profiles
+    /// not yet listed. The first disk's image report is kept.
+    pub fn absorb(&mut self, other: AcquisitionReport) {
+        for layout in other.layouts {
+            if !self.layouts.contains(&layout) {
+                self.layouts.push(layout);
+            }
+        }
+        self.layouts.sort();
+        for profile in other.profiles {
+            if !self.profiles.contains(&profile) {
+                self.profiles.push(profile);
+            }
+        }
+        self.items += other.items;
+        self.parsable += other.parsable;
+        self.skipped.extend(other.skipped);
+        if self.image.is_none() {
+            self.image = other.image;
+        }
+    }
+
+    /// Records an entry left out, and why.
+    pub fn skip(&mut self, path: impl Into<String>, reason: impl Into<String>) {
         self.skipped.push(SkippedEntry {
             path: path.into(),
             reason: reason.into(),
@@ -676,6 +701,25 @@ fn acquire_image(
     options: &AcquireOptions<'_>,
     visit: &mut AcquireVisit<'_>,
 ) -> Result<AcquisitionReport, AcquireError> {
+    let image = open_image(path).map_err(|e| AcquireError::Unsafe {
+        path: path.to_path_buf(),
+        problem: e.to_string(),
+    })?;
+    acquire_opened_image(&image, options, visit)
+}
+
+/// Acquires a disk whose bytes are already open — an image file, or a remote block device
+/// such as an EBS snapshot read in place — exactly as [`acquire`] acquires an image file:
+/// the triage profile of each volume's operating system (or every file when `full`, plus
+/// the filesystem timeline), the same report. Reads go through the image's source on the
+/// calling thread.
+pub fn acquire_opened_image(
+    image: &Image,
+    options: &AcquireOptions<'_>,
+    visit: &mut AcquireVisit<'_>,
+) -> Result<AcquisitionReport, AcquireError> {
+    let path = image.files.first().cloned().unwrap_or_default();
+    let path = path.as_path();
     let mut report = AcquisitionReport::new(EvidenceForm::Image);
     let selection = if options.full {
         ImageSelection::Full
@@ -692,8 +736,8 @@ fn acquire_image(
     let mut handover = Handover::new(options, visit);
     let image = {
         let mut body_writer = body.as_mut().map(io::BufWriter::new);
-        let image = read_image(
-            path,
+        let image = read_opened_image(
+            image,
             selection,
             &options.triage,
             &mut |item, reader| {

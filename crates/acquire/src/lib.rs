@@ -24,7 +24,8 @@ mod triage;
 
 pub use acquisition::{
     AcquireOptions, AcquireVisit, AcquiredItem, AcquisitionReport, FILESYSTEM_TIMELINE,
-    LOOSE_MAX_FILES, PackageSummary, SkippedEntry, acquire, guess_original_path,
+    LOOSE_MAX_FILES, PackageSummary, SkippedEntry, acquire, acquire_opened_image,
+    guess_original_path,
 };
 pub use image::{
     ImageItem, ImageReport, ImageSelection, ImageVisit, VolumeReport, is_disk_image, read_image,

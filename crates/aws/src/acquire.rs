@@ -4,6 +4,7 @@
 //! - [`ec2`]: `DescribeInstances` → `CreateSnapshot` of every attached EBS volume, with
 //!   tags that let a retried job reuse them, a bounded wait with progress, and cleanup.
 //! - [`wait`]: the bounded wait for snapshots to complete, with their progress.
+//! - [`read`]: the snapshots read in place and acquired like disk images, one report.
 //! - [`credentials`]: `sts:AssumeRole` into another account's role, the session named
 //!   after the investigation.
 //! - [`error`]: what can fail, with the IAM permission to grant when AWS refuses a call.
@@ -25,12 +26,14 @@
 pub mod credentials;
 pub mod ec2;
 pub mod error;
+pub mod read;
 pub mod wait;
 
-pub use credentials::{AssumeRole, assume_role};
+pub use credentials::{AssumeRole, EXTERNAL_ID_ENV, acquisition_config, assume_role};
 pub use ec2::{
     AttachedVolume, Cleanup, Ec2AcquireOptions, Ec2Acquirer, FoundSnapshot, InstanceSnapshots,
     VolumeSnapshot,
 };
 pub use error::{Ec2AcquireError, PendingSnapshot};
+pub use read::{SnapshotReadError, SnapshotVisit, SnapshotsRead, read_snapshots};
 pub use wait::SnapshotProgress;

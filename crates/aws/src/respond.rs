@@ -257,7 +257,7 @@ pub async fn release(record: &ActionRecord) -> Result<String, ReleaseError> {
 }
 
 /// The ARN partition of a region.
-fn partition(region: &str) -> &'static str {
+pub(crate) fn partition(region: &str) -> &'static str {
     if region.starts_with("cn-") {
         "aws-cn"
     } else if region.starts_with("us-gov-") {

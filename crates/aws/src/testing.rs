@@ -7,6 +7,7 @@
 
 pub mod ebs_snapshot;
 pub mod ec2_instance;
+pub mod images;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_ec2::config::Credentials;

@@ -2,7 +2,8 @@
 //! a host's root filesystem, a triage package (tar, tar.gz or zip from UAC, KAPE,
 //! Velociraptor or a plain root filesystem), a disk image (raw/split, E01, VMDK, VHD, VHDX,
 //! qcow2 holding ext, XFS, NTFS or FAT filesystems), or a single log file — packages and
-//! images recognised by content — printing a report.
+//! images recognised by content — or an EBS snapshot read in place
+//! (`ebs-snapshot:REGION/snap-…`), printing a report.
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -23,7 +24,9 @@ use std::path::{Path, PathBuf};
 pub struct InvestigateArgs {
     /// A host's triage collection (a folder laid out like its root filesystem), a triage
     /// package (.tar, .tar.gz, .zip), a disk image (raw, split raw, E01, VMDK, VHD, VHDX,
-    /// qcow2), or one log file.
+    /// qcow2), or one log file; or `ebs-snapshot:REGION/snap-…`, an EBS snapshot read in
+    /// place through the EBS direct APIs with the standard AWS credentials (never
+    /// deleted).
     pub path: PathBuf,
     /// Full acquisition of a disk image: every file, and the filesystem timeline (MACB
     /// events), instead of the triage profile's artifacts.
@@ -57,7 +60,7 @@ struct ArtifactReport {
 }
 
 #[derive(Serialize)]
-struct Report {
+pub(crate) struct Report {
     host: String,
     source: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -125,16 +128,86 @@ pub async fn run(args: InvestigateArgs) -> Result<()> {
         Some(file) => Some(read_alert(&file, alert_source)?),
         None => None,
     };
+    let evidence = Evidence::from_argument(&path).await?;
     let report = tokio::task::spawn_blocking(move || {
-        build_report(&path, host, full, alert.as_ref(), &detection)
+        build_report(&evidence, host, full, alert.as_ref(), &detection)
     })
     .await??;
+    print_report(&report, &format)
+}
+
+/// Prints `report` as text or, with `format` `json`, as JSON.
+pub(crate) fn print_report(report: &Report, format: &str) -> Result<()> {
     if format == "json" {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        println!("{}", serde_json::to_string_pretty(report)?);
     } else {
-        print_text(&report);
+        print_text(report);
     }
     Ok(())
+}
+
+/// What `investigate` reads: local evidence, or EBS snapshots read in place.
+pub(crate) enum Evidence {
+    /// A folder, package, image or file.
+    Local(PathBuf),
+    /// EBS snapshots (an instance's volumes, root first, or one imported snapshot).
+    Snapshots(Box<CloudEvidence>),
+}
+
+/// EBS snapshots to read, and how.
+pub(crate) struct CloudEvidence {
+    /// The runtime that drives the block requests (reads block a thread of their own).
+    pub runtime: tokio::runtime::Handle,
+    /// Credentials, region and endpoints.
+    pub config: riposte_aws::SdkConfig,
+    /// The snapshots, root volume first.
+    pub volumes: Vec<riposte_model::CloudVolume>,
+    /// What the evidence is called in the report (`aws:…:i-…`, `ebs-snapshot:…`).
+    pub name: String,
+    /// The host label (the instance or snapshot id).
+    pub host: String,
+}
+
+impl Evidence {
+    /// The evidence an argument names: `ebs-snapshot:REGION/snap-…`, else a local path.
+    pub(crate) async fn from_argument(argument: &Path) -> Result<Evidence> {
+        let text = argument.to_string_lossy();
+        let Some(spec) = text.strip_prefix("ebs-snapshot:") else {
+            return Ok(Evidence::Local(argument.to_path_buf()));
+        };
+        let Some((region, snapshot_id)) = spec.split_once('/') else {
+            bail!(
+                "{text}: write an EBS snapshot as ebs-snapshot:REGION/snap-… (e.g. ebs-snapshot:us-east-1/snap-0123456789abcdef0)"
+            );
+        };
+        if region.is_empty() || !snapshot_id.starts_with("snap-") {
+            bail!(
+                "{text}: write an EBS snapshot as ebs-snapshot:REGION/snap-… (e.g. ebs-snapshot:us-east-1/snap-0123456789abcdef0)"
+            );
+        }
+        let config = riposte_aws::acquire::acquisition_config(region, None, None, "cli")
+            .await
+            .context("cannot load AWS credentials")?;
+        Ok(Evidence::Snapshots(Box::new(CloudEvidence {
+            runtime: tokio::runtime::Handle::current(),
+            config,
+            volumes: vec![riposte_model::CloudVolume {
+                region: region.to_string(),
+                snapshot_id: snapshot_id.to_string(),
+                ..Default::default()
+            }],
+            name: text.to_string(),
+            host: snapshot_id.to_string(),
+        })))
+    }
+
+    /// How the report names it.
+    fn name(&self) -> String {
+        match self {
+            Evidence::Local(path) => path.display().to_string(),
+            Evidence::Snapshots(cloud) => cloud.name.clone(),
+        }
+    }
 }
 
 /// The evidence of one collection, parsed: per-artifact reports and the ordered timeline.
@@ -197,8 +270,8 @@ fn read_alert(
     )
 }
 
-fn build_report(
-    path: &Path,
+pub(crate) fn build_report(
+    evidence: &Evidence,
     host: Option<String>,
     full: bool,
     alert: Option<&riposte_model::Alert>,
@@ -211,17 +284,20 @@ fn build_report(
         events,
         files,
         _scratch,
-    } = gather(path, host, full)?;
+    } = gather(evidence, host, full)?;
     let engine = detection.engine()?;
     let policy = detection.verdict_policy()?;
     let (alarms, mut verdict) = detect(&engine, &events, &files, &policy);
-    let summary = acquisition.summary();
+    let mut summary = acquisition.summary();
+    if let Evidence::Snapshots(cloud) = evidence {
+        summary.snapshots = cloud.volumes.clone();
+    }
     qualify_verdict(&mut verdict, &host, &summary);
     let story = riposte_worker::pipeline::story(&alarms, &events, alert, &detection.correlation());
     let alert = alert.map(crate::alert::without_raw).transpose()?;
     Ok(Report {
         host,
-        source: path.display().to_string(),
+        source: evidence.name(),
         package: acquisition.package,
         image: acquisition.image,
         acquisition: summary,
@@ -236,23 +312,33 @@ fn build_report(
     })
 }
 
+/// The host a local evidence path is named after: its file or folder name without the
+/// package or image extension.
+fn default_host(path: &Path) -> String {
+    path.canonicalize()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().to_string()))
+        .map(|name| {
+            [
+                ".tar.gz", ".tgz", ".tar", ".zip", ".E01", ".e01", ".vmdk", ".vhdx", ".vhd",
+                ".qcow2", ".raw", ".dd", ".img", ".000", ".001",
+            ]
+            .iter()
+            .find_map(|ext| name.strip_suffix(ext).map(str::to_string))
+            .unwrap_or(name)
+        })
+        .unwrap_or_else(|| "host".into())
+}
+
 /// Selects, hashes and parses the artifacts of a collection (or one file), streaming each.
-pub(crate) fn gather(path: &Path, host: Option<String>, full: bool) -> Result<Gathered> {
-    let host = host.unwrap_or_else(|| {
-        path.canonicalize()
-            .ok()
-            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().to_string()))
-            .map(|name| {
-                [
-                    ".tar.gz", ".tgz", ".tar", ".zip", ".E01", ".e01", ".vmdk", ".vhdx", ".vhd",
-                    ".qcow2", ".raw", ".dd", ".img", ".000", ".001",
-                ]
-                .iter()
-                .find_map(|ext| name.strip_suffix(ext).map(str::to_string))
-                .unwrap_or(name)
-            })
-            .unwrap_or_else(|| "host".into())
-    });
+pub(crate) fn gather(evidence: &Evidence, host: Option<String>, full: bool) -> Result<Gathered> {
+    let (path, host) = match evidence {
+        Evidence::Local(path) => (path.as_path(), host.unwrap_or_else(|| default_host(path))),
+        Evidence::Snapshots(cloud) => (
+            Path::new(cloud.name.as_str()),
+            host.unwrap_or_else(|| cloud.host.clone()),
+        ),
+    };
     // Package and image entries are streamed here first; removed when the report is built.
     let scratch = tempfile::tempdir().context("cannot create a scratch folder")?;
     // A spinner on standard error (drawn only on a terminal): images take a while.
@@ -263,57 +349,75 @@ pub(crate) fn gather(path: &Path, host: Option<String>, full: bool) -> Result<Ga
     progress.enable_steady_tick(std::time::Duration::from_millis(200));
     let mut parsed: Vec<Parsed> = Vec::new();
     let mut copied = 0u64;
-    let acquisition =
-        riposte_acquire::acquire(path, &acquire_options(full), &mut |item, content| {
-            let ctx = ArtifactContext {
-                host: host.clone(),
-                original_path: item.original_path.to_string(),
-                modified: item.modified,
-            };
-            let (local, reader) = match item.local {
-                // A local file is read in place, reopened through `open`, which refuses one
-                // swapped for a link since it was selected.
-                Some(local) => (
-                    local.local_path.clone(),
-                    std::io::BufReader::new(local.open().map_err(std::io::Error::other)?),
-                ),
-                None => {
-                    let local = scratch.path().join(format!("{:06}", parsed.len()));
-                    let mut out = std::fs::File::create(&local)?;
-                    std::io::copy(content, &mut out)?;
-                    let reader = std::io::BufReader::new(std::fs::File::open(&local)?);
-                    (local, reader)
-                }
-            };
-            let mut reader = HashingReader {
-                inner: reader,
-                hasher: Sha256::new(),
-                size: 0,
-            };
-            let (events, stats) = parse_artifact(&ctx, &mut reader);
-            // Parsers may stop early on a broken stream; hash the rest so the digest covers the whole file.
-            std::io::copy(&mut reader, &mut std::io::sink())?;
-            copied += reader.size;
-            progress.set_message(format!(
-                "{}: {} files, {} MiB read — {}",
-                path.display(),
-                parsed.len() + 1,
-                copied >> 20,
-                item.original_path
-            ));
-            parsed.push(Parsed {
-                original_path: item.original_path.to_string(),
-                modified: item.modified,
-                image: item.image.clone(),
-                content: local,
-                sha256: hex::encode(reader.hasher.finalize()),
-                size: reader.size,
-                events,
-                stats,
-            });
-            Ok(())
-        })
-        .with_context(|| format!("cannot read {}", path.display()))?;
+    let mut visit = |item: &riposte_acquire::AcquiredItem<'_>,
+                     content: &mut dyn std::io::Read|
+     -> std::io::Result<()> {
+        let ctx = ArtifactContext {
+            host: host.clone(),
+            original_path: item.original_path.to_string(),
+            modified: item.modified,
+        };
+        let (local, reader) = match item.local {
+            // A local file is read in place, reopened through `open`, which refuses one
+            // swapped for a link since it was selected.
+            Some(local) => (
+                local.local_path.clone(),
+                std::io::BufReader::new(local.open().map_err(std::io::Error::other)?),
+            ),
+            None => {
+                let local = scratch.path().join(format!("{:06}", parsed.len()));
+                let mut out = std::fs::File::create(&local)?;
+                std::io::copy(content, &mut out)?;
+                let reader = std::io::BufReader::new(std::fs::File::open(&local)?);
+                (local, reader)
+            }
+        };
+        let mut reader = HashingReader {
+            inner: reader,
+            hasher: Sha256::new(),
+            size: 0,
+        };
+        let (events, stats) = parse_artifact(&ctx, &mut reader);
+        // Parsers may stop early on a broken stream; hash the rest so the digest covers the whole file.
+        std::io::copy(&mut reader, &mut std::io::sink())?;
+        copied += reader.size;
+        progress.set_message(format!(
+            "{}: {} files, {} MiB read — {}",
+            path.display(),
+            parsed.len() + 1,
+            copied >> 20,
+            item.original_path
+        ));
+        parsed.push(Parsed {
+            original_path: item.original_path.to_string(),
+            modified: item.modified,
+            image: item.image.clone(),
+            content: local,
+            sha256: hex::encode(reader.hasher.finalize()),
+            size: reader.size,
+            events,
+            stats,
+        });
+        Ok(())
+    };
+    let options = acquire_options(full);
+    let acquisition = match evidence {
+        Evidence::Local(path) => riposte_acquire::acquire(path, &options, &mut visit)
+            .with_context(|| format!("cannot read {}", path.display()))?,
+        Evidence::Snapshots(cloud) => {
+            let ebs = riposte_aws::EbsReadOptions::default();
+            riposte_aws::acquire::read_snapshots(
+                &cloud.runtime,
+                &cloud.config,
+                &cloud.volumes,
+                &options,
+                &ebs,
+                &mut |_, item, content| visit(item, content),
+            )
+            .with_context(|| format!("cannot read {}", cloud.name))?
+            .report
+        }
+    };
     progress.finish_and_clear();
     for skipped in &acquisition.skipped {
         tracing::warn!(path = %skipped.path, reason = %skipped.reason, "skipped");
@@ -340,6 +444,7 @@ pub(crate) fn gather(path: &Path, host: Option<String>, full: bool) -> Result<Ga
                         original_path: p.original_path.clone(),
                         modified: p.modified,
                         image: p.image.clone(),
+                        cloud: None,
                     },
                     storage_key: p.content.display().to_string(),
                     collected_at: chrono::Utc::now(),

@@ -2,6 +2,7 @@
 //! (`investigate`), and response actions by hand (`respond`). A thin shell over the
 //! library crates.
 
+mod acquire;
 mod alert;
 mod detection;
 mod fs;
@@ -36,6 +37,9 @@ enum Command {
         #[command(subcommand)]
         command: ApikeyCommand,
     },
+    /// Acquire a cloud system offline (an EC2 instance through EBS snapshots), triage it
+    /// and print the report.
+    Acquire(acquire::AcquireArgs),
     /// Triage evidence offline: collect, parse, detect, and print a verdict.
     Investigate(investigate::InvestigateArgs),
     /// Write the timeline of evidence in Timesketch's import format (JSONL or CSV).
@@ -179,6 +183,7 @@ async fn run(command: Command) -> Result<()> {
             eprintln!("revoked {id}");
             Ok(())
         }
+        Command::Acquire(args) => acquire::run(args).await,
         Command::Investigate(args) => investigate::run(args).await,
         Command::Timeline(args) => timeline::run(args).await,
         Command::Alert(args) => alert::run(args),

@@ -56,6 +56,16 @@ pub struct WorkerArgs {
     /// would change (status `dry_run`), changing nothing.
     #[arg(long, env = "RIPOSTE_RESPONSE_DRY_RUN")]
     pub response_dry_run: bool,
+    /// Longest wait, in seconds, for the EBS snapshots of an EC2 acquisition to complete;
+    /// snapshots still pending then are deleted and the acquisition fails.
+    #[arg(long, env = "RIPOSTE_SNAPSHOT_TIMEOUT_SECS", default_value_t = 3600)]
+    pub snapshot_timeout_secs: u64,
+    /// Seconds between checks of pending EBS snapshots.
+    #[arg(long, env = "RIPOSTE_SNAPSHOT_POLL_SECS", default_value_t = 15)]
+    pub snapshot_poll_secs: u64,
+    /// `GetSnapshotBlock` requests in flight per EBS snapshot read.
+    #[arg(long, env = "RIPOSTE_EBS_CONCURRENCY", default_value_t = riposte_aws::ebs::DEFAULT_CONCURRENCY)]
+    pub ebs_concurrency: usize,
     /// Testing aid: pause this long before each pipeline stage.
     #[arg(long, default_value_t = 0, hide = true)]
     pub stage_delay_ms: u64,
@@ -142,6 +152,15 @@ async fn start_workers(
         lease: Duration::from_secs(args.job_lease_secs.max(1)),
         stage_delay: Duration::from_millis(args.stage_delay_ms),
         response_dry_run: args.response_dry_run,
+        ec2: riposte_aws::Ec2AcquireOptions {
+            snapshot_timeout: Duration::from_secs(args.snapshot_timeout_secs),
+            poll_interval: Duration::from_secs(args.snapshot_poll_secs.max(1)),
+            retain_snapshots: false,
+        },
+        ebs: riposte_aws::EbsReadOptions {
+            concurrency: args.ebs_concurrency,
+            ..riposte_aws::EbsReadOptions::default()
+        },
         ..WorkerConfig::default()
     };
     let mut handles = Vec::new();

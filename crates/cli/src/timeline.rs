@@ -167,8 +167,9 @@ pub fn write_timeline(events: &[Event], format: &str, out: impl Write) -> Result
 
 /// Runs `timeline`.
 pub async fn run(args: TimelineArgs) -> Result<()> {
+    let evidence = crate::investigate::Evidence::from_argument(&args.path).await?;
     tokio::task::spawn_blocking(move || {
-        let gathered = gather(&args.path, args.host, args.full)?;
+        let gathered = gather(&evidence, args.host, args.full)?;
         write_timeline(&gathered.events, &args.format, std::io::stdout().lock())
     })
     .await?

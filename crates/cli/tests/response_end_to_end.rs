@@ -13,7 +13,9 @@ mod common;
 use axum::Router;
 use axum::body::Bytes;
 use axum::http::HeaderMap;
-use common::{Server, admin_key, get_json, library, post_json, serve_binary};
+use common::{
+    admin_key, create_resource, guardduty_sample_about, investigate_finding, library, serve_binary,
+};
 use riposte_aws::testing::{World, config};
 use riposte_fakes::moto::{ACCESS_KEY_ID, ACCOUNT_ID, MotoServer, SECRET_ACCESS_KEY};
 use riposte_notify::{SIGNATURE_HEADER, verify};
@@ -21,15 +23,7 @@ use serde_json::{Value, json};
 use std::path::Path;
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
-/// The corpus sample: a real GuardDuty SSH brute-force finding (us-east-1, account
-/// 123456789012, which is also moto's default account).
-const SAMPLE: &str = "alerts/guardduty/panther-ec2-sshbruteforce.json";
-/// The instance the sample is about; replaced by the instance created in moto.
-const SAMPLE_INSTANCE: &str = "i-081de1d7604b11e4a";
-/// The sample's finding id; replaced for the second alert so it is not a duplicate.
-const SAMPLE_FINDING: &str = "70b7e42a3241b4c73d8d8cf7b1781f7e";
 const REGION: &str = "us-east-1";
 /// An instance id that does not exist in moto.
 const MISSING_INSTANCE: &str = "i-0deadbeefdeadbeef";
@@ -65,75 +59,6 @@ fn copy_tree(from: &Path, to: &Path) {
         } else {
             std::fs::copy(entry.path(), target).unwrap();
         }
-    }
-}
-
-/// The corpus sample about `instance` (every mention of the sample's instance id replaced,
-/// the finding id too when `finding` is given).
-fn alert_about(instance: &str, finding: Option<&str>) -> Value {
-    let text = std::fs::read_to_string(common::corpus().join(SAMPLE)).unwrap();
-    assert!(text.contains(SAMPLE_INSTANCE) && text.contains(SAMPLE_FINDING));
-    let mut text = text.replace(SAMPLE_INSTANCE, instance);
-    if let Some(id) = finding {
-        text = text.replace(SAMPLE_FINDING, id);
-    }
-    serde_json::from_str(&text).unwrap()
-}
-
-async fn create(
-    http: &reqwest::Client,
-    server: &Server,
-    key: &str,
-    what: &str,
-    body: Value,
-) -> Value {
-    let r = post_json(http, format!("{}/api/v1/{what}", server.base), key, &body).await;
-    let status = r.status();
-    let created: Value = r.json().await.unwrap();
-    assert_eq!(status, 201, "{what}: {created:#}");
-    created
-}
-
-/// Posts the finding and waits until its investigation and all of its jobs are finished.
-async fn investigate(http: &reqwest::Client, server: &Server, key: &str, finding: &Value) -> Value {
-    let r = post_json(
-        http,
-        format!("{}/api/v1/sources/guardduty/alerts", server.base),
-        key,
-        finding,
-    )
-    .await;
-    assert_eq!(r.status(), 202);
-    let body: Value = r.json().await.unwrap();
-    let alert = body["alerts"][0]["alert_id"].as_str().unwrap().to_string();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let a = get_json(http, format!("{}/api/v1/alerts/{alert}", server.base), key).await;
-        if let Some(inv) = a["investigation_id"].as_str() {
-            let d = get_json(
-                http,
-                format!("{}/api/v1/investigations/{inv}", server.base),
-                key,
-            )
-            .await;
-            let jobs_done = d["jobs"].as_array().is_some_and(|jobs| {
-                jobs.iter()
-                    .all(|j| matches!(j["status"].as_str(), Some("done" | "failed")))
-            });
-            if matches!(
-                d["investigation"]["status"].as_str(),
-                Some("complete" | "failed")
-            ) && jobs_done
-            {
-                return d;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "alert {alert} did not finish: {a:#}\n{}",
-            server.log()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
@@ -226,7 +151,7 @@ async fn a_guardduty_alert_with_a_malicious_verdict_isolates_the_instance_in_mot
     let http = reqwest::Client::new();
     let (slack_url, slack) = receiver().await;
 
-    let environment = create(
+    let environment = create_resource(
         &http,
         &server,
         &key,
@@ -237,7 +162,7 @@ async fn a_guardduty_alert_with_a_malicious_verdict_isolates_the_instance_in_mot
         ]}),
     )
     .await;
-    create(
+    create_resource(
         &http,
         &server,
         &key,
@@ -247,7 +172,7 @@ async fn a_guardduty_alert_with_a_malicious_verdict_isolates_the_instance_in_mot
                "max_attempts": 2, "base_delay_ms": 10}),
     )
     .await;
-    create(
+    create_resource(
         &http,
         &server,
         &key,
@@ -261,7 +186,13 @@ async fn a_guardduty_alert_with_a_malicious_verdict_isolates_the_instance_in_mot
     .await;
 
     // The sample, about the instance created in moto.
-    let d = investigate(&http, &server, &key, &alert_about(&instance, None)).await;
+    let d = investigate_finding(
+        &http,
+        &server,
+        &key,
+        &guardduty_sample_about(&instance, None),
+    )
+    .await;
     let inv = &d["investigation"];
     assert_eq!(inv["status"], "complete", "{d:#}");
     assert_eq!(inv["host"], instance.as_str());
@@ -344,8 +275,9 @@ async fn a_guardduty_alert_with_a_malicious_verdict_isolates_the_instance_in_mot
     assert_eq!(bodies, expected);
 
     // The same finding about an instance moto does not have.
-    let failing = alert_about(MISSING_INSTANCE, Some("0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f"));
-    let d = investigate(&http, &server, &key, &failing).await;
+    let failing =
+        guardduty_sample_about(MISSING_INSTANCE, Some("0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f"));
+    let d = investigate_finding(&http, &server, &key, &failing).await;
     let inv = &d["investigation"];
     assert_eq!(inv["verdict"]["verdict"], "Malicious Activity Identified");
     let actions = d["actions"].as_array().unwrap();

@@ -184,6 +184,20 @@ pub enum Acquisition {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         role_name: Option<String>,
     },
+    /// Read an existing EBS snapshot in place through the EBS direct APIs (an import by
+    /// snapshot id). Riposte did not make it, so it is never deleted.
+    EbsSnapshot {
+        /// The account, when known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        account_id: Option<String>,
+        /// The region.
+        region: String,
+        /// The snapshot, `snap-…`.
+        snapshot_id: String,
+        /// The role to assume in the account, if the scope names one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        role_name: Option<String>,
+    },
     /// Log in over SSH and collect the triage artifacts.
     Ssh {
         /// Address or host name to connect to.
@@ -209,7 +223,8 @@ pub enum Acquisition {
 
 impl Acquisition {
     /// Identifies the system acquired, so alerts on the same system can join one
-    /// investigation: `aws:ACCOUNT:REGION:INSTANCE`, `ssh:ADDRESS`, `library:FOLDER`.
+    /// investigation: `aws:ACCOUNT:REGION:INSTANCE` (or `…:SNAPSHOT`), `ssh:ADDRESS`,
+    /// `library:FOLDER`.
     pub fn target_key(&self) -> String {
         match self {
             Acquisition::Ec2 {
@@ -221,24 +236,35 @@ impl Acquisition {
                 "aws:{}:{region}:{instance_id}",
                 account_id.as_deref().unwrap_or("-")
             ),
+            Acquisition::EbsSnapshot {
+                account_id,
+                region,
+                snapshot_id,
+                ..
+            } => format!(
+                "aws:{}:{region}:{snapshot_id}",
+                account_id.as_deref().unwrap_or("-")
+            ),
             Acquisition::Ssh { address, .. } => format!("ssh:{}", address.to_ascii_lowercase()),
             Acquisition::Library { host_root, .. } => format!("library:{host_root}"),
         }
     }
 
-    /// A short label for titles: the instance id, address or host key.
+    /// A short label for titles: the instance id, snapshot id, address or host key.
     pub fn host_label(&self) -> &str {
         match self {
             Acquisition::Ec2 { instance_id, .. } => instance_id,
+            Acquisition::EbsSnapshot { snapshot_id, .. } => snapshot_id,
             Acquisition::Ssh { address, .. } => address,
             Acquisition::Library { host, .. } => host,
         }
     }
 
-    /// `ec2`, `ssh` or `library`.
+    /// `ec2`, `ebs_snapshot`, `ssh` or `library`.
     pub fn method(&self) -> &'static str {
         match self {
             Acquisition::Ec2 { .. } => "ec2",
+            Acquisition::EbsSnapshot { .. } => "ebs_snapshot",
             Acquisition::Ssh { .. } => "ssh",
             Acquisition::Library { .. } => "library",
         }

@@ -21,6 +21,35 @@ pub struct Provenance {
     /// Where inside a disk image it was read, when it came from one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<ImageLocation>,
+    /// The cloud volume it was read from, when it came from an EBS snapshot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud: Option<CloudVolume>,
+}
+
+/// An EBS snapshot read in place, and the volume and instance it was taken of: the cloud
+/// part of a collected item's chain of custody.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CloudVolume {
+    /// The AWS account, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    /// The region.
+    pub region: String,
+    /// The instance the volume was attached to (none for an imported snapshot).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_id: Option<String>,
+    /// The volume snapshotted, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume_id: Option<String>,
+    /// The snapshot read, `snap-…`.
+    pub snapshot_id: String,
+    /// The volume's device name on the instance (`/dev/xvda`), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_name: Option<String>,
+    /// True when Riposte made the snapshot for this investigation (and deletes it after
+    /// reading unless told to keep it); false for an imported snapshot.
+    #[serde(default)]
+    pub created_by_riposte: bool,
 }
 
 /// The place of a collected file inside a disk image: enough to find it again with
@@ -117,4 +146,8 @@ pub struct AcquisitionSummary {
     /// Entries left out (links, special files, limits, unreadable), with reasons in the
     /// audit trail.
     pub skipped: u64,
+    /// The EBS snapshots read, when the evidence was a cloud instance's disks or an
+    /// imported snapshot (the ids are also in the audit trail from the moment they exist).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub snapshots: Vec<CloudVolume>,
 }

@@ -86,6 +86,9 @@ pub struct Job {
     pub run_at: DateTime<Utc>,
     /// The last attempt's error, if it failed.
     pub last_error: Option<String>,
+    /// What a long stage is doing now, e.g. `snapshot snap-0a1 of vol-0b2 (/dev/xvda): 40%`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<String>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Last change.

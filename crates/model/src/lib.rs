@@ -26,7 +26,8 @@ pub use environment::{
 };
 pub use event::{Action, EntityKind, Event, EventOrigin};
 pub use evidence::{
-    AcquisitionSummary, EvidenceForm, EvidenceItem, ImageLocation, Provenance, SystemLayout,
+    AcquisitionSummary, CloudVolume, EvidenceForm, EvidenceItem, ImageLocation, Provenance,
+    SystemLayout,
 };
 pub use ids::{
     ActionId, AlertId, EnvironmentId, EvidenceId, InvestigationId, JobId, ProjectId, RuleId,

@@ -224,6 +224,10 @@ pub struct RuleFilters {
     pub tags: BTreeMap<String, String>,
 }
 
+fn is_false(value: &bool) -> bool {
+    !*value
+}
+
 fn default_true() -> bool {
     true
 }
@@ -262,6 +266,10 @@ pub struct RuleSpec {
     /// Triage capture or full acquisition.
     #[serde(default)]
     pub investigation_type: InvestigationType,
+    /// Keep the EBS snapshots Riposte makes of an EC2 instance after the acquisition
+    /// (default: deleted once read, whether it succeeded or not).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub retain_snapshots: bool,
     /// Keep the alert with the evidence, for correlation.
     #[serde(default = "default_true")]
     pub attach_alert_context: bool,
@@ -364,6 +372,9 @@ pub struct InvestigationPlan {
     pub scope: ScopeMatch,
     /// Triage or full.
     pub investigation_type: InvestigationType,
+    /// Keep the EBS snapshots made for the acquisition (from the rule or import).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub retain_snapshots: bool,
     /// Whether the alert is kept with the evidence.
     pub attach_alert_context: bool,
     /// Response actions, from the rule version.

@@ -101,6 +101,11 @@ fn migrations(backend: Backend) -> Migrator {
             "acquisition",
             include_str!("../migrations/0010_acquisition.sql"),
         ),
+        migration(
+            11,
+            "job_progress",
+            include_str!("../migrations/0011_job_progress.sql"),
+        ),
     ])
 }
 

@@ -67,7 +67,7 @@ pub struct JobCounts {
     pub failed: i64,
 }
 
-const RETURNING: &str = "id, kind, payload, status, attempts, max_attempts, run_at, last_error, investigation_id, created_at, updated_at";
+const RETURNING: &str = "id, kind, payload, status, attempts, max_attempts, run_at, last_error, progress, investigation_id, created_at, updated_at";
 
 fn decode(row: &sqlx::any::AnyRow) -> Result<ClaimedJob> {
     let id: String = row.try_get("id")?;
@@ -87,6 +87,7 @@ fn decode(row: &sqlx::any::AnyRow) -> Result<ClaimedJob> {
             max_attempts: u32::try_from(max_attempts).unwrap_or(u32::MAX),
             run_at: from_ms(row.try_get("run_at")?),
             last_error: row.try_get("last_error")?,
+            progress: row.try_get("progress")?,
             created_at: from_ms(row.try_get("created_at")?),
             updated_at: from_ms(row.try_get("updated_at")?),
         },
@@ -217,6 +218,26 @@ impl Store {
             }
         }
         Ok(counts)
+    }
+
+    /// Records what a running job is doing now (shown with the investigation's jobs). Only
+    /// while the caller still holds the job's lease; false when it does not.
+    pub async fn set_job_progress(
+        &self,
+        job: &ClaimedJob,
+        worker: &str,
+        progress: &str,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE jobs SET progress = $1, updated_at = $2 WHERE id = $3 AND locked_by = $4",
+        )
+        .bind(progress)
+        .bind(ms(Utc::now()))
+        .bind(job.job.id.to_string())
+        .bind(worker)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// The jobs of an investigation, oldest first (its progress).

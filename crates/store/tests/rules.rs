@@ -56,6 +56,7 @@ fn investigation(
                 matched_on: "instance".into(),
             },
             investigation_type: InvestigationType::Triage,
+            retain_snapshots: false,
             attach_alert_context: true,
             actions: vec![],
             notifications: vec![],

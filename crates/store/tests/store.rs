@@ -82,10 +82,10 @@ where
 #[tokio::test]
 async fn migrations_are_versioned_and_rerunnable() {
     for_each_backend(|db| async move {
-        assert_eq!(db.store().schema_version().await.unwrap(), 10);
+        assert_eq!(db.store().schema_version().await.unwrap(), 11);
         // Opening again re-runs the migrator, which must be a no-op.
         let again = Store::connect(db.url()).await.unwrap();
-        assert_eq!(again.schema_version().await.unwrap(), 10);
+        assert_eq!(again.schema_version().await.unwrap(), 11);
     })
     .await;
 }
@@ -169,6 +169,13 @@ async fn investigations_keep_alerts_status_and_verdict() {
             items: 2,
             parsable: 0,
             skipped: 1,
+            snapshots: vec![riposte_model::CloudVolume {
+                region: "eu-west-1".into(),
+                snapshot_id: "snap-0123456789abcdef0".into(),
+                instance_id: Some("i-0abc".into()),
+                created_by_riposte: true,
+                ..Default::default()
+            }],
         };
         Store::set_acquisition(&mut conn, inv.id, &acquisition)
             .await
@@ -519,6 +526,13 @@ async fn evidence_alarms_and_audit_are_recorded() {
                 original_path: "/var/log/auth.log".into(),
                 modified: None,
                 image: None,
+                cloud: Some(riposte_model::CloudVolume {
+                    region: "eu-west-1".into(),
+                    snapshot_id: "snap-0123456789abcdef0".into(),
+                    volume_id: Some("vol-0abc".into()),
+                    device_name: Some("/dev/xvda".into()),
+                    ..Default::default()
+                }),
             },
             storage_key: "sha256/ab/abab".into(),
             // The store keeps millisecond precision.

@@ -55,6 +55,10 @@ pub struct WorkerConfig {
     /// run with the EC2 DryRun flag or skip their mutating calls, XDR containment only
     /// checks the connection; each is recorded `dry_run` and notified.
     pub response_dry_run: bool,
+    /// How EC2 instances are snapshotted (the wait's timeout and polling).
+    pub ec2: riposte_aws::Ec2AcquireOptions,
+    /// How EBS snapshots are read (requests in flight, cache, retries).
+    pub ebs: riposte_aws::EbsReadOptions,
 }
 
 impl Default for WorkerConfig {
@@ -73,6 +77,8 @@ impl Default for WorkerConfig {
             master_key: MasterKey::generate(),
             evidence_roots: riposte_rules::EvidenceRoots::default(),
             response_dry_run: false,
+            ec2: riposte_aws::Ec2AcquireOptions::default(),
+            ebs: riposte_aws::EbsReadOptions::default(),
         }
     }
 }

@@ -258,6 +258,7 @@ impl Setup {
                     matched_on: "hostname web-1".into(),
                 },
                 investigation_type: InvestigationType::Triage,
+                retain_snapshots: false,
                 attach_alert_context: false,
                 actions: vec![
                     RuleAction {

@@ -68,6 +68,46 @@ pub async fn assume_role(
         .build())
 }
 
+/// The environment variable holding the external id the target accounts' roles ask for
+/// (their trust policy's `sts:ExternalId` condition), if any.
+pub const EXTERNAL_ID_ENV: &str = "RIPOSTE_AWS_EXTERNAL_ID";
+
+/// The configuration an acquisition in `region` runs with: the standard AWS chain, then,
+/// when the environment scope names a role, that role in `account_id` assumed for
+/// `investigation` (with the external id of [`EXTERNAL_ID_ENV`] when set).
+pub async fn acquisition_config(
+    region: &str,
+    account_id: Option<&str>,
+    role_name: Option<&str>,
+    investigation: &str,
+) -> Result<SdkConfig, Ec2AcquireError> {
+    let base = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(region.to_string()))
+        .load()
+        .await;
+    let Some(role_name) = role_name else {
+        return Ok(base);
+    };
+    let Some(account) = account_id else {
+        return Err(Ec2AcquireError::InvalidOptions {
+            key: "account_id",
+            problem: format!(
+                "the scope names role {role_name} but the target names no account to assume it in"
+            ),
+        });
+    };
+    let role = AssumeRole {
+        role_arn: format!(
+            "arn:{}:iam::{account}:role/{role_name}",
+            crate::respond::partition(region)
+        ),
+        external_id: std::env::var(EXTERNAL_ID_ENV)
+            .ok()
+            .filter(|id| !id.is_empty()),
+    };
+    assume_role(&base, &role, investigation).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

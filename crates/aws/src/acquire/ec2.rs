@@ -104,6 +104,27 @@ pub struct InstanceSnapshots {
     pub leftovers: Vec<String>,
 }
 
+impl InstanceSnapshots {
+    /// The snapshots as volumes to read, the root volume first, in `account_id` when
+    /// known: what [`read_snapshots`](super::read_snapshots) takes.
+    pub fn volumes(&self, account_id: Option<&str>) -> Vec<riposte_model::CloudVolume> {
+        let mut ordered: Vec<&VolumeSnapshot> = self.snapshots.iter().collect();
+        ordered.sort_by_key(|s| (!s.volume.root, s.volume.device_name.clone()));
+        ordered
+            .into_iter()
+            .map(|s| riposte_model::CloudVolume {
+                account_id: account_id.map(str::to_string),
+                region: self.region.clone(),
+                instance_id: Some(self.instance_id.clone()),
+                volume_id: Some(s.volume.volume_id.clone()),
+                snapshot_id: s.snapshot_id.clone(),
+                device_name: Some(s.volume.device_name.clone()),
+                created_by_riposte: true,
+            })
+            .collect()
+    }
+}
+
 /// A snapshot Riposte made for an investigation, found by its tags.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FoundSnapshot {

@@ -23,6 +23,23 @@ pub struct UploadedSnapshot {
     pub image_len: u64,
 }
 
+/// Uploads `image` like [`upload_snapshot`], with a client of `config`.
+pub async fn upload_image(
+    config: &aws_config::SdkConfig,
+    image: &Path,
+    volume_gib: i64,
+    block_size: u64,
+) -> UploadedSnapshot {
+    upload_snapshot(
+        &aws_sdk_ebs::Client::new(config),
+        image,
+        volume_gib,
+        block_size,
+        &[],
+    )
+    .await
+}
+
 /// Uploads `image` as a snapshot of a `volume_gib` volume in `block_size` blocks, skipping
 /// all-zero blocks. `wrong_checksum` names blocks uploaded with the checksum of other data
 /// (moto stores checksums without verifying them, as a corrupted block would arrive).

@@ -6,8 +6,10 @@
 //! the uploaded blocks. Panics on any failure.
 
 use super::ebs_snapshot::upload_snapshot;
+use crate::acquire::ec2::TAG_CREATED;
 use aws_config::SdkConfig;
-use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
+use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// A disk to attach: an image, where, and the volume's tags.
@@ -143,5 +145,48 @@ pub async fn instance_with_disks(
         instance_id,
         root_device_name,
         volumes,
+    }
+}
+
+/// Every snapshot in the account tagged as Riposte's, as id → tags.
+pub async fn riposte_snapshots(config: &SdkConfig) -> BTreeMap<String, BTreeMap<String, String>> {
+    let out = aws_sdk_ec2::Client::new(config)
+        .describe_snapshots()
+        .filters(
+            Filter::builder()
+                .name(format!("tag:{TAG_CREATED}"))
+                .values("true")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("DescribeSnapshots");
+    out.snapshots()
+        .iter()
+        .map(|s| {
+            let tags = s
+                .tags()
+                .iter()
+                .map(|t| {
+                    let key = t.key().unwrap_or_default().to_string();
+                    (key, t.value().unwrap_or_default().to_string())
+                })
+                .collect();
+            (s.snapshot_id().unwrap_or_default().to_string(), tags)
+        })
+        .collect()
+}
+
+/// Whether EC2 still knows the snapshot.
+pub async fn snapshot_exists(config: &SdkConfig, snapshot_id: &str) -> bool {
+    match aws_sdk_ec2::Client::new(config)
+        .describe_snapshots()
+        .snapshot_ids(snapshot_id)
+        .send()
+        .await
+    {
+        Ok(out) => !out.snapshots().is_empty(),
+        Err(err) if format!("{err:?}").contains("InvalidSnapshot.NotFound") => false,
+        Err(err) => panic!("DescribeSnapshots {snapshot_id}: {err:?}"),
     }
 }

@@ -6,9 +6,7 @@
 
 use crate::ebs_support::{Tree, pattern};
 use aws_config::SdkConfig;
-use aws_sdk_ec2::types::Filter;
 use riposte_aws::EbsReadOptions;
-use riposte_aws::acquire::ec2::TAG_CREATED;
 use riposte_aws::acquire::{Ec2AcquireOptions, Ec2Acquirer, InstanceSnapshots};
 use riposte_aws::testing::ec2_instance::{Disk, SeededInstance, instance_with_disks};
 use riposte_fakes::moto::{ACCESS_KEY_ID, EbsDirect, MotoServer, SECRET_ACCESS_KEY};
@@ -59,47 +57,12 @@ impl Emulator {
 
     /// Every snapshot in the account tagged as Riposte's, as id → tags.
     pub async fn riposte_snapshots(&self) -> BTreeMap<String, BTreeMap<String, String>> {
-        let out = self
-            .ec2()
-            .describe_snapshots()
-            .filters(
-                Filter::builder()
-                    .name(format!("tag:{TAG_CREATED}"))
-                    .values("true")
-                    .build(),
-            )
-            .send()
-            .await
-            .expect("DescribeSnapshots");
-        out.snapshots()
-            .iter()
-            .map(|s| {
-                let tags = s
-                    .tags()
-                    .iter()
-                    .map(|t| {
-                        let key = t.key().unwrap_or_default().to_string();
-                        (key, t.value().unwrap_or_default().to_string())
-                    })
-                    .collect();
-                (s.snapshot_id().unwrap_or_default().to_string(), tags)
-            })
-            .collect()
+        riposte_aws::testing::ec2_instance::riposte_snapshots(&self.config).await
     }
 
     /// Whether EC2 still knows the snapshot.
     pub async fn snapshot_exists(&self, snapshot_id: &str) -> bool {
-        match self
-            .ec2()
-            .describe_snapshots()
-            .snapshot_ids(snapshot_id)
-            .send()
-            .await
-        {
-            Ok(out) => !out.snapshots().is_empty(),
-            Err(err) if format!("{err:?}").contains("InvalidSnapshot.NotFound") => false,
-            Err(err) => panic!("DescribeSnapshots {snapshot_id}: {err:?}"),
-        }
+        riposte_aws::testing::ec2_instance::snapshot_exists(&self.config, snapshot_id).await
     }
 }
 

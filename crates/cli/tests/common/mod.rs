@@ -414,8 +414,42 @@ pub fn outcome<'a>(alert: &'a serde_json::Value, rule: &str) -> &'a serde_json::
         .unwrap_or_else(|| panic!("no evaluation of {rule} in {alert:#}"))
 }
 
-/// The investigation detail of an alert once it is complete or failed and all its jobs
-/// are done or failed (notification runs after the verdict).
+/// True when the investigation detail `d` is complete or failed and all its jobs are done
+/// or failed (notification runs after the verdict).
+pub fn is_finished(d: &serde_json::Value) -> bool {
+    let jobs_done = d["jobs"].as_array().is_some_and(|jobs| {
+        jobs.iter()
+            .all(|j| matches!(j["status"].as_str(), Some("done" | "failed")))
+    });
+    jobs_done
+        && matches!(
+            d["investigation"]["status"].as_str(),
+            Some("complete" | "failed")
+        )
+}
+
+/// The detail of investigation `inv` once it [`is_finished`] (within three minutes).
+pub async fn wait_for_finished(
+    http: &reqwest::Client,
+    base: &str,
+    key: &str,
+    inv: &str,
+) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
+    loop {
+        let d = get_json(http, format!("{base}/api/v1/investigations/{inv}"), key).await;
+        if is_finished(&d) {
+            return d;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "investigation {inv} did not finish: {d:#}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// The investigation detail of an alert once it [`is_finished`].
 pub async fn wait_for_investigation(
     http: &reqwest::Client,
     base: &str,
@@ -425,22 +459,11 @@ pub async fn wait_for_investigation(
     for _ in 0..600 {
         let alert = get_json(http, format!("{base}/api/v1/alerts/{alert_id}"), key).await;
         if let Some(inv) = alert["investigation_id"].as_str() {
-            let d = get_json(http, format!("{base}/api/v1/investigations/{inv}"), key).await;
-            let jobs_done = d["jobs"].as_array().is_some_and(|jobs| {
-                jobs.iter()
-                    .all(|j| matches!(j["status"].as_str(), Some("done" | "failed")))
-            });
-            if matches!(
-                d["investigation"]["status"].as_str(),
-                Some("complete" | "failed")
-            ) && jobs_done
-            {
-                return d;
-            }
+            return wait_for_finished(http, base, key, inv).await;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    panic!("investigation for alert {alert_id} did not finish");
+    panic!("alert {alert_id} started no investigation");
 }
 
 /// A real `riposte serve` process, killed when dropped.
@@ -593,4 +616,59 @@ pub fn proc_status_kib(pid: u32, field: &str) -> u64 {
         .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
+}
+
+/// The corpus GuardDuty sample: a real SSH brute-force finding (us-east-1, account
+/// 123456789012, which is also moto's default account).
+pub const GUARDDUTY_SAMPLE: &str = "alerts/guardduty/panther-ec2-sshbruteforce.json";
+/// The instance the sample is about; replaced by an instance created in moto.
+pub const SAMPLE_INSTANCE: &str = "i-081de1d7604b11e4a";
+/// The sample's finding id; replaced for another alert so it is not a duplicate.
+pub const SAMPLE_FINDING: &str = "70b7e42a3241b4c73d8d8cf7b1781f7e";
+
+/// The corpus sample about `instance` (every mention of the sample's instance id replaced,
+/// the finding id too when `finding` is given).
+pub fn guardduty_sample_about(instance: &str, finding: Option<&str>) -> serde_json::Value {
+    let text = std::fs::read_to_string(corpus().join(GUARDDUTY_SAMPLE)).unwrap();
+    assert!(text.contains(SAMPLE_INSTANCE) && text.contains(SAMPLE_FINDING));
+    let mut text = text.replace(SAMPLE_INSTANCE, instance);
+    if let Some(id) = finding {
+        text = text.replace(SAMPLE_FINDING, id);
+    }
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Posts the finding and waits until its investigation and all of its jobs are finished.
+pub async fn investigate_finding(
+    http: &reqwest::Client,
+    server: &Server,
+    key: &str,
+    finding: &serde_json::Value,
+) -> serde_json::Value {
+    let r = post_json(
+        http,
+        format!("{}/api/v1/sources/guardduty/alerts", server.base),
+        key,
+        finding,
+    )
+    .await;
+    assert_eq!(r.status(), 202);
+    let body: serde_json::Value = r.json().await.unwrap();
+    let alert = body["alerts"][0]["alert_id"].as_str().unwrap().to_string();
+    wait_for_investigation(http, &server.base, key, &alert).await
+}
+
+/// Creates a resource with `POST /api/v1/{what}`, asserting 201; returns it.
+pub async fn create_resource(
+    http: &reqwest::Client,
+    server: &Server,
+    key: &str,
+    what: &str,
+    body: serde_json::Value,
+) -> serde_json::Value {
+    let r = post_json(http, format!("{}/api/v1/{what}", server.base), key, &body).await;
+    let status = r.status();
+    let created: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(status, 201, "{what}: {created:#}");
+    created
 }

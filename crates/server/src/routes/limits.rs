@@ -113,6 +113,7 @@ pub(crate) const IMPORT: Limits = Limits {
         ("systems[].account_id", Bytes(128)),
         ("systems[].region", Bytes(64)),
         ("systems[].path", Bytes(4096)),
+        ("systems[].snapshot_id", Bytes(64)),
     ],
     string_bytes: RESOURCE_STRING_BYTES,
     items: RESOURCE_ITEMS,

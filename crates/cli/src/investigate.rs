@@ -493,6 +493,20 @@ fn print_text(r: &Report) {
         r.acquisition.parsable,
         r.acquisition.skipped
     );
+    for s in &r.acquisition.snapshots {
+        println!(
+            "EBS snapshot {} ({}) of {} {}{}",
+            s.snapshot_id,
+            s.region,
+            s.volume_id.as_deref().unwrap_or("an unknown volume"),
+            s.device_name.as_deref().unwrap_or(""),
+            if s.created_by_riposte {
+                ", made for this acquisition"
+            } else {
+                ""
+            }
+        );
+    }
     if let Some(p) = &r.package {
         println!(
             "Package: {:?}, {} layout; {} entries refused, {} collector files ignored",

@@ -13,8 +13,8 @@
 mod common;
 
 use common::{
-    Received, Server, admin_key, create_resource, guardduty_sample_about, investigate_finding,
-    library, post_json, serve_binary, wait_for_finished, webhook_receiver,
+    Received, Server, admin_key, create_resource, get_json, guardduty_sample_about,
+    investigate_finding, library, post_json, serve_binary, wait_for_finished, webhook_receiver,
 };
 use riposte_aws::testing::ebs_snapshot::upload_image;
 use riposte_aws::testing::ec2_instance::{
@@ -23,6 +23,7 @@ use riposte_aws::testing::ec2_instance::{
 use riposte_aws::testing::images::{Tree, ext4_image, ntfs_image, xfs_image};
 use riposte_aws::testing::{World, config};
 use riposte_fakes::moto::{ACCESS_KEY_ID, ACCOUNT_ID, EbsDirect, MotoServer, SECRET_ACCESS_KEY};
+use riposte_fakes::proxy::{FaultProxy, Faults};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::path::Path;
@@ -86,6 +87,35 @@ fn linux_disks(dir: &Path) -> (Tree, Tree, std::path::PathBuf, std::path::PathBu
     (root_tree, data_tree, root, data)
 }
 
+/// The emulator with the Linux instance of [`linux_disks`] in it.
+struct LinuxInstance {
+    moto: MotoServer,
+    config: riposte_aws::SdkConfig,
+    /// Holds the images: keep it alive while they are used.
+    dir: tempfile::TempDir,
+    root_tree: Tree,
+    data_tree: Tree,
+    /// The root volume's image.
+    root: std::path::PathBuf,
+    instance: SeededInstance,
+}
+
+async fn linux_fixture() -> LinuxInstance {
+    let (moto, config) = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (root_tree, data_tree, root, data) = linux_disks(dir.path());
+    let instance = linux_instance(&config, &root, &data).await;
+    LinuxInstance {
+        moto,
+        config,
+        dir,
+        root_tree,
+        data_tree,
+        root,
+        instance,
+    }
+}
+
 async fn linux_instance(
     config: &riposte_aws::SdkConfig,
     root: &Path,
@@ -106,42 +136,91 @@ async fn linux_instance(
     instance_with_disks(config, &disks, 1, AWS_BLOCK).await
 }
 
-/// A server pointed at moto, polling snapshots every second, with results posted to a
-/// receiver; its admin key and an environment whose AWS scope covers the account.
-async fn server(moto: &MotoServer, dir: &Path) -> (Server, String, Value, String, Received) {
+/// `riposte serve` on `dir` (its `data` and `library` folders) with the AWS SDK pointed by
+/// `aws`, polling snapshots every second, with `extra` options.
+fn serve(dir: &Path, aws: &[(&'static str, String)], extra: &[&str]) -> Server {
     let lib = dir.join("library");
     std::fs::create_dir_all(&lib).unwrap();
+    let mut args = vec![
+        "--outbound-allow",
+        "127.0.0.1/32",
+        "--snapshot-poll-secs",
+        "1",
+    ];
+    args.extend(extra);
+    serve_binary(&dir.join("data"), &lib, &args, aws)
+}
+
+/// An admin key for the server data in `dir`.
+fn admin(dir: &Path) -> String {
     let data = dir.join("data");
     std::fs::create_dir_all(&data).unwrap();
-    let key = admin_key(&data);
-    let (url, received) = webhook_receiver().await;
-    let server = serve_binary(
-        &data,
-        &lib,
-        &[
-            "--outbound-allow",
-            "127.0.0.1/32",
-            "--webhook-url",
-            &url,
-            "--snapshot-poll-secs",
-            "1",
-            "--snapshot-timeout-secs",
-            "120",
-        ],
-        &moto.env(REGION),
-    );
-    let http = reqwest::Client::new();
-    let environment = create_resource(
-        &http,
-        &server,
-        &key,
+    admin_key(&data)
+}
+
+/// An environment whose AWS scope covers the emulator's account and region.
+async fn aws_environment(http: &reqwest::Client, server: &Server, key: &str) -> Value {
+    create_resource(
+        http,
+        server,
+        key,
         "environments",
         json!({"name": "aws-prod", "scopes": [
             {"kind": "aws", "accounts": [ACCOUNT_ID], "regions": [REGION]},
         ]}),
     )
+    .await
+}
+
+/// A server pointed at moto with results posted to a receiver; its admin key, an AWS
+/// environment and what the receiver got.
+async fn server(moto: &MotoServer, dir: &Path) -> (Server, String, Value, Received) {
+    let key = admin(dir);
+    let (url, received) = webhook_receiver().await;
+    let server = serve(dir, &moto.env(REGION), &["--webhook-url", &url]);
+    let environment = aws_environment(&reqwest::Client::new(), &server, &key).await;
+    (server, key, environment, received)
+}
+
+/// Imports the instance into a new project; the investigation's id.
+async fn import_instance(
+    http: &reqwest::Client,
+    server: &Server,
+    key: &str,
+    instance_id: &str,
+) -> String {
+    let project = create_resource(http, server, key, "projects", json!({"name": "hunt"})).await;
+    let r = post_json(
+        http,
+        format!("{}/api/v1/projects/{}/imports", server.base, project["id"].as_str().unwrap()),
+        key,
+        &json!({"systems": [{"kind": "ec2", "instance_id": instance_id, "region": REGION, "account_id": ACCOUNT_ID}]}),
+    )
     .await;
-    (server, key, environment, url, received)
+    assert_eq!(r.status(), 202);
+    let imported: Value = r.json().await.unwrap();
+    imported["investigations"][0]["investigation_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// The snapshot ids a cleanup record says it deleted, sorted.
+fn deleted_snapshots(d: &Value) -> Vec<String> {
+    let mut deleted: Vec<String> =
+        serde_json::from_value(audit_entry(d, "acquisition.snapshots_cleaned")["deleted"].clone())
+            .unwrap();
+    deleted.sort();
+    deleted
+}
+
+/// The string `key` of each object of the array `list`.
+fn strings(list: &Value, key: &str) -> Vec<String> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item[key].as_str().unwrap().to_string())
+        .collect()
 }
 
 fn sha256(data: &[u8]) -> String {
@@ -193,13 +272,18 @@ fn evidence(d: &Value) -> std::collections::BTreeMap<String, Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_guardduty_alert_about_an_ec2_instance_is_triaged_from_its_own_snapshots_then_isolated_with_no_snapshot_left()
  {
-    let (moto, config) = emulator().await;
-    let dir = tempfile::tempdir().unwrap();
-    let (root_tree, data_tree, root, data) = linux_disks(dir.path());
-    let instance = linux_instance(&config, &root, &data).await;
+    let LinuxInstance {
+        moto,
+        config,
+        dir,
+        root_tree,
+        data_tree,
+        instance,
+        ..
+    } = linux_fixture().await;
     let world = World::create(&config).await;
     let groups_before = world.instance_group_ids(&instance.instance_id).await;
-    let (server, key, environment, _, received) = server(&moto, dir.path()).await;
+    let (server, key, environment, received) = server(&moto, dir.path()).await;
     let http = reqwest::Client::new();
     create_resource(
         &http,
@@ -255,10 +339,7 @@ async fn a_guardduty_alert_about_an_ec2_instance_is_triaged_from_its_own_snapsho
             "{s:#}"
         );
     }
-    let snapshot_ids: Vec<String> = snapshots
-        .iter()
-        .map(|s| s["snapshot_id"].as_str().unwrap().to_string())
-        .collect();
+    let snapshot_ids = strings(&inv["acquisition"]["snapshots"], "snapshot_id");
     assert_eq!(inv["acquisition"]["layouts"], json!(["linux"]));
 
     // The collected files are the volumes' files, byte for byte, each with its volume.
@@ -322,13 +403,9 @@ async fn a_guardduty_alert_about_an_ec2_instance_is_triaged_from_its_own_snapsho
         .position(|a| a == "acquisition.snapshots_cleaned")
         .expect("cleanup recorded");
     assert!(made < cleaned, "{actions:?}");
-    let mut deleted: Vec<String> =
-        serde_json::from_value(audit_entry(&d, "acquisition.snapshots_cleaned")["deleted"].clone())
-            .unwrap();
-    deleted.sort();
     let mut expected = snapshot_ids.clone();
     expected.sort();
-    assert_eq!(deleted, expected);
+    assert_eq!(deleted_snapshots(&d), expected);
     // No snapshot Riposte made is left in the account.
     assert!(
         riposte_snapshots(&config).await.is_empty(),
@@ -426,7 +503,7 @@ async fn project_imports_read_a_windows_instance_and_an_existing_snapshot_and_na
     // An existing snapshot of the compromised Linux host, imported by id.
     let (root_tree, _, root, _) = linux_disks(dir.path());
     let existing = upload_image(&config, &root, 1, AWS_BLOCK).await;
-    let (server, key, environment, _, _) = server(&moto, dir.path()).await;
+    let (server, key, environment, _) = server(&moto, dir.path()).await;
     let http = reqwest::Client::new();
     let project = create_resource(
         &http,
@@ -451,12 +528,7 @@ async fn project_imports_read_a_windows_instance_and_an_existing_snapshot_and_na
     let status = r.status();
     let imported: Value = r.json().await.unwrap();
     assert_eq!(status, 202, "{imported:#}");
-    let ids: Vec<String> = imported["investigations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["investigation_id"].as_str().unwrap().to_string())
-        .collect();
+    let ids = strings(&imported["investigations"], "investigation_id");
     assert_eq!(ids.len(), 3);
 
     // The Windows instance: its NTFS volume triaged with the Windows profile.
@@ -544,6 +616,300 @@ async fn project_imports_read_a_windows_instance_and_an_existing_snapshot_and_na
     assert!(d["evidence"].as_array().unwrap().is_empty());
 
     // Nothing Riposte made is left.
+    assert!(
+        riposte_snapshots(&config).await.is_empty(),
+        "{:#?}",
+        riposte_snapshots(&config).await
+    );
+}
+
+/// Runs the `riposte` binary with `args` against moto; its exit status, stdout and stderr.
+fn riposte_on(moto: &MotoServer, args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_riposte"))
+        .args(args)
+        .envs(moto.env(REGION))
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_acquires_an_instance_and_reads_a_snapshot_offline_leaving_only_what_it_is_told_to_keep()
+ {
+    let LinuxInstance {
+        moto,
+        config,
+        dir: _dir,
+        root_tree,
+        root,
+        instance,
+        ..
+    } = linux_fixture().await;
+    let existing = upload_image(&config, &root, 1, AWS_BLOCK).await;
+    let acquire = |extra: &[&str]| {
+        let mut args = vec![
+            "acquire",
+            "ec2",
+            "--instance-id",
+            &instance.instance_id,
+            "--region",
+            REGION,
+            "--snapshot-poll-secs",
+            "1",
+            "--no-bundled-yara",
+            "--format",
+            "json",
+        ];
+        args.extend(extra);
+        riposte_on(&moto, &args)
+    };
+
+    // `acquire ec2`: both volumes read, the verdict, and no snapshot left.
+    let (ok, stdout, stderr) = tokio::task::block_in_place(|| acquire(&[]));
+    assert!(ok, "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        report["verdict"]["verdict"], "Malicious Activity Identified",
+        "{stderr}"
+    );
+    assert_eq!(report["host"], instance.instance_id.as_str());
+    let snapshots = report["acquisition"]["snapshots"].as_array().unwrap();
+    assert_eq!(snapshots.len(), 2, "{:#}", report["acquisition"]);
+    let artifacts = common::report_artifacts(&report);
+    let history = artifacts
+        .iter()
+        .find(|(path, _)| path == "/root/.bash_history")
+        .unwrap_or_else(|| panic!("{artifacts:?}"));
+    assert_eq!(history.1, sha256(&root_tree["/root/.bash_history"]));
+    assert!(
+        artifacts
+            .iter()
+            .any(|(path, _)| path == "/srv/www/html/uploads/shell.php"),
+        "the data volume was not read: {artifacts:?}"
+    );
+    assert!(stderr.contains("deleted snapshots"), "{stderr}");
+    assert!(riposte_snapshots(&config).await.is_empty());
+
+    // With --keep-snapshots they stay, tagged as Riposte's.
+    let (ok, _, stderr) = tokio::task::block_in_place(|| acquire(&["--keep-snapshots"]));
+    assert!(ok, "{stderr}");
+    let kept = riposte_snapshots(&config).await;
+    assert_eq!(kept.len(), 2, "{kept:#?}");
+    assert!(
+        kept.values()
+            .all(|tags| tags.get("riposte:instance") == Some(&instance.instance_id))
+    );
+
+    // `investigate ebs-snapshot:…` reads an existing snapshot in place and keeps it.
+    let name = format!("ebs-snapshot:{REGION}/{}", existing.snapshot_id);
+    let (ok, stdout, stderr) = tokio::task::block_in_place(|| {
+        riposte_on(
+            &moto,
+            &[
+                "investigate",
+                &name,
+                "--no-bundled-yara",
+                "--format",
+                "json",
+            ],
+        )
+    });
+    assert!(ok, "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["source"], name.as_str());
+    assert_eq!(
+        report["verdict"]["verdict"],
+        "Malicious Activity Identified"
+    );
+    assert!(snapshot_exists(&config, &existing.snapshot_id).await);
+
+    // A malformed name and an unknown snapshot say what is wrong.
+    let (ok, _, stderr) = tokio::task::block_in_place(|| {
+        riposte_on(
+            &moto,
+            &["investigate", "ebs-snapshot:us-east-1", "--no-bundled-yara"],
+        )
+    });
+    assert!(!ok);
+    assert!(stderr.contains("ebs-snapshot:REGION/snap-"), "{stderr}");
+    let (ok, _, stderr) = tokio::task::block_in_place(|| {
+        riposte_on(
+            &moto,
+            &[
+                "investigate",
+                "ebs-snapshot:us-east-1/snap-0123456789abcdef0",
+                "--no-bundled-yara",
+            ],
+        )
+    });
+    assert!(!ok);
+    assert!(stderr.contains("snap-0123456789abcdef0"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_killed_while_reading_snapshots_reuses_them_after_restart_and_leaves_none() {
+    let LinuxInstance {
+        moto,
+        config,
+        dir,
+        root_tree,
+        instance,
+        ..
+    } = linux_fixture().await;
+    // Every AWS request takes 150 ms more, so reading the snapshots lasts seconds.
+    let proxy = FaultProxy::start(
+        &moto.url(),
+        Faults {
+            latency: Duration::from_millis(150),
+            ..Faults::default()
+        },
+    )
+    .await;
+    let mut aws = moto.env(REGION);
+    for (name, value) in aws.iter_mut() {
+        if *name == "AWS_ENDPOINT_URL" {
+            *value = proxy.url();
+        }
+    }
+    let key = admin(dir.path());
+    let http = reqwest::Client::new();
+    let lease = ["--job-lease-secs", "2"];
+    let mut first = serve(dir.path(), &aws, &lease);
+    aws_environment(&http, &first, &key).await;
+    let inv = import_instance(&http, &first, &key, &instance.instance_id).await;
+
+    // SIGKILL as soon as the snapshots are being read.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let made = loop {
+        let d = get_json(
+            &http,
+            format!("{}/api/v1/investigations/{inv}", first.base),
+            &key,
+        )
+        .await;
+        let reading = d["jobs"].as_array().unwrap().iter().any(|j| {
+            j["kind"] == "collect"
+                && j["status"] == "running"
+                && j["progress"]
+                    .as_str()
+                    .is_some_and(|p| p.starts_with("reading "))
+        });
+        if reading {
+            break audit_entry(&d, "acquisition.snapshots");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never saw the read start: {d:#}\n{}",
+            first.log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+    let made_ids = strings(&made["snapshots"], "snapshot_id");
+    assert_eq!(made_ids.len(), 2);
+    // The snapshots outlive the worker, recorded on the investigation.
+    assert_eq!(riposte_snapshots(&config).await.len(), 2);
+
+    // After a restart the retried job reuses them, finishes, and deletes them.
+    let second = serve(dir.path(), &aws, &lease);
+    let d = wait_for_finished(&http, &second.base, &key, &inv).await;
+    assert_eq!(
+        d["investigation"]["status"],
+        "complete",
+        "{d:#}\n{}",
+        second.log()
+    );
+    assert_eq!(
+        d["investigation"]["verdict"]["verdict"],
+        "Malicious Activity Identified"
+    );
+    let records: Vec<Value> = d["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "acquisition.snapshots")
+        .map(detail)
+        .collect();
+    assert_eq!(records.len(), 2, "{:#}", d["audit"]);
+    let reused: Vec<(String, bool)> = records[1]["snapshots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["snapshot_id"].as_str().unwrap().to_string(),
+                s["reused"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        reused,
+        made_ids
+            .iter()
+            .map(|id| (id.clone(), true))
+            .collect::<Vec<_>>()
+    );
+    let mut expected = made_ids.clone();
+    expected.sort();
+    assert_eq!(deleted_snapshots(&d), expected);
+    assert!(
+        riposte_snapshots(&config).await.is_empty(),
+        "{:#?}",
+        riposte_snapshots(&config).await
+    );
+    // Collected once, the collect job run twice.
+    let items = d["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["provenance"]["original_path"] == "/root/.bash_history")
+        .collect::<Vec<_>>();
+    assert_eq!(items.len(), 1);
+    assert_eq!(
+        items[0]["sha256"],
+        sha256(&root_tree["/root/.bash_history"])
+    );
+    let collect = d["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["kind"] == "collect")
+        .unwrap();
+    assert_eq!(collect["attempts"], 2, "{collect:#}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshots_still_pending_at_the_timeout_fail_the_investigation_and_are_deleted() {
+    let LinuxInstance {
+        moto,
+        config,
+        dir,
+        instance,
+        ..
+    } = linux_fixture().await;
+    let key = admin(dir.path());
+    let http = reqwest::Client::new();
+    // Snapshots stay pending for 1.5 s; the server waits 1 s.
+    let server = serve(
+        dir.path(),
+        &moto.env(REGION),
+        &["--snapshot-timeout-secs", "1"],
+    );
+    aws_environment(&http, &server, &key).await;
+    let inv = import_instance(&http, &server, &key, &instance.instance_id).await;
+    let d = wait_for_finished(&http, &server.base, &key, &inv).await;
+    assert_eq!(d["investigation"]["status"], "failed", "{d:#}");
+    let error = d["investigation"]["error"].as_str().unwrap();
+    assert!(
+        error.contains("still pending after 1s") && error.contains("raise the snapshot timeout"),
+        "{error}"
+    );
+    assert!(d["evidence"].as_array().unwrap().is_empty());
     assert!(
         riposte_snapshots(&config).await.is_empty(),
         "{:#?}",

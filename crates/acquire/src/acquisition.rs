@@ -11,11 +11,15 @@
 //! profiles select nothing) is read as loose logs: every file some artifact parser reads.
 
 use crate::image::{ImageReport, ImageSelection, read_opened_image};
+use crate::package::read_package_source;
 use crate::package::{EntryFilter, Layout, PackageFormat, PackageLimits, RefusedEntry};
 use crate::triage::{CollectedFile, TriageOptions, TriageProfile, Walk, check_host_root};
-use crate::{AcquireError, is_disk_image, read_package};
+use crate::{AcquireError, is_disk_image};
 use chrono::{DateTime, Utc};
-use riposte_disk::{FsKind, Image, open_image};
+use riposte_disk::{
+    FileSource, FsKind, Image, ImageFormat, SharedSource, SourceCursor, format_from_magic,
+    open_image, volumes,
+};
 use riposte_model::{AcquisitionSummary, EvidenceForm, ImageLocation, SystemLayout};
 use serde::Serialize;
 use std::cell::{Cell, RefCell};
@@ -24,6 +28,7 @@ use std::ffi::OsString;
 use std::fs;
 use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Where the filesystem timeline of a full image acquisition is filed among the items.
 pub const FILESYSTEM_TIMELINE: &str = "/$Riposte/filesystem-timeline.body";
@@ -273,12 +278,75 @@ pub fn acquire(
         });
     }
     if PackageFormat::detect(path)?.is_some() {
-        return acquire_package(path, options, visit);
+        let file = fs::File::open(path).map_err(|e| AcquireError::io(path, e))?;
+        let source: SharedSource =
+            Arc::new(FileSource::new(file).map_err(|e| AcquireError::io(path, e))?);
+        return acquire_package(&source, path, options, visit);
     }
     if is_disk_image(path) {
         return acquire_image(path, options, visit);
     }
     acquire_file(path, options, visit, meta.modified().ok().map(Into::into))
+}
+
+/// Acquires evidence whose bytes are a [`SharedSource`] rather than a local path (an
+/// object in S3 read with range requests), named `name` (e.g. `s3://bucket/key`): a triage
+/// package or a raw disk image, recognised by content like [`acquire`] does, else one
+/// file whose original path is guessed from the name. Other image containers (E01,
+/// VMDK, …) need their files on local disk and are refused with a reason.
+pub fn acquire_source(
+    source: &SharedSource,
+    name: &str,
+    options: &AcquireOptions<'_>,
+    visit: &mut AcquireVisit<'_>,
+) -> Result<AcquisitionReport, AcquireError> {
+    let path = Path::new(name);
+    if PackageFormat::detect_source(source)
+        .map_err(|e| AcquireError::io(path, e))?
+        .is_some()
+    {
+        return acquire_package(source, path, options, visit);
+    }
+    let mut head = vec![0u8; 4096.min(source.len() as usize)];
+    let mut tail = vec![0u8; 512.min(source.len() as usize)];
+    source
+        .read_at(0, &mut head)
+        .and_then(|_| source.read_at(source.len() - tail.len() as u64, &mut tail))
+        .map_err(|e| AcquireError::io(path, e))?;
+    let format = format_from_magic(&head, &tail);
+    if format != ImageFormat::Raw {
+        return Err(AcquireError::Unsafe {
+            path: path.to_path_buf(),
+            problem: format!(
+                "a {} image can only be read from local files; convert it to a raw image, or copy it into the evidence library",
+                format.as_str()
+            ),
+        });
+    }
+    if volumes(source).is_ok_and(|v| v.iter().any(|v| v.filesystem.is_some())) {
+        let image = Image {
+            format,
+            files: vec![path.to_path_buf()],
+            source: source.clone(),
+        };
+        return acquire_opened_image(&image, options, visit);
+    }
+    let mut report = AcquisitionReport::new(EvidenceForm::File);
+    report.layouts.push(SystemLayout::LooseLogs);
+    report.profiles.push("single-file".into());
+    let original_path = guess_original_path(path, options.parsable);
+    let mut handover = Handover::new(options, visit);
+    let item = AcquiredItem {
+        original_path: &original_path,
+        modified: None,
+        image: None,
+        local: None,
+    };
+    handover
+        .give(&item, &mut SourceCursor::new(source.clone()))
+        .map_err(|e| AcquireError::io(path, e))?;
+    handover.finish(&mut report);
+    Ok(report)
 }
 
 /// Where a lone file most likely lived, so the right parser claims it: its own path, then
@@ -659,6 +727,7 @@ impl EntryFilter for PackageFilter<'_> {
 }
 
 fn acquire_package(
+    source: &SharedSource,
     path: &Path,
     options: &AcquireOptions<'_>,
     visit: &mut AcquireVisit<'_>,
@@ -672,15 +741,21 @@ fn acquire_package(
         layouts: RefCell::new(Vec::new()),
     };
     let mut handover = Handover::new(options, visit);
-    let read = read_package(path, &options.package, &filter, &mut |entry, reader| {
-        let item = AcquiredItem {
-            original_path: &entry.original_path,
-            modified: entry.modified,
-            image: None,
-            local: None,
-        };
-        handover.give(&item, reader)
-    })?;
+    let read = read_package_source(
+        source,
+        path,
+        &options.package,
+        &filter,
+        &mut |entry, reader| {
+            let item = AcquiredItem {
+                original_path: &entry.original_path,
+                modified: entry.modified,
+                image: None,
+                local: None,
+            };
+            handover.give(&item, reader)
+        },
+    )?;
     handover.finish(&mut report);
     report.layouts = filter.layouts.take();
     report.profiles = filter.profiles();

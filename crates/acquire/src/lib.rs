@@ -24,7 +24,7 @@ mod triage;
 
 pub use acquisition::{
     AcquireOptions, AcquireVisit, AcquiredItem, AcquisitionReport, FILESYSTEM_TIMELINE,
-    LOOSE_MAX_FILES, PackageSummary, SkippedEntry, acquire, acquire_opened_image,
+    LOOSE_MAX_FILES, PackageSummary, SkippedEntry, acquire, acquire_opened_image, acquire_source,
     guess_original_path,
 };
 pub use image::{
@@ -34,7 +34,7 @@ pub use image::{
 pub use library::{EvidenceLibrary, HostEvidence, LibraryHost, evidence_file};
 pub use package::{
     EntryFilter, Layout, PackageEntry, PackageFormat, PackageLimits, PackageReport, RefusedEntry,
-    Visit, read_package,
+    Visit, read_package, read_package_source,
 };
 pub use resolve::Resolution;
 pub use triage::{

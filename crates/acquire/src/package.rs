@@ -13,10 +13,12 @@ pub use layout::Layout;
 
 use crate::AcquireError;
 use chrono::{DateTime, Utc};
+use riposte_disk::{FileSource, SharedSource, SourceCursor};
 use serde::Serialize;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
+use std::sync::Arc;
 
 /// A package's container format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -34,15 +36,25 @@ impl PackageFormat {
     /// The format of the file at `path`, from its first bytes; `None` when it is not a
     /// package (a log file, an image…).
     pub fn detect(path: &Path) -> Result<Option<PackageFormat>, AcquireError> {
+        let file = File::open(path).map_err(|e| AcquireError::io(path, e))?;
+        Self::detect_in(file).map_err(|e| AcquireError::io(path, e))
+    }
+
+    /// The format of the package `source` holds, from its first bytes; `None` when it is
+    /// not a package.
+    pub fn detect_source(source: &SharedSource) -> io::Result<Option<PackageFormat>> {
+        Self::detect_in(SourceCursor::new(source.clone()))
+    }
+
+    fn detect_in(mut file: impl Read) -> io::Result<Option<PackageFormat>> {
         let mut head = [0u8; 512];
-        let mut file = File::open(path).map_err(|e| AcquireError::io(path, e))?;
         let mut filled = 0;
         while filled < head.len() {
             match file.read(&mut head[filled..]) {
                 Ok(0) => break,
                 Ok(n) => filled += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(AcquireError::io(path, e)),
+                Err(e) => return Err(e),
             }
         }
         let head = &head[..filled];
@@ -54,6 +66,23 @@ impl PackageFormat {
             Some(PackageFormat::Tar)
         } else {
             None
+        })
+    }
+}
+
+/// A package entry's reader that notes when the entry's data itself is unreadable
+/// (corrupt or cut short), as opposed to a source that failed in transit.
+struct Watched<R> {
+    inner: R,
+    corrupt: Option<String>,
+}
+
+impl<R: Read> Read for Watched<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf).inspect_err(|e| {
+            if e.kind() != io::ErrorKind::Other && e.kind() != io::ErrorKind::Interrupted {
+                self.corrupt = Some(e.to_string());
+            }
         })
     }
 }
@@ -211,19 +240,33 @@ impl<'a> Reading<'a> {
         }
     }
 
-    /// Hands one accepted file to `visit` and records it.
+    /// Hands one accepted file to `visit` and records it. When the entry's own data
+    /// cannot be read (a truncated or corrupt stream: not a failure of `visit`, and not a
+    /// transient I/O error of the source), the entry is refused as corrupt and `false`
+    /// returned, so the caller can stop where the stream broke.
     fn deliver(
         &mut self,
         package: &Path,
         file: PackageEntry,
         reader: &mut dyn Read,
         visit: &mut Visit<'_>,
-    ) -> Result<(), AcquireError> {
-        let mut bounded = reader.take(file.size);
-        visit(&file, &mut bounded)
-            .map_err(|e| AcquireError::io(package.join(&file.archive_path), e))?;
-        self.files.push(file);
-        Ok(())
+    ) -> Result<bool, AcquireError> {
+        let mut watched = Watched {
+            inner: reader.take(file.size),
+            corrupt: None,
+        };
+        match visit(&file, &mut watched) {
+            Ok(()) => {
+                self.files.push(file);
+                Ok(true)
+            }
+            Err(_) if watched.corrupt.is_some() => {
+                let problem = watched.corrupt.unwrap_or_default();
+                self.refuse(&file.archive_path, format!("corrupt entry: {problem}"));
+                Ok(false)
+            }
+            Err(e) => Err(AcquireError::io(package.join(&file.archive_path), e)),
+        }
     }
 
     fn refuse(&mut self, archive_path: &str, reason: impl Into<String>) {
@@ -304,28 +347,43 @@ pub fn read_package(
     select: &dyn EntryFilter,
     visit: &mut Visit<'_>,
 ) -> Result<PackageReport, AcquireError> {
-    let format = PackageFormat::detect(path)?.ok_or_else(|| AcquireError::Unsafe {
-        path: path.to_path_buf(),
-        problem: "not a tar, tar.gz or zip package".into(),
-    })?;
+    let file = File::open(path).map_err(|e| AcquireError::io(path, e))?;
+    let source: SharedSource =
+        Arc::new(FileSource::new(file).map_err(|e| AcquireError::io(path, e))?);
+    read_package_source(&source, path, limits, select, visit)
+}
+
+/// Like [`read_package`], for a package whose bytes are a [`SharedSource`] (an object in
+/// S3 read with range requests), named `path` in reports and errors.
+pub fn read_package_source(
+    source: &SharedSource,
+    path: &Path,
+    limits: &PackageLimits,
+    select: &dyn EntryFilter,
+    visit: &mut Visit<'_>,
+) -> Result<PackageReport, AcquireError> {
+    let format = PackageFormat::detect_source(source)
+        .map_err(|e| AcquireError::io(path, e))?
+        .ok_or_else(|| AcquireError::Unsafe {
+            path: path.to_path_buf(),
+            problem: "not a tar, tar.gz or zip package".into(),
+        })?;
     match format {
-        PackageFormat::Zip => read_zip(path, limits, select, visit),
-        PackageFormat::Tar | PackageFormat::TarGz => read_tar(path, format, limits, select, visit),
+        PackageFormat::Zip => read_zip(source, path, limits, select, visit),
+        PackageFormat::Tar | PackageFormat::TarGz => {
+            read_tar(source, path, format, limits, select, visit)
+        }
     }
 }
 
-fn open_tar(
-    path: &Path,
-    format: PackageFormat,
-) -> Result<tar::Archive<Box<dyn Read + Send>>, AcquireError> {
-    let file = File::open(path).map_err(|e| AcquireError::io(path, e))?;
+fn open_tar(source: &SharedSource, format: PackageFormat) -> tar::Archive<Box<dyn Read + Send>> {
+    // Large buffered reads: a remote source answers each read with a request.
+    let file = io::BufReader::with_capacity(1 << 20, SourceCursor::new(source.clone()));
     let reader: Box<dyn Read + Send> = match format {
-        PackageFormat::TarGz => {
-            Box::new(flate2::read::MultiGzDecoder::new(io::BufReader::new(file)))
-        }
-        _ => Box::new(io::BufReader::new(file)),
+        PackageFormat::TarGz => Box::new(flate2::read::MultiGzDecoder::new(file)),
+        _ => Box::new(file),
     };
-    Ok(tar::Archive::new(reader))
+    tar::Archive::new(reader)
 }
 
 fn bad_package(path: &Path, e: impl std::fmt::Display) -> AcquireError {
@@ -336,20 +394,18 @@ fn bad_package(path: &Path, e: impl std::fmt::Display) -> AcquireError {
 }
 
 fn read_tar(
+    source: &SharedSource,
     path: &Path,
     format: PackageFormat,
     limits: &PackageLimits,
     select: &dyn EntryFilter,
     visit: &mut Visit<'_>,
 ) -> Result<PackageReport, AcquireError> {
-    let compressed = std::fs::metadata(path)
-        .map_err(|e| AcquireError::io(path, e))?
-        .len()
-        .max(1);
+    let compressed = source.len().max(1);
     // Pass 1: the names, to recognise the layout (headers only; data is skipped).
     let mut names = Vec::new();
     {
-        let mut archive = open_tar(path, format)?;
+        let mut archive = open_tar(source, format);
         let mut seen: u64 = 0;
         for entry in archive.entries().map_err(|e| bad_package(path, e))? {
             let Ok(entry) = entry else { break };
@@ -366,7 +422,7 @@ fn read_tar(
     }
     let mut reading = Reading::new(limits, select, &names);
     // Pass 2: stream the selected files.
-    let mut archive = open_tar(path, format)?;
+    let mut archive = open_tar(source, format);
     let mut decompressed: u64 = 0;
     for entry in archive.entries().map_err(|e| bad_package(path, e))? {
         let mut entry = match entry {
@@ -416,7 +472,15 @@ fn read_tar(
         match reading.consider(&name, size, modified) {
             Verdict::Stop => break,
             Verdict::Skip => continue,
-            Verdict::Read(file) => reading.deliver(path, file, &mut entry, visit)?,
+            Verdict::Read(file) => {
+                if !reading.deliver(path, file, &mut entry, visit)? {
+                    reading.refuse(
+                        "(rest of the package)",
+                        "the stream is corrupt or cut short from here",
+                    );
+                    break;
+                }
+            }
         }
     }
     Ok(reading.report(format))
@@ -439,14 +503,14 @@ fn zip_time(t: Option<zip::DateTime>) -> Option<DateTime<Utc>> {
 }
 
 fn read_zip(
+    source: &SharedSource,
     path: &Path,
     limits: &PackageLimits,
     select: &dyn EntryFilter,
     visit: &mut Visit<'_>,
 ) -> Result<PackageReport, AcquireError> {
-    let file = File::open(path).map_err(|e| AcquireError::io(path, e))?;
-    let mut archive =
-        zip::ZipArchive::new(io::BufReader::new(file)).map_err(|e| bad_package(path, e))?;
+    let file = io::BufReader::with_capacity(256 << 10, SourceCursor::new(source.clone()));
+    let mut archive = zip::ZipArchive::new(file).map_err(|e| bad_package(path, e))?;
     let names: Vec<String> = archive
         .file_names_raw()
         .map(|n| String::from_utf8_lossy(n).into_owned())
@@ -497,7 +561,10 @@ fn read_zip(
         match reading.consider(&name, size, modified) {
             Verdict::Stop => break,
             Verdict::Skip => continue,
-            Verdict::Read(file) => reading.deliver(path, file, &mut entry, visit)?,
+            // Zip entries stand alone: a corrupt one does not stop the others.
+            Verdict::Read(file) => {
+                reading.deliver(path, file, &mut entry, visit)?;
+            }
         }
     }
     Ok(reading.report(PackageFormat::Zip))

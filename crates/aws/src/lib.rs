@@ -7,6 +7,8 @@
 //!   group) with dry run and release.
 //! - [`acquire`]: an EC2 instance's EBS volumes snapshotted (tagged, awaited, reused by
 //!   a retried job, deleted afterwards) for reading through [`ebs`].
+//! - [`s3`]: an object in S3 (a triage package or a raw disk image) read in place with
+//!   range requests, as a `riposte-disk` byte source.
 //! - [`ebs`]: an EBS snapshot read in place through the EBS direct APIs, as a
 //!   `riposte-disk` byte source (lazy verified blocks, cache, parallel read-ahead).
 //!
@@ -24,6 +26,7 @@ pub mod acquire;
 pub mod ebs;
 pub mod guardduty;
 pub mod respond;
+pub mod s3;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -32,6 +35,7 @@ pub use aws_config::SdkConfig;
 pub use ebs::{EbsError, EbsReadOptions, EbsReadStats, EbsSnapshotSource};
 pub use guardduty::{GuardDutyPoller, GuardDutySettings};
 pub use respond::{ReleaseError, Responder};
+pub use s3::{S3Address, S3Error, S3ObjectSource};
 
 /// Loads the shared AWS configuration the standard way: region, credentials, retry and
 /// endpoint settings from the environment, the shared config files and the instance.

@@ -3,7 +3,8 @@
 //! Velociraptor or a plain root filesystem), a disk image (raw/split, E01, VMDK, VHD, VHDX,
 //! qcow2 holding ext, XFS, NTFS or FAT filesystems), or a single log file — packages and
 //! images recognised by content — or an EBS snapshot read in place
-//! (`ebs-snapshot:REGION/snap-…`), printing a report.
+//! (`ebs-snapshot:REGION/snap-…`) or an object in S3 (`s3://bucket/key`), printing a
+//! report.
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -26,7 +27,8 @@ pub struct InvestigateArgs {
     /// package (.tar, .tar.gz, .zip), a disk image (raw, split raw, E01, VMDK, VHD, VHDX,
     /// qcow2), or one log file; or `ebs-snapshot:REGION/snap-…`, an EBS snapshot read in
     /// place through the EBS direct APIs with the standard AWS credentials (never
-    /// deleted).
+    /// deleted); or `s3://bucket/key`, a package, raw image or log file in S3 read in place
+    /// with range requests (region and credentials from the standard AWS chain).
     pub path: PathBuf,
     /// Full acquisition of a disk image: every file, and the filesystem timeline (MACB
     /// events), instead of the triage profile's artifacts.
@@ -152,6 +154,8 @@ pub(crate) enum Evidence {
     Local(PathBuf),
     /// EBS snapshots (an instance's volumes, root first, or one imported snapshot).
     Snapshots(Box<CloudEvidence>),
+    /// A package, raw image or file read in place from S3, and its `s3://` name.
+    Object(riposte_disk::SharedSource, String),
 }
 
 /// EBS snapshots to read, and how.
@@ -172,6 +176,20 @@ impl Evidence {
     /// The evidence an argument names: `ebs-snapshot:REGION/snap-…`, else a local path.
     pub(crate) async fn from_argument(argument: &Path) -> Result<Evidence> {
         let text = argument.to_string_lossy();
+        if text.starts_with("s3://") {
+            let address = riposte_model::S3Address::parse(&text).map_err(anyhow::Error::msg)?;
+            let config = riposte_aws::load_sdk_config().await;
+            let source = riposte_aws::S3ObjectSource::open(
+                &config,
+                &address,
+                riposte_aws::s3::DEFAULT_CHUNK,
+            )
+            .await?;
+            return Ok(Evidence::Object(
+                std::sync::Arc::new(source),
+                text.to_string(),
+            ));
+        }
         let Some(spec) = text.strip_prefix("ebs-snapshot:") else {
             return Ok(Evidence::Local(argument.to_path_buf()));
         };
@@ -206,6 +224,7 @@ impl Evidence {
         match self {
             Evidence::Local(path) => path.display().to_string(),
             Evidence::Snapshots(cloud) => cloud.name.clone(),
+            Evidence::Object(_, name) => name.clone(),
         }
     }
 }
@@ -315,9 +334,13 @@ pub(crate) fn build_report(
 /// The host a local evidence path is named after: its file or folder name without the
 /// package or image extension.
 fn default_host(path: &Path) -> String {
-    path.canonicalize()
-        .ok()
-        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().to_string()))
+    host_from_name(path.canonicalize().ok().as_deref().unwrap_or(path))
+}
+
+/// The last component of `path` without a package or image extension.
+fn host_from_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().to_string())
         .map(|name| {
             [
                 ".tar.gz", ".tgz", ".tar", ".zip", ".E01", ".e01", ".vmdk", ".vhdx", ".vhd",
@@ -337,6 +360,10 @@ pub(crate) fn gather(evidence: &Evidence, host: Option<String>, full: bool) -> R
         Evidence::Snapshots(cloud) => (
             Path::new(cloud.name.as_str()),
             host.unwrap_or_else(|| cloud.host.clone()),
+        ),
+        Evidence::Object(_, name) => (
+            Path::new(name.as_str()),
+            host.unwrap_or_else(|| host_from_name(Path::new(name))),
         ),
     };
     // Package and image entries are streamed here first; removed when the report is built.
@@ -416,6 +443,10 @@ pub(crate) fn gather(evidence: &Evidence, host: Option<String>, full: bool) -> R
             )
             .with_context(|| format!("cannot read {}", cloud.name))?
             .report
+        }
+        Evidence::Object(source, name) => {
+            riposte_acquire::acquire_source(source, name, &options, &mut visit)
+                .with_context(|| format!("cannot read {name}"))?
         }
     };
     progress.finish_and_clear();

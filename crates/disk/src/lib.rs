@@ -17,7 +17,7 @@ pub use fs::{
     FileKind, FileSystem, FsEntry, FsError, FsKind, OpenFsError, Timestamps, WalkControl,
     WalkLimits, WalkProblem, detect, lookup, open_filesystem, walk,
 };
-pub use image::{Image, ImageError, ImageFormat, open_image};
+pub use image::{Image, ImageError, ImageFormat, format_from_magic, open_image};
 pub use source::{
     ByteSource, FileSource, LockedReader, MemorySource, SharedSource, Slice, SourceCursor,
 };

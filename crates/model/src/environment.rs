@@ -198,6 +198,22 @@ pub enum Acquisition {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         role_name: Option<String>,
     },
+    /// Read a triage package or a raw disk image stored in S3 in place, with range
+    /// requests (an import by `s3://` address).
+    S3 {
+        /// The account, when known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        account_id: Option<String>,
+        /// The bucket's region.
+        region: String,
+        /// The bucket.
+        bucket: String,
+        /// The object's key.
+        key: String,
+        /// The role to assume in the account, if the scope names one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        role_name: Option<String>,
+    },
     /// Log in over SSH and collect the triage artifacts.
     Ssh {
         /// Address or host name to connect to.
@@ -223,8 +239,8 @@ pub enum Acquisition {
 
 impl Acquisition {
     /// Identifies the system acquired, so alerts on the same system can join one
-    /// investigation: `aws:ACCOUNT:REGION:INSTANCE` (or `…:SNAPSHOT`), `ssh:ADDRESS`,
-    /// `library:FOLDER`.
+    /// investigation: `aws:ACCOUNT:REGION:INSTANCE` (or `…:SNAPSHOT`), `s3://BUCKET/KEY`,
+    /// `ssh:ADDRESS`, `library:FOLDER`.
     pub fn target_key(&self) -> String {
         match self {
             Acquisition::Ec2 {
@@ -245,26 +261,30 @@ impl Acquisition {
                 "aws:{}:{region}:{snapshot_id}",
                 account_id.as_deref().unwrap_or("-")
             ),
+            Acquisition::S3 { bucket, key, .. } => format!("s3://{bucket}/{key}"),
             Acquisition::Ssh { address, .. } => format!("ssh:{}", address.to_ascii_lowercase()),
             Acquisition::Library { host_root, .. } => format!("library:{host_root}"),
         }
     }
 
-    /// A short label for titles: the instance id, snapshot id, address or host key.
+    /// A short label for titles: the instance id, snapshot id, object name, address or
+    /// host key.
     pub fn host_label(&self) -> &str {
         match self {
             Acquisition::Ec2 { instance_id, .. } => instance_id,
             Acquisition::EbsSnapshot { snapshot_id, .. } => snapshot_id,
+            Acquisition::S3 { key, .. } => key.rsplit('/').next().unwrap_or(key),
             Acquisition::Ssh { address, .. } => address,
             Acquisition::Library { host, .. } => host,
         }
     }
 
-    /// `ec2`, `ebs_snapshot`, `ssh` or `library`.
+    /// `ec2`, `ebs_snapshot`, `s3`, `ssh` or `library`.
     pub fn method(&self) -> &'static str {
         match self {
             Acquisition::Ec2 { .. } => "ec2",
             Acquisition::EbsSnapshot { .. } => "ebs_snapshot",
+            Acquisition::S3 { .. } => "s3",
             Acquisition::Ssh { .. } => "ssh",
             Acquisition::Library { .. } => "library",
         }

@@ -13,6 +13,7 @@ mod investigation;
 mod job;
 mod response;
 mod rule;
+mod s3;
 mod severity;
 mod story;
 mod target;
@@ -42,6 +43,7 @@ pub use rule::{
     NotificationEvent, ResponseAction, RuleAction, RuleEvaluation, RuleFilters, RuleNotification,
     RuleOutcome, RuleRef, RuleSource, RuleSpec, TargetKind,
 };
+pub use s3::S3Address;
 pub use severity::Severity;
 pub use story::{
     CausalityChain, ChainLink, ChainOrigin, CorrelatedEvent, Correlation, IncidentScope,

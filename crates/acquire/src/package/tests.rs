@@ -309,8 +309,29 @@ fn non_packages_and_corrupt_packages() {
         got.push(e.original_path.clone());
         Ok(())
     });
-    // The damaged entry fails the read (the caller records it); what came before was read.
-    let err = outcome.expect_err("a truncated entry cannot be read whole");
-    assert!(err.to_string().contains("var/log/big"), "{err}");
+    // The damaged entry is refused as corrupt, and the rest of the stream with it; what
+    // came before was read.
+    let report = outcome.expect("a truncated package is read as far as it goes");
     assert_eq!(got, ["/etc/hostname"]);
+    let refused: Vec<(&str, &str)> = report
+        .refused
+        .iter()
+        .map(|r| (r.archive_path.as_str(), r.reason.as_str()))
+        .collect();
+    assert_eq!(refused.len(), 2, "{refused:?}");
+    assert_eq!(refused[0].0, "var/log/big");
+    assert!(refused[0].1.starts_with("corrupt entry: "), "{refused:?}");
+    assert_eq!(refused[1].0, "(rest of the package)");
+    // A visitor that fails for its own reasons still fails the read.
+    let err = read_package(
+        &good,
+        &PackageLimits::default(),
+        &everything,
+        &mut |_, _| Err(std::io::Error::other("the evidence store is full")),
+    )
+    .expect_err("the visitor's failure is the caller's");
+    assert!(
+        err.to_string().contains("the evidence store is full"),
+        "{err}"
+    );
 }

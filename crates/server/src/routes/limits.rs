@@ -114,6 +114,7 @@ pub(crate) const IMPORT: Limits = Limits {
         ("systems[].region", Bytes(64)),
         ("systems[].path", Bytes(4096)),
         ("systems[].snapshot_id", Bytes(64)),
+        ("systems[].uri", Bytes(1100)),
     ],
     string_bytes: RESOURCE_STRING_BYTES,
     items: RESOURCE_ITEMS,

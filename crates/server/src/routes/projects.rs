@@ -88,6 +88,17 @@ pub(crate) enum ImportSystem {
         #[serde(default)]
         account_id: Option<String>,
     },
+    /// A triage package or a raw disk image in S3, read in place with range requests
+    /// (acquired through an environment's AWS scope covering its account and region).
+    S3 {
+        /// `s3://bucket/key`.
+        uri: String,
+        /// The bucket's region.
+        region: String,
+        /// Its account, when the AWS scope lists accounts.
+        #[serde(default)]
+        account_id: Option<String>,
+    },
     /// A collection folder inside an environment's local scope.
     Path {
         /// Absolute path of the host's folder.
@@ -281,6 +292,9 @@ fn import_target(system: &ImportSystem) -> Result<Target, String> {
         }
         ImportSystem::EbsSnapshot {
             region, account_id, ..
+        }
+        | ImportSystem::S3 {
+            region, account_id, ..
         } => Ok(Target {
             region: Some(region.trim().to_string()),
             account_id: account_id.clone(),
@@ -300,13 +314,56 @@ fn snapshot_scope(
     environments: &[&Environment],
 ) -> Result<ScopeMatch, String> {
     let snapshot_id = snapshot_id.trim();
-    let region = region.trim();
     let well_formed = snapshot_id.strip_prefix("snap-").is_some_and(|hex| {
         (8..=17).contains(&hex.len()) && hex.bytes().all(|b| b.is_ascii_hexdigit())
     });
     if !well_formed {
         return Err("snapshot_id must look like snap-0123456789abcdef0".into());
     }
+    aws_scope(region, account_id, environments, |region, role_name| {
+        (
+            Acquisition::EbsSnapshot {
+                account_id: account_id.map(str::to_string),
+                region: region.to_string(),
+                snapshot_id: snapshot_id.to_string(),
+                role_name,
+            },
+            format!("snapshot {snapshot_id}"),
+        )
+    })
+}
+
+/// An `s3` import: the first AWS scope covering the bucket's account and region.
+fn s3_scope(
+    uri: &str,
+    region: &str,
+    account_id: Option<&str>,
+    environments: &[&Environment],
+) -> Result<ScopeMatch, String> {
+    let address = riposte_model::S3Address::parse(uri.trim())?;
+    aws_scope(region, account_id, environments, |region, role_name| {
+        (
+            Acquisition::S3 {
+                account_id: account_id.map(str::to_string),
+                region: region.to_string(),
+                bucket: address.bucket.clone(),
+                key: address.key.clone(),
+                role_name,
+            },
+            format!("object {address}"),
+        )
+    })
+}
+
+/// The first AWS scope covering `account_id` (when the scope lists accounts) and
+/// `region`: the acquisition `make` builds with its role, or why none covers it.
+fn aws_scope(
+    region: &str,
+    account_id: Option<&str>,
+    environments: &[&Environment],
+    make: impl Fn(&str, Option<String>) -> (Acquisition, String),
+) -> Result<ScopeMatch, String> {
+    let region = region.trim();
     if region.is_empty()
         || region.len() > 32
         || !region
@@ -346,18 +403,14 @@ fn snapshot_scope(
                 reasons.push(format!("{}: region {region} is not covered", env.name));
                 continue;
             }
+            let (acquisition, what) = make(region, aws.role_name.clone());
             return Ok(ScopeMatch {
                 environment_id: env.id,
                 environment: env.name.clone(),
                 scope_index: index,
-                acquisition: Acquisition::EbsSnapshot {
-                    account_id: account_id.map(str::to_string),
-                    region: region.to_string(),
-                    snapshot_id: snapshot_id.to_string(),
-                    role_name: aws.role_name.clone(),
-                },
+                acquisition,
                 matched_on: format!(
-                    "snapshot {snapshot_id} in account {}, region {region}",
+                    "{what} in account {}, region {region}",
                     account_id.unwrap_or("(unknown)")
                 ),
             });
@@ -419,7 +472,8 @@ fn path_scope(
 ///
 /// `POST /api/v1/projects/{id}/imports` (analyst): `{"systems": [{"kind": "ec2",
 /// "instance_id": "i-0123…", "region": "us-east-1"}, {"kind": "ebs_snapshot",
-/// "snapshot_id": "snap-0123…", "region": "us-east-1"}, {"kind": "host", "hostname":
+/// "snapshot_id": "snap-0123…", "region": "us-east-1"}, {"kind": "s3", "uri":
+/// "s3://evidence/web02.tar.gz", "region": "us-east-1"}, {"kind": "host", "hostname":
 /// "web01"}, {"kind": "path", "path": "/srv/evidence/web01"}], "investigation_type":
 /// "triage", "retain_snapshots": false}`. Each system is resolved against the environments (or the one named) and
 /// gets its own investigation in the project, acquired like an alert's. All or nothing: if
@@ -490,6 +544,11 @@ pub(crate) async fn import(
                         region,
                         account_id,
                     } => snapshot_scope(snapshot_id, region, account_id.as_deref(), &refs),
+                    ImportSystem::S3 {
+                        uri,
+                        region,
+                        account_id,
+                    } => s3_scope(uri, region, account_id.as_deref(), &refs),
                     _ => match resolve_target(&target, &refs) {
                         Resolution::Covered(scope) => Ok(scope),
                         Resolution::NotCovered(reasons) => {

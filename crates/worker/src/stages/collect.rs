@@ -4,7 +4,8 @@
 //! - [`library`]: a library host's folder, triage package or disk image;
 //! - [`ec2`]: an EC2 instance's EBS volumes, snapshotted, read in place through the EBS
 //!   direct APIs and deleted afterwards;
-//! - [`ebs_snapshot`]: an existing EBS snapshot, read in place and kept.
+//! - [`ebs_snapshot`]: an existing EBS snapshot, read in place and kept;
+//! - [`s3`]: a triage package or raw disk image in S3, read in place with range requests.
 //!
 //! All of them go through the acquisition path `riposte investigate` uses
 //! ([`riposte_acquire`]: the operating system each disk or folder holds decides the
@@ -16,13 +17,16 @@ mod ebs_snapshot;
 mod ec2;
 mod library;
 mod progress;
+mod s3;
 mod sink;
 
 use super::{finish, next, payload};
 use crate::{StageError, Worker};
 use async_trait::async_trait;
 use chrono::Utc;
-use riposte_acquire::AcquisitionReport;
+use riposte_acquire::{AcquireError, AcquisitionReport};
+use riposte_aws::SdkConfig;
+use riposte_aws::acquire::acquisition_config;
 use riposte_model::{
     Acquisition, CloudVolume, EvidenceId, EvidenceItem, InvestigationId, InvestigationPlan,
     InvestigationStatus, InvestigationType, JobKind, Provenance,
@@ -80,6 +84,39 @@ pub(crate) struct Collected {
     pub snapshots: Vec<CloudVolume>,
 }
 
+/// The AWS account a cloud collector works in: region, account and the scope's role.
+pub(crate) struct CloudAccount {
+    /// The account, when known.
+    pub account_id: Option<String>,
+    /// The region.
+    pub region: String,
+    /// The scope's role in the account, if any.
+    pub role_name: Option<String>,
+}
+
+impl CloudAccount {
+    /// The SDK configuration for the investigation: the standard chain, the role assumed.
+    pub async fn config(&self, cx: &CollectContext<'_>) -> Result<SdkConfig, StageError> {
+        acquisition_config(
+            &self.region,
+            self.account_id.as_deref(),
+            self.role_name.as_deref(),
+            &cx.investigation.to_string(),
+        )
+        .await
+        .map_err(ebs_snapshot::acquire_error)
+    }
+}
+
+/// A failed acquisition of `name`: retried when reading failed in transit (the next
+/// attempt may get through), final when the evidence is corrupt or unsupported.
+pub(crate) fn acquire_failure(name: &str, e: AcquireError) -> StageError {
+    match e {
+        AcquireError::Io { .. } => StageError::Retry(format!("cannot collect {name}: {e}")),
+        _ => StageError::Fatal(format!("cannot collect {name}: {e}")),
+    }
+}
+
 /// One way of reaching a system's evidence.
 #[async_trait]
 pub(crate) trait Collector: Send + Sync {
@@ -104,10 +141,12 @@ fn collector_for(acquisition: &Acquisition) -> Result<Box<dyn Collector>, StageE
             instance_id,
             role_name,
         } => Ok(Box::new(ec2::Ec2Collector {
-            account_id: account_id.clone(),
-            region: region.clone(),
+            account: CloudAccount {
+                account_id: account_id.clone(),
+                region: region.clone(),
+                role_name: role_name.clone(),
+            },
             instance_id: instance_id.clone(),
-            role_name: role_name.clone(),
         })),
         Acquisition::EbsSnapshot {
             account_id,
@@ -115,10 +154,29 @@ fn collector_for(acquisition: &Acquisition) -> Result<Box<dyn Collector>, StageE
             snapshot_id,
             role_name,
         } => Ok(Box::new(ebs_snapshot::SnapshotCollector {
-            account_id: account_id.clone(),
-            region: region.clone(),
+            account: CloudAccount {
+                account_id: account_id.clone(),
+                region: region.clone(),
+                role_name: role_name.clone(),
+            },
             snapshot_id: snapshot_id.clone(),
-            role_name: role_name.clone(),
+        })),
+        Acquisition::S3 {
+            account_id,
+            region,
+            bucket,
+            key,
+            role_name,
+        } => Ok(Box::new(s3::S3Collector {
+            account: CloudAccount {
+                account_id: account_id.clone(),
+                region: region.clone(),
+                role_name: role_name.clone(),
+            },
+            address: riposte_model::S3Address {
+                bucket: bucket.clone(),
+                key: key.clone(),
+            },
         })),
         other => Err(StageError::Fatal(format!(
             "acquisition over {} is not available in this version of Riposte yet (the plan is recorded on the investigation); use an AWS or local evidence library scope, or import a triage collection",

@@ -4,41 +4,28 @@
 
 use super::progress::Progress;
 use super::sink::BlobSink;
-use super::{CollectContext, Collected, Collector};
+use super::{CloudAccount, CollectContext, Collected, Collector};
 use crate::StageError;
 use async_trait::async_trait;
-use riposte_aws::acquire::{
-    Ec2AcquireError, SnapshotReadError, acquisition_config, read_snapshots,
-};
+use riposte_aws::acquire::{Ec2AcquireError, SnapshotReadError, read_snapshots};
 use riposte_aws::{EbsError, SdkConfig};
 use riposte_model::{CloudVolume, Provenance};
 
 /// Collects an imported snapshot.
 pub(crate) struct SnapshotCollector {
-    /// The account, when known.
-    pub account_id: Option<String>,
-    /// The region.
-    pub region: String,
+    /// The account and region.
+    pub account: CloudAccount,
     /// The snapshot.
     pub snapshot_id: String,
-    /// The scope's role in the account, if any.
-    pub role_name: Option<String>,
 }
 
 #[async_trait]
 impl Collector for SnapshotCollector {
     async fn collect(&self, cx: &CollectContext<'_>) -> Result<Collected, StageError> {
-        let config = acquisition_config(
-            &self.region,
-            self.account_id.as_deref(),
-            self.role_name.as_deref(),
-            &cx.investigation.to_string(),
-        )
-        .await
-        .map_err(acquire_error)?;
+        let config = self.account.config(cx).await?;
         let volume = CloudVolume {
-            account_id: self.account_id.clone(),
-            region: self.region.clone(),
+            account_id: self.account.account_id.clone(),
+            region: self.account.region.clone(),
             snapshot_id: self.snapshot_id.clone(),
             ..CloudVolume::default()
         };
@@ -54,7 +41,7 @@ impl Collector for SnapshotCollector {
         Ok(Collected {
             items,
             report,
-            source: format!("ebs-snapshot:{}/{}", self.region, self.snapshot_id),
+            source: format!("ebs-snapshot:{}/{}", self.account.region, self.snapshot_id),
             snapshots: vec![volume],
         })
     }

@@ -6,22 +6,18 @@
 
 use super::ebs_snapshot::{acquire_error, read};
 use super::progress::Progress;
-use super::{CollectContext, Collected, Collector};
+use super::{CloudAccount, CollectContext, Collected, Collector};
 use crate::StageError;
 use async_trait::async_trait;
-use riposte_aws::acquire::{Ec2Acquirer, InstanceSnapshots, acquisition_config};
+use riposte_aws::acquire::{Ec2Acquirer, InstanceSnapshots};
 use serde_json::json;
 
 /// Collects an EC2 instance's disks.
 pub(crate) struct Ec2Collector {
-    /// The account, when known.
-    pub account_id: Option<String>,
-    /// The region.
-    pub region: String,
+    /// The account and region.
+    pub account: CloudAccount,
     /// The instance.
     pub instance_id: String,
-    /// The scope's role in the account, if any.
-    pub role_name: Option<String>,
 }
 
 impl Ec2Collector {
@@ -57,14 +53,7 @@ impl Ec2Collector {
 impl Collector for Ec2Collector {
     async fn collect(&self, cx: &CollectContext<'_>) -> Result<Collected, StageError> {
         let investigation = cx.investigation.to_string();
-        let config = acquisition_config(
-            &self.region,
-            self.account_id.as_deref(),
-            self.role_name.as_deref(),
-            &investigation,
-        )
-        .await
-        .map_err(acquire_error)?;
+        let config = self.account.config(cx).await?;
         let mut options = cx.worker.config.ec2.clone();
         options.retain_snapshots = cx.plan.retain_snapshots;
         let acquirer = Ec2Acquirer::new(&config, options).map_err(acquire_error)?;
@@ -82,10 +71,10 @@ impl Collector for Ec2Collector {
             })
             .await
             .map_err(acquire_error)?;
-        let volumes = snapshots.volumes(self.account_id.as_deref());
+        let volumes = snapshots.volumes(self.account.account_id.as_deref());
         cx.audit(
             "acquisition.snapshots",
-            json!({"instance_id": self.instance_id, "region": self.region, "account_id": self.account_id,
+            json!({"instance_id": self.instance_id, "region": self.account.region, "account_id": self.account.account_id,
                    "snapshots": snapshots.snapshots.iter().map(|s| json!({"snapshot_id": s.snapshot_id, "volume_id": s.volume.volume_id, "device_name": s.volume.device_name, "root": s.volume.root, "reused": s.reused})).collect::<Vec<_>>(),
                    "leftovers": snapshots.leftovers}),
         )
@@ -98,8 +87,8 @@ impl Collector for Ec2Collector {
         let (items, report) = read?;
         let source = format!(
             "aws:{}:{}:{}",
-            self.account_id.as_deref().unwrap_or("-"),
-            self.region,
+            self.account.account_id.as_deref().unwrap_or("-"),
+            self.account.region,
             self.instance_id
         );
         Ok(Collected {

@@ -2,10 +2,10 @@
 //! inside the evidence roots the server was started with.
 
 use super::sink::BlobSink;
-use super::{CollectContext, Collected, Collector};
+use super::{CollectContext, Collected, Collector, acquire_failure};
 use crate::StageError;
 use async_trait::async_trait;
-use riposte_acquire::{AcquireError, acquire};
+use riposte_acquire::acquire;
 use riposte_model::Provenance;
 use std::path::PathBuf;
 
@@ -61,12 +61,7 @@ impl Collector for LibraryCollector {
                     sink.put(provenance, reader)
                 },
             )
-            .map_err(|e| match e {
-                AcquireError::Io { .. } => {
-                    StageError::Retry(format!("cannot collect {source}: {e}"))
-                }
-                _ => StageError::Fatal(format!("cannot collect {source}: {e}")),
-            })?;
+            .map_err(|e| acquire_failure(&source, e))?;
             Ok(Collected {
                 items: sink.items,
                 report,

@@ -182,6 +182,31 @@ async fn server(moto: &MotoServer, dir: &Path) -> (Server, String, Value, Receiv
     (server, key, environment, received)
 }
 
+/// Imports `systems` into a new project; the investigations' ids, in order.
+async fn import_systems(
+    http: &reqwest::Client,
+    server: &Server,
+    key: &str,
+    systems: Value,
+) -> Vec<String> {
+    let project = create_resource(http, server, key, "projects", json!({"name": "hunt"})).await;
+    let r = post_json(
+        http,
+        format!(
+            "{}/api/v1/projects/{}/imports",
+            server.base,
+            project["id"].as_str().unwrap()
+        ),
+        key,
+        &json!({"systems": systems}),
+    )
+    .await;
+    let status = r.status();
+    let imported: Value = r.json().await.unwrap();
+    assert_eq!(status, 202, "{imported:#}");
+    strings(&imported["investigations"], "investigation_id")
+}
+
 /// Imports the instance into a new project; the investigation's id.
 async fn import_instance(
     http: &reqwest::Client,
@@ -189,20 +214,19 @@ async fn import_instance(
     key: &str,
     instance_id: &str,
 ) -> String {
-    let project = create_resource(http, server, key, "projects", json!({"name": "hunt"})).await;
-    let r = post_json(
-        http,
-        format!("{}/api/v1/projects/{}/imports", server.base, project["id"].as_str().unwrap()),
-        key,
-        &json!({"systems": [{"kind": "ec2", "instance_id": instance_id, "region": REGION, "account_id": ACCOUNT_ID}]}),
-    )
-    .await;
-    assert_eq!(r.status(), 202);
-    let imported: Value = r.json().await.unwrap();
-    imported["investigations"][0]["investigation_id"]
-        .as_str()
-        .unwrap()
-        .to_string()
+    let systems = json!([{"kind": "ec2", "instance_id": instance_id, "region": REGION, "account_id": ACCOUNT_ID}]);
+    import_systems(http, server, key, systems).await.remove(0)
+}
+
+/// Asserts the investigation failed with an error holding each of `expected`, collected
+/// nothing, and left no snapshot of Riposte's.
+async fn assert_failed_cleanly(d: &Value, config: &riposte_aws::SdkConfig, expected: &[&str]) {
+    assert_eq!(d["investigation"]["status"], "failed", "{d:#}");
+    let error = d["investigation"]["error"].as_str().unwrap();
+    assert!(expected.iter().all(|e| error.contains(e)), "{error}");
+    assert!(d["evidence"].as_array().unwrap().is_empty());
+    let left = riposte_snapshots(config).await;
+    assert!(left.is_empty(), "{left:#?}");
 }
 
 /// The snapshot ids a cleanup record says it deleted, sorted.
@@ -503,32 +527,15 @@ async fn project_imports_read_a_windows_instance_and_an_existing_snapshot_and_na
     // An existing snapshot of the compromised Linux host, imported by id.
     let (root_tree, _, root, _) = linux_disks(dir.path());
     let existing = upload_image(&config, &root, 1, AWS_BLOCK).await;
-    let (server, key, environment, _) = server(&moto, dir.path()).await;
+    let (server, key, _, _) = server(&moto, dir.path()).await;
     let http = reqwest::Client::new();
-    let project = create_resource(
-        &http,
-        &server,
-        &key,
-        "projects",
-        json!({"name": "Sunday hunt"}),
-    )
-    .await;
     let missing = "i-0deadbeefdeadbeef";
-    let r = post_json(
-        &http,
-        format!("{}/api/v1/projects/{}/imports", server.base, project["id"].as_str().unwrap()),
-        &key,
-        &json!({"environment_id": environment["id"], "systems": [
+    let ids = import_systems(&http, &server, &key, json!([
             {"kind": "ec2", "instance_id": windows.instance_id, "region": REGION, "account_id": ACCOUNT_ID},
             {"kind": "ebs_snapshot", "snapshot_id": existing.snapshot_id, "region": REGION, "account_id": ACCOUNT_ID},
             {"kind": "ec2", "instance_id": missing, "region": REGION, "account_id": ACCOUNT_ID},
-        ]}),
-    )
+    ]))
     .await;
-    let status = r.status();
-    let imported: Value = r.json().await.unwrap();
-    assert_eq!(status, 202, "{imported:#}");
-    let ids = strings(&imported["investigations"], "investigation_id");
     assert_eq!(ids.len(), 3);
 
     // The Windows instance: its NTFS volume triaged with the Windows profile.
@@ -604,23 +611,10 @@ async fn project_imports_read_a_windows_instance_and_an_existing_snapshot_and_na
         "the imported snapshot was deleted"
     );
 
-    // The missing instance: failed, saying which instance and what to check.
+    // The missing instance: failed, saying which instance and what to check; and
+    // nothing Riposte made is left.
     let d = wait_for_finished(&http, &server.base, &key, &ids[2]).await;
-    let inv = &d["investigation"];
-    assert_eq!(inv["status"], "failed", "{d:#}");
-    let error = inv["error"].as_str().unwrap();
-    assert!(
-        error.contains(missing) && error.contains("was not found in region us-east-1"),
-        "{error}"
-    );
-    assert!(d["evidence"].as_array().unwrap().is_empty());
-
-    // Nothing Riposte made is left.
-    assert!(
-        riposte_snapshots(&config).await.is_empty(),
-        "{:#?}",
-        riposte_snapshots(&config).await
-    );
+    assert_failed_cleanly(&d, &config, &[missing, "was not found in region us-east-1"]).await;
 }
 
 /// Runs the `riposte` binary with `args` against moto; its exit status, stdout and stderr.
@@ -903,16 +897,152 @@ async fn snapshots_still_pending_at_the_timeout_fail_the_investigation_and_are_d
     aws_environment(&http, &server, &key).await;
     let inv = import_instance(&http, &server, &key, &instance.instance_id).await;
     let d = wait_for_finished(&http, &server.base, &key, &inv).await;
+    assert_failed_cleanly(
+        &d,
+        &config,
+        &["still pending after 1s", "raise the snapshot timeout"],
+    )
+    .await;
+}
+
+/// Stores `body` at `path` (`bucket` creates a bucket) in moto's S3, with a plain
+/// request: moto checks no signature unless told to.
+async fn s3_put(moto: &MotoServer, path: &str, body: Vec<u8>) {
+    let r = reqwest::Client::new()
+        .put(format!("{}/{path}", moto.url()))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "PUT {path}: {}", r.status());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_imports_read_a_package_and_an_image_in_place_and_name_a_missing_or_truncated_object() {
+    let LinuxInstance {
+        moto,
+        dir,
+        root_tree,
+        root,
+        ..
+    } = linux_fixture().await;
+    // The compromised host as a tar.gz triage package, as a raw ext4 image, and the
+    // package cut in half.
+    let package = dir.path().join("web01.tar.gz");
+    let victim = dir.path().join("victim");
+    riposte_aws::testing::images::write_tree(&root_tree, &victim);
+    common::tool(
+        "tar",
+        &[
+            "-czf",
+            package.to_str().unwrap(),
+            "-C",
+            victim.to_str().unwrap(),
+            ".",
+        ],
+        "tar",
+    );
+    let package = std::fs::read(&package).unwrap();
+    s3_put(&moto, "evidence", Vec::new()).await;
+    s3_put(&moto, "evidence/cases/web01.tar.gz", package.clone()).await;
+    s3_put(
+        &moto,
+        "evidence/cases/web02.img",
+        std::fs::read(&root).unwrap(),
+    )
+    .await;
+    s3_put(
+        &moto,
+        "evidence/cases/cut.tar.gz",
+        package[..package.len() / 2].to_vec(),
+    )
+    .await;
+
+    let (server, key, _, _) = server(&moto, dir.path()).await;
+    let http = reqwest::Client::new();
+    let system =
+        |uri: &str| json!({"kind": "s3", "uri": uri, "region": REGION, "account_id": ACCOUNT_ID});
+    let ids = import_systems(
+        &http,
+        &server,
+        &key,
+        json!([
+            system("s3://evidence/cases/web01.tar.gz"),
+            system("s3://evidence/cases/web02.img"),
+            system("s3://evidence/cases/gone.tar.gz"),
+            system("s3://evidence/cases/cut.tar.gz"),
+        ]),
+    )
+    .await;
+
+    // The package and the image: read in place, the same files, the same verdict.
+    for (id, form, name) in [
+        (&ids[0], "package", "s3://evidence/cases/web01.tar.gz"),
+        (&ids[1], "image", "s3://evidence/cases/web02.img"),
+    ] {
+        let d = wait_for_finished(&http, &server.base, &key, id).await;
+        let inv = &d["investigation"];
+        assert_eq!(inv["status"], "complete", "{name}: {d:#}\n{}", server.log());
+        assert_eq!(inv["plan"]["scope"]["acquisition"]["method"], "s3");
+        assert_eq!(inv["acquisition"]["form"], form);
+        assert_eq!(
+            inv["verdict"]["verdict"], "Malicious Activity Identified",
+            "{name}: {:#}",
+            d["alarms"]
+        );
+        let items = evidence(&d);
+        for path in ["/var/log/auth.log", "/root/.bash_history"] {
+            let item = items
+                .get(path)
+                .unwrap_or_else(|| panic!("{name}: {path} missing: {:#?}", items.keys()));
+            assert_eq!(item["sha256"], sha256(&root_tree[path]), "{name} {path}");
+            assert_eq!(item["provenance"]["method"], "s3");
+            assert_eq!(item["provenance"]["source"], name);
+        }
+    }
+
+    // A missing object: failed, naming it.
+    let d = wait_for_finished(&http, &server.base, &key, &ids[2]).await;
     assert_eq!(d["investigation"]["status"], "failed", "{d:#}");
     let error = d["investigation"]["error"].as_str().unwrap();
     assert!(
-        error.contains("still pending after 1s") && error.contains("raise the snapshot timeout"),
+        error.contains("s3://evidence/cases/gone.tar.gz does not exist"),
         "{error}"
     );
-    assert!(d["evidence"].as_array().unwrap().is_empty());
+
+    // A truncated package: what could be read is kept, the rest is recorded as refused.
+    let d = wait_for_finished(&http, &server.base, &key, &ids[3]).await;
+    assert_eq!(d["investigation"]["status"], "complete", "{d:#}");
+    let skipped: Vec<Value> = d["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "evidence.skipped")
+        .map(detail)
+        .collect();
     assert!(
-        riposte_snapshots(&config).await.is_empty(),
-        "{:#?}",
-        riposte_snapshots(&config).await
+        skipped.iter().any(|s| s["path"] == "(rest of the package)"),
+        "{skipped:#?}"
+    );
+
+    // The CLI reads the same object in place.
+    let (ok, stdout, stderr) = tokio::task::block_in_place(|| {
+        riposte_on(
+            &moto,
+            &[
+                "investigate",
+                "s3://evidence/cases/web01.tar.gz",
+                "--no-bundled-yara",
+                "--format",
+                "json",
+            ],
+        )
+    });
+    assert!(ok, "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["host"], "web01");
+    assert_eq!(
+        report["verdict"]["verdict"],
+        "Malicious Activity Identified"
     );
 }

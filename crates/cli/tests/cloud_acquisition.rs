@@ -182,12 +182,14 @@ async fn server(moto: &MotoServer, dir: &Path) -> (Server, String, Value, Receiv
     (server, key, environment, received)
 }
 
-/// Imports `systems` into a new project; the investigations' ids, in order.
+/// Imports `systems` into a new project (keeping the snapshots made when `retain`); the
+/// investigations' ids, in order.
 async fn import_systems(
     http: &reqwest::Client,
     server: &Server,
     key: &str,
     systems: Value,
+    retain: bool,
 ) -> Vec<String> {
     let project = create_resource(http, server, key, "projects", json!({"name": "hunt"})).await;
     let r = post_json(
@@ -198,7 +200,7 @@ async fn import_systems(
             project["id"].as_str().unwrap()
         ),
         key,
-        &json!({"systems": systems}),
+        &json!({"systems": systems, "retain_snapshots": retain}),
     )
     .await;
     let status = r.status();
@@ -215,18 +217,18 @@ async fn import_instance(
     instance_id: &str,
 ) -> String {
     let systems = json!([{"kind": "ec2", "instance_id": instance_id, "region": REGION, "account_id": ACCOUNT_ID}]);
-    import_systems(http, server, key, systems).await.remove(0)
+    import_systems(http, server, key, systems, false)
+        .await
+        .remove(0)
 }
 
-/// Asserts the investigation failed with an error holding each of `expected`, collected
-/// nothing, and left no snapshot of Riposte's.
-async fn assert_failed_cleanly(d: &Value, config: &riposte_aws::SdkConfig, expected: &[&str]) {
+/// Asserts the investigation failed with an error holding each of `expected` and
+/// collected nothing.
+fn assert_failed_cleanly(d: &Value, expected: &[&str]) {
     assert_eq!(d["investigation"]["status"], "failed", "{d:#}");
     let error = d["investigation"]["error"].as_str().unwrap();
     assert!(expected.iter().all(|e| error.contains(e)), "{error}");
     assert!(d["evidence"].as_array().unwrap().is_empty());
-    let left = riposte_snapshots(config).await;
-    assert!(left.is_empty(), "{left:#?}");
 }
 
 /// The snapshot ids a cleanup record says it deleted, sorted.
@@ -508,7 +510,7 @@ fn windows_disk(dir: &Path) -> (Tree, std::path::PathBuf) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn project_imports_read_a_windows_instance_and_an_existing_snapshot_and_name_a_missing_instance()
+async fn project_imports_read_a_windows_instance_keeping_its_snapshot_an_existing_snapshot_and_name_a_missing_instance()
  {
     let (moto, config) = emulator().await;
     let dir = tempfile::tempdir().unwrap();
@@ -534,7 +536,7 @@ async fn project_imports_read_a_windows_instance_and_an_existing_snapshot_and_na
             {"kind": "ec2", "instance_id": windows.instance_id, "region": REGION, "account_id": ACCOUNT_ID},
             {"kind": "ebs_snapshot", "snapshot_id": existing.snapshot_id, "region": REGION, "account_id": ACCOUNT_ID},
             {"kind": "ec2", "instance_id": missing, "region": REGION, "account_id": ACCOUNT_ID},
-    ]))
+    ]), true)
     .await;
     assert_eq!(ids.len(), 3);
 
@@ -549,6 +551,15 @@ async fn project_imports_read_a_windows_instance_and_an_existing_snapshot_and_na
         inv["acquisition"]
     );
     assert_eq!(inv["acquisition"]["profiles"], json!(["windows-triage"]));
+    // Kept, as the import asked, and said so.
+    let windows_snapshot = inv["acquisition"]["snapshots"][0]["snapshot_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        audit_entry(&d, "acquisition.snapshots_cleaned")["retained"],
+        json!([windows_snapshot])
+    );
     let items = evidence(&d);
     let history = items
         .iter()
@@ -611,10 +622,21 @@ async fn project_imports_read_a_windows_instance_and_an_existing_snapshot_and_na
         "the imported snapshot was deleted"
     );
 
-    // The missing instance: failed, saying which instance and what to check; and
-    // nothing Riposte made is left.
+    // The missing instance: failed, saying which instance and what to check.
     let d = wait_for_finished(&http, &server.base, &key, &ids[2]).await;
-    assert_failed_cleanly(&d, &config, &[missing, "was not found in region us-east-1"]).await;
+    assert_failed_cleanly(&d, &[missing, "was not found in region us-east-1"]);
+
+    // The import said to keep the snapshots: the Windows volume's is all that is left.
+    let left = riposte_snapshots(&config).await;
+    assert_eq!(
+        left.keys().collect::<Vec<_>>(),
+        [&windows_snapshot],
+        "{left:#?}"
+    );
+    assert_eq!(
+        left[&windows_snapshot]["riposte:instance"],
+        windows.instance_id
+    );
 }
 
 /// Runs the `riposte` binary with `args` against moto; its exit status, stdout and stderr.
@@ -899,10 +921,10 @@ async fn snapshots_still_pending_at_the_timeout_fail_the_investigation_and_are_d
     let d = wait_for_finished(&http, &server.base, &key, &inv).await;
     assert_failed_cleanly(
         &d,
-        &config,
         &["still pending after 1s", "raise the snapshot timeout"],
-    )
-    .await;
+    );
+    let left = riposte_snapshots(&config).await;
+    assert!(left.is_empty(), "{left:#?}");
 }
 
 /// Stores `body` at `path` (`bucket` creates a bucket) in moto's S3, with a plain
@@ -972,6 +994,7 @@ async fn s3_imports_read_a_package_and_an_image_in_place_and_name_a_missing_or_t
             system("s3://evidence/cases/gone.tar.gz"),
             system("s3://evidence/cases/cut.tar.gz"),
         ]),
+        false,
     )
     .await;
 

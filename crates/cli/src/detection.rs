@@ -52,6 +52,11 @@ pub struct DetectionArgs {
     /// Compile the YARA rules on every start, without the cache.
     #[arg(long)]
     pub no_yara_cache: bool,
+    /// Scan the structured logs the artifact parsers read completely too (EVTX, journald,
+    /// registry hives, utmp/wtmp/btmp/lastlog, bodyfiles); by default they are recorded as
+    /// skipped (parsed log), since YARA rules are not written for them.
+    #[arg(long, env = "RIPOSTE_YARA_SCAN_ALL")]
+    pub yara_scan_all: bool,
     /// An IOC feed matched against events and collected files (repeatable): CSV, STIX 2.1
     /// bundle, MISP event JSON, or signature-base LOKI hash/C2 lists, recognised from the
     /// file; force a format with `FORMAT:PATH` (`csv`, `stix`, `misp`, `loki-hash`,
@@ -169,7 +174,9 @@ impl DetectionArgs {
             elapsed_ms = report.elapsed.as_millis() as u64,
             "YARA rules ready"
         );
-        Ok(Some(YaraDetector::new(Arc::new(rules))))
+        Ok(Some(
+            YaraDetector::new(Arc::new(rules)).scanning_parsed_logs(self.yara_scan_all),
+        ))
     }
 
     fn ioc_detector(&self) -> Result<Option<IocDetector>> {

@@ -20,6 +20,14 @@ pub enum SkipReason {
     },
     /// Not a regular file (a folder, a device).
     NotAFile,
+    /// A structured log the artifact parsers read completely (EVTX, journald, a
+    /// registry hive, utmp/wtmp/btmp/lastlog, a bodyfile): YARA rules are not written for
+    /// them, and scanning them costs more than the rest of the triage. `--yara-scan-all`
+    /// scans them too.
+    ParsedLog {
+        /// `evtx`, `journald`, `registry`, `utmp` or `bodyfile`.
+        format: String,
+    },
 }
 
 /// What came of scanning one file.

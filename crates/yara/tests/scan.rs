@@ -417,3 +417,88 @@ fn the_file_detector_names_files_by_their_original_path_and_skips_unfetched_ones
             .all(|a| a.files[0].path != "/var/tmp/huge.bin")
     );
 }
+
+#[test]
+fn structured_logs_the_parsers_read_are_skipped_unless_asked_and_other_files_still_scan() {
+    use riposte_detect::{CollectedFile, FileDetector};
+    use riposte_model::{EvidenceItem, Provenance};
+    // A rule for a string that a real Security.evtx of the corpus holds.
+    let evtx = corpus().join("evtx/Credential Access/CA_DCSync_4662.evtx");
+    let rules = rule_dir(&[(
+        "evtx.yar",
+        "rule Evtx_Magic { strings: $a = \"ElfChnk\" condition: $a }",
+    )]);
+    let (set, _) = RuleSet::compile(&config(&[rules.path()])).unwrap();
+    let set = std::sync::Arc::new(set);
+    let item = |path: &str| EvidenceItem {
+        id: riposte_model::EvidenceId::new(),
+        investigation_id: riposte_model::InvestigationId::new(),
+        sha256: "00".repeat(32),
+        size: 1,
+        provenance: Provenance {
+            host: "dc-1".into(),
+            original_path: path.into(),
+            ..Provenance::default()
+        },
+        storage_key: "k".into(),
+        collected_at: chrono::Utc::now(),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let wtmp = dir.path().join("wtmp");
+    std::fs::write(&wtmp, b"ElfChnk inside a login record").unwrap();
+    let files = [
+        // Named like anything: recognised by its content.
+        CollectedFile {
+            item: item("C:/Windows/System32/winevt/Logs/Security.evtx"),
+            content: Some(evtx.clone()),
+        },
+        CollectedFile {
+            item: item("/var/log/wtmp"),
+            content: Some(wtmp.clone()),
+        },
+        CollectedFile {
+            item: item("/tmp/eicar.com"),
+            content: Some(eicar()),
+        },
+    ];
+    let detector = riposte_yara::YaraDetector::new(set.clone());
+    let scans = detector.scan(&files);
+    let outcome = |path: &str| {
+        scans
+            .iter()
+            .find(|s| s.path == Path::new(path))
+            .map(|s| s.outcome.clone())
+            .unwrap_or_else(|| panic!("no scan of {path}: {scans:#?}"))
+    };
+    for (path, format) in [
+        ("C:/Windows/System32/winevt/Logs/Security.evtx", "evtx"),
+        ("/var/log/wtmp", "utmp"),
+    ] {
+        assert_eq!(
+            outcome(path),
+            ScanOutcome::Skipped {
+                skip: SkipReason::ParsedLog {
+                    format: format.into()
+                }
+            }
+        );
+    }
+    assert!(matches!(
+        outcome("/tmp/eicar.com"),
+        ScanOutcome::Scanned { .. }
+    ));
+    let alarms = detector.detect_files(&files);
+    assert!(
+        alarms.iter().all(|a| a.files[0].path == "/tmp/eicar.com"),
+        "{alarms:#?}"
+    );
+    // Asked to, it scans them and finds the string.
+    let all = riposte_yara::YaraDetector::new(set).scanning_parsed_logs(true);
+    let alarms = all.detect_files(&files);
+    let paths: Vec<&str> = alarms.iter().map(|a| a.files[0].path.as_str()).collect();
+    assert!(
+        paths.contains(&"C:/Windows/System32/winevt/Logs/Security.evtx"),
+        "{paths:?}"
+    );
+    assert!(paths.contains(&"/var/log/wtmp"), "{paths:?}");
+}

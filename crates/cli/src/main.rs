@@ -7,6 +7,7 @@ mod alert;
 mod detection;
 mod fs;
 mod investigate;
+mod query;
 mod respond;
 mod serve;
 mod timeline;
@@ -42,6 +43,9 @@ enum Command {
     Acquire(acquire::AcquireArgs),
     /// Triage evidence offline: collect, parse, detect, and print a verdict.
     Investigate(investigate::InvestigateArgs),
+    /// Query events across every investigation of a data directory, with SECDO's URL
+    /// semantics (`entity=…&action=…&attr=…`).
+    Query(query::QueryArgs),
     /// Write the timeline of evidence in Timesketch's import format (JSONL or CSV).
     Timeline(timeline::TimelineArgs),
     /// Check alert mappings: parse a vendor payload and print the normalized alerts.
@@ -185,6 +189,7 @@ async fn run(command: Command) -> Result<()> {
         }
         Command::Acquire(args) => acquire::run(args).await,
         Command::Investigate(args) => investigate::run(args).await,
+        Command::Query(args) => query::run(args).await,
         Command::Timeline(args) => timeline::run(args).await,
         Command::Alert(args) => alert::run(args),
         Command::Fs { command } => tokio::task::spawn_blocking(move || fs::run(command)).await?,

@@ -7,6 +7,7 @@ mod alarm;
 mod alert;
 mod environment;
 mod event;
+mod event_query;
 mod evidence;
 mod ids;
 mod investigation;
@@ -26,6 +27,7 @@ pub use environment::{
     Scope, ScopeMatch, SshScope,
 };
 pub use event::{Action, EntityKind, Event, EventOrigin};
+pub use event_query::{ATTRIBUTES, AttrCondition, EventQuery, Field, QueryError};
 pub use evidence::{
     AcquisitionSummary, CloudVolume, EvidenceForm, EvidenceItem, ImageLocation, Provenance,
     SystemLayout,

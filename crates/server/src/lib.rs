@@ -13,6 +13,7 @@ mod routes;
 pub use auth::Caller;
 pub use error::ApiError;
 pub use openapi::{API_KEY_SCHEME, openapi};
+pub use routes::parse_event_query;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;

@@ -106,6 +106,11 @@ fn migrations(backend: Backend) -> Migrator {
             "job_progress",
             include_str!("../migrations/0011_job_progress.sql"),
         ),
+        migration(
+            13,
+            "event_query",
+            include_str!("../migrations/0013_event_query.sql"),
+        ),
     ])
 }
 

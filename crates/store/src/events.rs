@@ -1,7 +1,7 @@
 //! Timeline events: batched inserts and a filtered, cursor-paged timeline.
 
 use crate::{Backend, Conn, Result, Store, corrupt};
-use riposte_model::{Action, EntityKind, Event, InvestigationId};
+use riposte_model::{Action, EntityKind, Event, EventQuery, InvestigationId};
 use serde::{Deserialize, Serialize};
 use sqlx::{AssertSqlSafe, Row};
 
@@ -330,21 +330,11 @@ impl Store {
             .map(|t| fts_token(t))
             .collect::<Vec<_>>()
             .join(" AND ");
-        let candidates: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM (SELECT rowid FROM events_search WHERE events_search MATCH $1 LIMIT $2)",
-        )
-        .bind(&query)
-        .bind(FTS_RARE_LIMIT + 1)
-        .fetch_one(self.pool())
-        .await?;
-        Ok(match candidates {
-            0 => SearchPlan::Nothing,
-            n if n <= FTS_RARE_LIMIT => SearchPlan::Index(query),
-            _ => SearchPlan::Scan,
-        })
+        self.search_plan_query(&query).await
     }
 }
 
+#[derive(Clone)]
 enum Bind {
     Text(String),
     Int(i64),
@@ -354,4 +344,243 @@ fn parse_cursor(cursor: &str) -> Result<(i64, i64)> {
     let bad = || crate::StoreError::InvalidCursor(cursor.to_string());
     let (k, s) = cursor.split_once('.').ok_or_else(bad)?;
     Ok((k.parse().map_err(|_| bad())?, s.parse().map_err(|_| bad())?))
+}
+
+/// Where and how far an [`EventQuery`] across investigations looks.
+#[derive(Debug, Clone, Default)]
+pub struct EventSearch {
+    /// Only events at or after this time (epoch microseconds).
+    pub since_us: Option<i64>,
+    /// Only events before this time (epoch microseconds).
+    pub until_us: Option<i64>,
+    /// Only this investigation.
+    pub investigation: Option<InvestigationId>,
+    /// The cursor returned with the previous page.
+    pub cursor: Option<String>,
+    /// Page size (1–500, default 100).
+    pub limit: Option<i64>,
+}
+
+/// An event found by an [`EventQuery`], with the investigation it belongs to.
+#[derive(Debug, Clone, Serialize)]
+pub struct EventHit {
+    /// The investigation.
+    pub investigation_id: InvestigationId,
+    /// Its position in the investigation's event list.
+    pub seq: u64,
+    /// The event.
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+/// One page of an event query, newest first.
+#[derive(Debug, Clone, Serialize)]
+pub struct EventHits {
+    /// The matching events.
+    pub events: Vec<EventHit>,
+    /// Rows examined to fill the page.
+    pub examined: u64,
+    /// Pass this as `cursor` to read on; absent when nothing is left.
+    pub next_cursor: Option<String>,
+}
+
+/// Rows fetched per round while filling a page of an event query.
+const QUERY_BATCH: i64 = 2_000;
+/// Most rows one page of an event query examines; past it the page ends early with a
+/// cursor, so no request scans the whole database.
+const QUERY_MAX_EXAMINED: u64 = 200_000;
+
+impl Store {
+    /// Events across investigations answering `query`, newest first (untimed events
+    /// last), cursor-paged. The store narrows candidates by entity, action, time,
+    /// investigation and the query's literal text (through the same trigram index as the
+    /// timeline search); [`EventQuery::matches`] decides each candidate.
+    pub async fn query_events(
+        &self,
+        query: &EventQuery,
+        search: &EventSearch,
+    ) -> Result<EventHits> {
+        let limit = search.limit.unwrap_or(100).clamp(1, 500) as usize;
+        let mut sql = String::from(
+            "SELECT investigation_id, seq, sort_us, body FROM events WHERE entity = $1",
+        );
+        let mut binds: Vec<Bind> = vec![Bind::Text(query.entity.as_str().into())];
+        let mut push = |sql: &mut String, clause: &str, value: Bind| {
+            binds.push(value);
+            sql.push_str(&clause.replace('?', &format!("${}", binds.len())));
+        };
+        if !query.actions.is_empty() {
+            sql.push_str(" AND action IN (");
+            for (i, action) in query.actions.iter().enumerate() {
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                push(&mut sql, "?", Bind::Text(action.as_str().into()));
+            }
+            sql.push(')');
+        }
+        if let Some(v) = search.since_us {
+            push(&mut sql, " AND sort_us >= ?", Bind::Int(v));
+            if search.until_us.is_none() {
+                push(&mut sql, " AND sort_us < ?", Bind::Int(NO_TIME));
+            }
+        }
+        if let Some(v) = search.until_us {
+            push(&mut sql, " AND sort_us < ?", Bind::Int(v));
+        }
+        if let Some(inv) = search.investigation {
+            push(
+                &mut sql,
+                " AND investigation_id = ?",
+                Bind::Text(inv.to_string()),
+            );
+        }
+        let hints = query.text_hints();
+        if !hints.is_empty() {
+            if self.backend() == Backend::Sqlite {
+                let any = hints
+                    .iter()
+                    .map(|h| {
+                        let all: Vec<String> =
+                            trigrams(h).iter().take(24).map(|t| fts_token(t)).collect();
+                        format!("({})", all.join(" AND "))
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" OR ");
+                match self.search_plan_query(&any).await? {
+                    SearchPlan::Nothing => {
+                        return Ok(EventHits {
+                            events: Vec::new(),
+                            examined: 0,
+                            next_cursor: None,
+                        });
+                    }
+                    SearchPlan::Index(fts) => push(
+                        &mut sql,
+                        " AND rowid IN (SELECT rowid FROM events_search WHERE events_search MATCH ?)",
+                        Bind::Text(fts),
+                    ),
+                    SearchPlan::Scan => {}
+                }
+            }
+            sql.push_str(" AND (");
+            for (i, hint) in hints.iter().enumerate() {
+                if i > 0 {
+                    sql.push_str(" OR ");
+                }
+                push(
+                    &mut sql,
+                    "search LIKE ? ESCAPE '\\'",
+                    Bind::Text(like_pattern(hint)),
+                );
+            }
+            sql.push(')');
+        }
+        let mut cursor = match &search.cursor {
+            Some(c) => Some(parse_hit_cursor(c)?),
+            None => None,
+        };
+        let mut events = Vec::new();
+        let mut examined = 0u64;
+        loop {
+            let mut page_sql = sql.clone();
+            let mut page_binds = binds.clone();
+            if let Some((k, inv, s)) = &cursor {
+                let n = page_binds.len();
+                page_sql.push_str(&format!(
+                    " AND (sort_us, investigation_id, seq) < (${}, ${}, ${})",
+                    n + 1,
+                    n + 2,
+                    n + 3
+                ));
+                page_binds.push(Bind::Int(*k));
+                page_binds.push(Bind::Text(inv.clone()));
+                page_binds.push(Bind::Int(*s));
+            }
+            page_sql.push_str(&format!(
+                " ORDER BY sort_us DESC, investigation_id DESC, seq DESC LIMIT {QUERY_BATCH}"
+            ));
+            let mut q = sqlx::query(AssertSqlSafe(page_sql));
+            for b in page_binds {
+                q = match b {
+                    Bind::Text(t) => q.bind(t),
+                    Bind::Int(i) => q.bind(i),
+                };
+            }
+            let rows = q.fetch_all(self.pool()).await?;
+            let exhausted = (rows.len() as i64) < QUERY_BATCH;
+            for r in &rows {
+                examined += 1;
+                let inv: String = r.try_get("investigation_id")?;
+                let seq: i64 = r.try_get("seq")?;
+                let k: i64 = r.try_get("sort_us")?;
+                cursor = Some((k, inv.clone(), seq));
+                let body: String = r.try_get("body")?;
+                let event: Event =
+                    serde_json::from_str(&body).map_err(|e| corrupt("events.body", e))?;
+                if query.matches(&event) {
+                    events.push(EventHit {
+                        investigation_id: inv
+                            .parse()
+                            .map_err(|e| corrupt("events.investigation_id", e))?,
+                        seq: seq as u64,
+                        event,
+                    });
+                    if events.len() == limit {
+                        // More may follow: read on from here.
+                        let next = cursor.as_ref().map(|(k, i, s)| format!("{k}.{i}.{s}"));
+                        let last_row = exhausted && std::ptr::eq(r, rows.last().unwrap_or(r));
+                        return Ok(EventHits {
+                            events,
+                            examined,
+                            next_cursor: if last_row { None } else { next },
+                        });
+                    }
+                }
+            }
+            if exhausted {
+                return Ok(EventHits {
+                    events,
+                    examined,
+                    next_cursor: None,
+                });
+            }
+            if examined >= QUERY_MAX_EXAMINED {
+                return Ok(EventHits {
+                    events,
+                    examined,
+                    next_cursor: cursor.map(|(k, i, s)| format!("{k}.{i}.{s}")),
+                });
+            }
+        }
+    }
+
+    /// [`Store::search_plan`] for a ready FTS5 query.
+    async fn search_plan_query(&self, query: &str) -> Result<SearchPlan> {
+        let candidates: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM (SELECT rowid FROM events_search WHERE events_search MATCH $1 LIMIT $2)",
+        )
+        .bind(query)
+        .bind(FTS_RARE_LIMIT + 1)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(match candidates {
+            0 => SearchPlan::Nothing,
+            n if n <= FTS_RARE_LIMIT => SearchPlan::Index(query.to_string()),
+            _ => SearchPlan::Scan,
+        })
+    }
+}
+
+fn parse_hit_cursor(cursor: &str) -> Result<(i64, String, i64)> {
+    let bad = || crate::StoreError::InvalidCursor(cursor.to_string());
+    let mut parts = cursor.splitn(3, '.');
+    let k = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
+    let inv = parts
+        .next()
+        .filter(|i| i.parse::<InvestigationId>().is_ok())
+        .ok_or_else(bad)?
+        .to_string();
+    let s = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
+    Ok((k, inv, s))
 }

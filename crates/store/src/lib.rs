@@ -36,7 +36,7 @@ pub use audit::AuditEntry;
 pub use blobs::{BlobStore, StoredBlob};
 pub use connections::{Connection, IngestError, NewConnection};
 pub use db::{Backend, Store};
-pub use events::{EventPage, TimelineEvent, TimelineQuery};
+pub use events::{EventHit, EventHits, EventPage, EventSearch, TimelineEvent, TimelineQuery};
 pub use integrations::Integration;
 pub use investigations::InvestigationSummary;
 pub use jobs::{ClaimedJob, JobCounts, NewJob};

@@ -13,6 +13,8 @@ mod alerts;
 mod body;
 mod connections;
 mod environments;
+mod events;
+pub use events::parse_event_query;
 mod hooks;
 mod integrations;
 mod investigations;
@@ -60,6 +62,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(investigations::list))
         .routes(routes!(investigations::get))
         .routes(routes!(investigations::timeline))
+        .routes(routes!(events::query))
         .routes(routes!(environments::create, environments::list))
         .routes(routes!(
             environments::get,
@@ -314,6 +317,7 @@ mod tests {
         ("get", "/api/v1/investigations"),
         ("get", "/api/v1/investigations/{id}"),
         ("get", "/api/v1/investigations/{id}/timeline"),
+        ("get", "/api/v1/events"),
         ("post", "/api/v1/environments"),
         ("get", "/api/v1/environments"),
         ("get", "/api/v1/environments/{id}"),

@@ -106,6 +106,11 @@ fn migrations(backend: Backend) -> Migrator {
             "job_progress",
             include_str!("../migrations/0011_job_progress.sql"),
         ),
+        migration(
+            12,
+            "webhook_url_sealed",
+            include_str!("../migrations/0012_webhook_url_sealed.sql"),
+        ),
     ])
 }
 

@@ -15,6 +15,7 @@ mod response;
 mod rule;
 mod severity;
 mod story;
+mod tagged;
 mod target;
 mod verdict;
 
@@ -48,6 +49,7 @@ pub use story::{
     InvestigationStory, IpLocality, LinkKind, LinkRelation, Observable, ObservableMatch,
     OriginKind, ScopeEntry, ScopeFile, ScopeIp,
 };
+pub use tagged::{TAG_FIELD, Tagged, deserialize_tagged};
 pub use target::Target;
 pub use verdict::{Verdict, VerdictSummary};
 

@@ -1,11 +1,11 @@
 //! The API under generated hostile requests: every write operation the OpenAPI document
 //! lists (environments, rules, projects and imports, webhooks, SIEM exports, connections,
 //! integrations, alerts of every source, SECDO, integration hooks…) gets bodies shaped by
-//! its schema and then made hostile — oversized strings, huge lists and maps, NUL
-//! characters, deep nesting, wrong types, duplicated keys, unknown and missing fields,
-//! broken JSON and random values — sent to a spawned `riposte serve`. It must never answer
-//! 5xx, must stay up, and its peak RSS must stay bounded — on SQLite and on Postgres, whose
-//! limits differ (index entry sizes, NUL characters, integer ranges).
+//! its schema, or a valid example of it, and then made hostile — oversized strings, huge
+//! lists and maps, NUL characters, deep nesting, wrong types, duplicated keys, unknown and
+//! missing fields, broken JSON and random values — sent to a spawned `riposte serve`. It
+//! must never answer 5xx, must stay up, and its peak RSS must stay bounded — on SQLite and
+//! on Postgres, whose limits differ (index entry sizes, NUL characters, integer ranges).
 //!
 //! `RIPOSTE_PROPTEST_CASES` sets how many requests are sent (default 300, seconds in CI);
 //! a longer run prints its figures:
@@ -567,13 +567,17 @@ fn apply(mut body: Value, mut raws: Vec<Raw>, pick: usize, hostile: Hostile) -> 
     Body::Json(body, raws)
 }
 
-/// Bodies for `op`: schema-shaped, then none to three hostile changes, or broken text, or
-/// any JSON.
-fn body(doc: &Value, op: &Op) -> BoxedStrategy<Body> {
-    let shaped = match &op.schema {
+/// Bodies for `op`: schema-shaped or its valid `example`, then none to three hostile
+/// changes; or broken text, or any JSON. (A hostile value in an otherwise valid body
+/// reaches the code behind validation: storage, triage.)
+fn body(doc: &Value, op: &Op, example: Option<&Value>) -> BoxedStrategy<Body> {
+    let mut shaped = match &op.schema {
         Some(s) => from_schema(doc, s, 0),
         None => random_json(),
     };
+    if let Some(e) = example {
+        shaped = prop_oneof![shaped, Just(e.clone())].boxed();
+    }
     let changes = prop_oneof![
         2 => Just(vec![]),
         3 => prop::collection::vec((any::<usize>(), hostile()), 1..=3),
@@ -718,7 +722,7 @@ fn hostile_requests_never_get_a_5xx_and_memory_stays_bounded(db_url: Option<&str
         .build()
         .unwrap();
 
-    let (doc, fixture) = rt.block_on(async {
+    let (doc, fixture, examples) = rt.block_on(async {
         let doc: Value = common::get_json(
             &http,
             format!("{}/api/v1/openapi.json", server.base),
@@ -733,7 +737,7 @@ fn hostile_requests_never_get_a_5xx_and_memory_stays_bounded(db_url: Option<&str
             integration_secret: Default::default(),
         };
         let lib = lib.display().to_string();
-        let setup = [
+        let setup = vec![
             (
                 "environments",
                 json!({"name": "env0", "scopes": [{"kind": "local", "folder": lib}]}),
@@ -763,20 +767,39 @@ fn hostile_requests_never_get_a_5xx_and_memory_stays_bounded(db_url: Option<&str
                 json!({"title": "t", "severity": "low", "event_id": "p0", "target": {"hostname": "nowhere"}}),
             ),
         ];
-        for (what, body) in setup {
-            let v = made(&http, &f, what, body).await;
+        for (what, body) in &setup {
+            let v = made(&http, &f, what, body.clone()).await;
             let id = v["id"].as_str().or(v["alert_id"].as_str()).unwrap();
             f.ids.insert(what, id.to_string());
-            if what == "integrations" {
+            if *what == "integrations" {
                 f.integration_secret = v["secret"].as_str().unwrap().to_string().into();
             }
         }
-        (doc, f)
+        // Valid bodies to make hostile, by operation path.
+        let mut examples: BTreeMap<String, Value> = setup
+            .into_iter()
+            .flat_map(|(what, body)| {
+                let update = format!("/api/v1/{what}/{{id}}");
+                [(format!("/api/v1/{what}"), body.clone()), (update, body)]
+            })
+            .collect();
+        for path in [
+            "/publicapi/v2/enrich_with_secdo/",
+            "/publicapi/v2/enrich_with_secdo",
+        ] {
+            let secdo = common::secdo_network(&keys[1], "10.20.0.9", "p1");
+            examples.insert(path.to_string(), secdo);
+        }
+        (doc, f, examples)
     });
     let ops = operations(&doc);
     assert!(ops.len() >= 20, "only {} write operations", ops.len());
     let strategy = proptest::strategy::Union::new(ops.iter().enumerate().map(|(i, op)| {
-        (body(&doc, op), select(vec![0usize, 0, 0, 0, 0, 0, 1, 2]))
+        let example = examples.get(&op.path);
+        (
+            body(&doc, op, example),
+            select(vec![0usize, 0, 0, 0, 0, 0, 1, 2]),
+        )
             .prop_map(move |(body, role)| Case { op: i, role, body })
             .boxed()
     }));
@@ -872,7 +895,10 @@ fn hostile_requests_never_get_a_5xx_and_memory_stays_bounded(db_url: Option<&str
         dropped.get(),
     );
     if let Err(e) = result {
-        panic!("{e}\nserver log:\n{}", server.log());
+        let log = server.log();
+        let tail: Vec<&str> = log.lines().rev().take(60).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        panic!("{e}\nthe server log's end:\n{}", tail.join("\n"));
     }
     assert!(
         peak < baseline + RSS_GROWTH_KIB,

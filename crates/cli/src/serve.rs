@@ -25,8 +25,9 @@ pub struct WorkerArgs {
     /// environment and rule for it are created.
     #[arg(long, env = "RIPOSTE_EVIDENCE_LIBRARY")]
     pub evidence_library: Option<PathBuf>,
-    /// POST each investigation's result to this URL.
-    #[arg(long, env = "RIPOSTE_WEBHOOK_URL")]
+    /// POST each investigation's result to this URL (a credential for Slack and Teams: its
+    /// value is never shown in --help).
+    #[arg(long, env = "RIPOSTE_WEBHOOK_URL", hide_env_values = true)]
     pub webhook_url: Option<String>,
     /// Sign webhook bodies with this secret (header X-Riposte-Signature).
     #[arg(long, env = "RIPOSTE_WEBHOOK_SECRET", hide_env_values = true)]
@@ -120,6 +121,16 @@ async fn start_workers(
     master_key: MasterKey,
     shutdown: &watch::Receiver<bool>,
 ) -> Result<Vec<tokio::task::JoinHandle<()>>> {
+    let sealed = store
+        .seal_webhook_urls(&master_key)
+        .await
+        .context("cannot seal the webhook URLs stored in clear")?;
+    if sealed > 0 {
+        tracing::info!(
+            sealed,
+            "sealed the webhook URLs an older version stored in clear"
+        );
+    }
     let blobs = BlobStore::local(&args.data_dir.join("evidence"))
         .context("cannot open the evidence store")?;
     if let Some(library) = &args.evidence_library {

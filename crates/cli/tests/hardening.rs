@@ -558,3 +558,119 @@ async fn secdo_vendors_sharing_an_event_id_stay_apart_and_replays_stay_one() {
         assert_eq!(b["vendor"], "Check Point", "{b:#}");
     }
 }
+
+/// Finding 7: a type error inside a tagged object (an environment's scope, an imported
+/// system) names the field, not only the object — whatever the order of the fields.
+#[tokio::test]
+async fn type_errors_inside_scopes_and_systems_name_the_field() {
+    let db = riposte_store::testing::sqlite().await;
+    let (_, base, http, key) = analyst_server(&db).await;
+    let environments = format!("{base}/api/v1/environments");
+    let ssh = |extra: Value| {
+        let mut scope = json!({"kind": "ssh", "cidrs": ["10.0.0.0/8"], "credential": "c"});
+        scope
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        scope
+    };
+    for (scopes, at) in [
+        (json!([ssh(json!({"port": "x"}))]), "scopes[0].port"),
+        (json!([ssh(json!({"port": 70000}))]), "scopes[0].port"),
+        (
+            json!([ssh(json!({})), {"kind": "aws", "regions": ["us-east-1", 7]}]),
+            "scopes[1].regions[1]",
+        ),
+        (
+            json!([{"kind": "ssh", "cidrs": ["10.0.0.0/33"], "credential": "c"}]),
+            "scopes[0].cidrs[0]",
+        ),
+        (
+            json!([{"kind": "aws", "tags": {"env": 1}}]),
+            "scopes[0].tags.env",
+        ),
+        (json!([{"kind": "gcp"}]), "scopes[0].kind"),
+        (json!([{"kind": 3}]), "scopes[0].kind"),
+    ] {
+        let body = json!({"name": "e", "scopes": scopes});
+        assert_eq!(
+            fields(&send(&http, environments.clone(), &key, &body).await),
+            [at],
+            "{body}"
+        );
+    }
+    // Fields before the tag in the text are named too.
+    let r = http
+        .post(&environments)
+        .bearer_auth(&key)
+        .header("content-type", "application/json")
+        .body(r#"{"name": "e", "scopes": [{"port": "x", "credential": "c", "kind": "ssh"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["fields"][0]["field"], "scopes[0].port", "{v:#}");
+    // A missing field names the scope, where it belongs.
+    let missing = json!({"name": "e", "scopes": [{"kind": "ssh", "cidrs": []}]});
+    let answer = send(&http, environments.clone(), &key, &missing).await;
+    assert_eq!(fields(&answer), ["scopes[0]"]);
+    assert!(
+        answer.1.to_string().contains("credential"),
+        "{:#}",
+        answer.1
+    );
+
+    let (status, project) = send(
+        &http,
+        format!("{base}/api/v1/projects"),
+        &key,
+        &json!({"name": "p"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{project:#}");
+    let imports = format!(
+        "{base}/api/v1/projects/{}/imports",
+        project["id"].as_str().unwrap()
+    );
+    for (systems, at) in [
+        (
+            json!([{"kind": "host", "hostname": "a"}, {"kind": "host", "ip": "not-an-ip"}]),
+            "systems[1].ip",
+        ),
+        (
+            json!([{"kind": "ec2", "instance_id": 5, "region": "us-east-1"}]),
+            "systems[0].instance_id",
+        ),
+        (json!([{"kind": "vm"}]), "systems[0].kind"),
+    ] {
+        let body = json!({"systems": systems});
+        assert_eq!(
+            fields(&send(&http, imports.clone(), &key, &body).await),
+            [at],
+            "{body}"
+        );
+    }
+}
+
+/// Found by the property test on Postgres: an alert whose event id is kilobytes of random
+/// text (which Postgres cannot compress into its unique index) answered 500. It is one
+/// alert, and its replay a duplicate, on both backends.
+#[tokio::test]
+async fn alerts_with_huge_event_ids_are_stored_and_deduplicated() {
+    use sha2::{Digest, Sha256};
+    let event_id: String = (0..200)
+        .map(|i| hex::encode(Sha256::digest(format!("event {i}"))))
+        .collect();
+    for db in both().await {
+        let (store, base, http, key) = analyst_server(&db).await;
+        let alert = json!({"title": "t", "severity": "low", "event_id": event_id,
+                           "target": {"hostname": "web01"}});
+        let url = format!("{base}/api/v1/alerts");
+        let (status, first) = send(&http, url.clone(), &key, &alert).await;
+        assert_eq!(status, 202, "{}: {first:#}", db.name());
+        let (status, again) = send(&http, url, &key, &alert).await;
+        assert_eq!(status, 200, "{again:#}");
+        assert_eq!(again["alert_id"], first["alert_id"]);
+        assert_eq!(store.count_alerts().await.unwrap(), 1);
+    }
+}

@@ -2,6 +2,7 @@
 //! and the acquisition plan a resolved target gets.
 
 use crate::EnvironmentId;
+use crate::tagged::{Tagged, deserialize_tagged};
 use chrono::{DateTime, Utc};
 use ipnet::IpNet;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -38,8 +39,9 @@ pub struct EnvironmentSpec {
     pub scopes: Vec<Scope>,
 }
 
-/// One group of systems inside an environment.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+/// One group of systems inside an environment (read as [`Tagged`], so a type error names
+/// the field: `scopes[0].port`).
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Scope {
     /// AWS EC2 instances, acquired through the EBS direct APIs.
@@ -48,6 +50,25 @@ pub enum Scope {
     Ssh(SshScope),
     /// A folder on the server's storage holding one collection (or image) per host.
     Local(LocalScope),
+}
+
+impl Tagged for Scope {
+    const VARIANTS: &'static [&'static str] = &["aws", "ssh", "local"];
+
+    fn variant<'de, D: Deserializer<'de>>(kind: &str, fields: D) -> Result<Self, D::Error> {
+        match kind {
+            "aws" => AwsScope::deserialize(fields).map(Scope::Aws),
+            "ssh" => SshScope::deserialize(fields).map(Scope::Ssh),
+            "local" => LocalScope::deserialize(fields).map(Scope::Local),
+            other => Err(serde::de::Error::unknown_variant(other, Self::VARIANTS)),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Scope {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        deserialize_tagged(d)
+    }
 }
 
 impl Scope {

@@ -17,6 +17,7 @@ mod rule;
 mod s3;
 mod severity;
 mod story;
+mod tagged;
 mod target;
 mod verdict;
 
@@ -52,6 +53,7 @@ pub use story::{
     InvestigationStory, IpLocality, LinkKind, LinkRelation, Observable, ObservableMatch,
     OriginKind, ScopeEntry, ScopeFile, ScopeIp,
 };
+pub use tagged::{TAG_FIELD, Tagged, deserialize_tagged};
 pub use target::Target;
 pub use verdict::{Verdict, VerdictSummary};
 

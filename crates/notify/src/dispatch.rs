@@ -13,7 +13,8 @@ use chrono::Utc;
 use futures::future::join_all;
 use riposte_model::{NotificationEvent, RuleNotification};
 use riposte_store::{
-    DeliveryAttempt, DeliveryTarget, MasterKey, SiemExport, Store, Webhook, delivery_id,
+    DeliveryAttempt, DeliveryTarget, MasterKey, SiemExport, Store, Webhook, WebhookSecrets,
+    delivery_id,
 };
 use std::time::Duration;
 
@@ -245,7 +246,7 @@ impl Dispatcher {
     ) -> Result<(OutboundRequest, Option<String>), String> {
         let preset = preset(&webhook.preset)
             .ok_or_else(|| format!("unknown preset `{}`", webhook.preset))?;
-        let (secret, auth) = self
+        let WebhookSecrets { url, secret, auth } = self
             .store
             .webhook_secrets(&self.key, &webhook.id)
             .await
@@ -258,11 +259,8 @@ impl Dispatcher {
             .as_deref()
             .unwrap_or(preset.default_template());
         let body = render(template, &vars).map_err(|e| format!("template: {e}"))?;
-        let mut request = OutboundRequest::post(
-            preset.endpoint(&webhook.url),
-            "application/json",
-            body.into_bytes(),
-        );
+        let mut request =
+            OutboundRequest::post(preset.endpoint(&url), "application/json", body.into_bytes());
         if let Some(text) = auth {
             let credential = Credential::from_stored(&text)?;
             request = request.header("authorization", credential.authorization());

@@ -25,11 +25,12 @@ pub struct OutboundRequest {
 
 impl std::fmt::Debug for OutboundRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Headers carry credentials and signatures: only their names are shown.
+        // The URL and headers carry credentials and signatures: the URL is masked, only
+        // the headers' names are shown.
         let names: Vec<&str> = self.headers.iter().map(|(n, _)| n.as_str()).collect();
         f.debug_struct("OutboundRequest")
             .field("method", &self.method)
-            .field("url", &self.url)
+            .field("url", &redact_url(&self.url))
             .field("headers", &names)
             .field("body_bytes", &self.body.len())
             .finish()
@@ -74,21 +75,16 @@ pub struct GuardedClient {
     timeout: Duration,
 }
 
-/// `url` reduced to scheme, host and port, safe to log and store: incoming-webhook URLs
+/// `url` [masked](riposte_store::masked_url), safe to log and store: incoming-webhook URLs
 /// (Slack, Teams) carry their secret in the path, others in the query or user info.
 pub(crate) fn redact(url: &reqwest::Url) -> String {
-    let host = url.host_str().unwrap_or_default();
-    match url.port() {
-        Some(port) => format!("{}://{host}:{port}/…", url.scheme()),
-        None => format!("{}://{host}/…", url.scheme()),
-    }
+    riposte_store::masked_url(url.as_str())
 }
 
-/// A URL's text reduced to scheme, host and port (see [`redact`]).
+/// A URL's text [masked](riposte_store::masked_url): scheme, host, port and at most a
+/// route word of the path.
 pub fn redact_url(url: &str) -> String {
-    reqwest::Url::parse(url)
-        .map(|u| redact(&u))
-        .unwrap_or_else(|_| "<invalid url>".into())
+    riposte_store::masked_url(url)
 }
 
 impl GuardedClient {
@@ -257,7 +253,18 @@ mod tests {
     fn urls_are_shown_without_credentials_or_query() {
         assert_eq!(
             redact_url("https://user:pw@hooks.example.com/services/T0/B0?token=abc"),
-            "https://hooks.example.com/…"
+            "https://hooks.example.com/services/***"
+        );
+        let request = OutboundRequest::post(
+            "https://hooks.example.com/services/T0/B0/s3cret",
+            "application/json",
+            vec![],
+        )
+        .header("authorization", "Bearer tok");
+        let debug = format!("{request:?}");
+        assert!(
+            !debug.contains("s3cret") && !debug.contains("tok"),
+            "{debug}"
         );
         assert_eq!(redact_url("::"), "<invalid url>");
     }

@@ -129,6 +129,9 @@ async fn crud_with_roles_and_secrets_never_returned() {
     );
     assert!(created["template"].is_null());
     assert!(!created.to_string().contains("hmac-do-not-return"));
+    // The URL is a credential: shown masked, to admins too.
+    let masked = url.replace("/T0/B0/X", "/***");
+    assert_eq!(created["url"], masked.as_str());
 
     let (s, listed) = api.call(Method::GET, "", &api.viewer, None).await;
     assert_eq!(s, 200);
@@ -138,6 +141,10 @@ async fn crud_with_roles_and_secrets_never_returned() {
         .call(Method::GET, &format!("/{id}"), &api.viewer, None)
         .await;
     assert_eq!((s, one["name"].as_str()), (200, Some("slack-soc")));
+    for key in [&api.viewer, &api.analyst, &api.admin] {
+        let (_, one) = api.call(Method::GET, &format!("/{id}"), key, None).await;
+        assert_eq!(one["url"], masked.as_str());
+    }
 
     let (s, body) = api
         .call(Method::POST, "", &api.admin, Some(new.clone()))

@@ -33,13 +33,31 @@ pub struct StoredAlert {
     pub decision_detail: Option<AlertDecision>,
 }
 
+/// Longest deduplication key stored as it is. Longer ones (a vendor id of kilobytes) are
+/// stored as their SHA-256: the key has a unique index, and Postgres refuses an index entry
+/// over a few kilobytes.
+const MAX_KEY_BYTES: usize = 512;
+
 /// The deduplication key: source and vendor id — with the vendor and product for sources
 /// that receive several vendors ([`AlertSource::receives_many_vendors`]: a Palo Alto and a
 /// Check Point event may share an id) — or a hash of the payload when the vendor gives no
-/// id.
+/// id. A key over [`MAX_KEY_BYTES`] is replaced by its hash.
 ///
 /// [`AlertSource::receives_many_vendors`]: riposte_model::AlertSource::receives_many_vendors
 pub fn dedup_key(alert: &Alert) -> String {
+    let key = full_key(alert);
+    if key.len() <= MAX_KEY_BYTES {
+        key
+    } else {
+        format!(
+            "{}:key-sha256:{}",
+            alert.source,
+            hex::encode(Sha256::digest(key.as_bytes()))
+        )
+    }
+}
+
+fn full_key(alert: &Alert) -> String {
     match &alert.vendor_event_id {
         Some(id) if alert.source.receives_many_vendors() => {
             // JSON keeps the parts apart whatever they contain (a `:` in a product name).

@@ -107,6 +107,11 @@ fn migrations(backend: Backend) -> Migrator {
             include_str!("../migrations/0011_job_progress.sql"),
         ),
         migration(
+            12,
+            "webhook_url_sealed",
+            include_str!("../migrations/0012_webhook_url_sealed.sql"),
+        ),
+        migration(
             13,
             "event_query",
             include_str!("../migrations/0013_event_query.sql"),

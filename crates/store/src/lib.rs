@@ -20,6 +20,7 @@ mod evidence;
 mod integrations;
 mod investigations;
 mod jobs;
+mod masked;
 mod private;
 mod projects;
 mod response_actions;
@@ -40,13 +41,14 @@ pub use events::{EventHit, EventHits, EventPage, EventSearch, TimelineEvent, Tim
 pub use integrations::Integration;
 pub use investigations::InvestigationSummary;
 pub use jobs::{ClaimedJob, JobCounts, NewJob};
+pub use masked::masked_url;
 pub use private::{private_dir, private_file};
 pub use projects::Project;
 pub use rules::RuleVersion;
 pub use sealed::{MasterKey, SealError};
 pub use webhooks::{
     DeliveryAttempt, DeliveryTarget, SecretChange, SiemExport, SiemExportSpec, Webhook,
-    WebhookSpec, delivery_id,
+    WebhookSecrets, WebhookSpec, delivery_id,
 };
 
 use sqlx::AnyConnection;

@@ -146,3 +146,17 @@ pub fn falcon_connection(base_url: &str) -> crate::NewConnection {
         lookback: std::time::Duration::from_secs(3600),
     }
 }
+
+/// Stores webhook `id` (Slack preset, `processing_complete`) as a version before sealed
+/// URLs did: its URL in clear, `url_sealed` NULL — what migration 12 leaves to seal.
+pub async fn insert_webhook_in_clear(store: &Store, id: &str, url: &str) {
+    sqlx::query(
+        "INSERT INTO webhooks (id, name, url, preset, events, template, settings, max_attempts, base_delay_ms, enabled, created_at, updated_at)
+         VALUES ($1, $1, $2, 'slack', '[\"processing_complete\"]', NULL, '{}', 1, 0, 1, 0, 0)",
+    )
+    .bind(id)
+    .bind(url)
+    .execute(store.pool())
+    .await
+    .expect("insert a webhook in clear");
+}

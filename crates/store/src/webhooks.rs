@@ -3,10 +3,14 @@
 //!
 //! Secrets (the HMAC signing secret, the Authorization credential of a JIRA or SIEM
 //! endpoint) are sealed with the master key, bound to the row, and never listed: only
-//! `has_secret` / `has_auth` say they exist.
+//! `has_secret` / `has_auth` say they exist. A webhook's URL is a secret too (Slack and
+//! Teams put theirs in the path): it is sealed, and only its [masked](masked_url) form is
+//! stored in clear and listed.
 
 use crate::integrations::random_token;
-use crate::{MasterKey, Result, Store, StoreError, conflict_on_unique, corrupt, from_ms, ms};
+use crate::{
+    MasterKey, Result, Store, StoreError, conflict_on_unique, corrupt, from_ms, masked_url, ms,
+};
 use chrono::{DateTime, Utc};
 use riposte_model::NotificationEvent;
 use serde::Serialize;
@@ -17,7 +21,7 @@ use sqlx::Row;
 pub struct WebhookSpec {
     /// A unique name.
     pub name: String,
-    /// Where requests go (for JIRA: the site's base URL).
+    /// Where requests go (for JIRA: the site's base URL); stored sealed.
     pub url: String,
     /// The preset (`custom`, `slack`, `teams`, `jira`).
     pub preset: String,
@@ -35,14 +39,15 @@ pub struct WebhookSpec {
     pub enabled: bool,
 }
 
-/// A stored webhook (never with its secrets).
+/// A stored webhook (never with its secrets, its URL masked).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Webhook {
     /// Id.
     pub id: String,
     /// Unique name.
     pub name: String,
-    /// Where requests go.
+    /// Where requests go, [masked](masked_url): `https://hooks.slack.com/services/***`. The
+    /// URL itself is in [`WebhookSecrets`].
     pub url: String,
     /// The preset.
     pub preset: String,
@@ -116,6 +121,27 @@ pub struct SiemExport {
     pub created_at: DateTime<Utc>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
+}
+
+/// A webhook's secrets, opened: what a delivery needs besides the [`Webhook`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct WebhookSecrets {
+    /// The URL requests go to.
+    pub url: String,
+    /// The HMAC signing secret.
+    pub secret: Option<String>,
+    /// The Authorization credential (JSON).
+    pub auth: Option<String>,
+}
+
+impl std::fmt::Debug for WebhookSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookSecrets")
+            .field("url", &masked_url(&self.url))
+            .field("secret", &self.secret.as_ref().map(|_| "***"))
+            .field("auth", &self.auth.as_ref().map(|_| "***"))
+            .finish()
+    }
 }
 
 /// What an update does to a stored secret.
@@ -264,7 +290,7 @@ fn open(key: &MasterKey, context: &str, sealed: Option<String>) -> Result<Option
 }
 
 impl Store {
-    /// Stores a new webhook with its secrets sealed by `key`.
+    /// Stores a new webhook with its URL and secrets sealed by `key`.
     pub async fn create_webhook(
         &self,
         key: &MasterKey,
@@ -275,12 +301,13 @@ impl Store {
         let id = random_token(16);
         let now = ms(Utc::now());
         sqlx::query(
-            "INSERT INTO webhooks (id, name, url, preset, events, template, settings, secret_sealed, auth_sealed, max_attempts, base_delay_ms, enabled, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)",
+            "INSERT INTO webhooks (id, name, url, url_sealed, preset, events, template, settings, secret_sealed, auth_sealed, max_attempts, base_delay_ms, enabled, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)",
         )
         .bind(&id)
         .bind(&spec.name)
-        .bind(&spec.url)
+        .bind(masked_url(&spec.url))
+        .bind(key.seal(&webhook_context(&id, "url"), spec.url.as_bytes()))
         .bind(&spec.preset)
         .bind(events_json(&spec.events)?)
         .bind(spec.template.as_deref())
@@ -299,8 +326,8 @@ impl Store {
             .ok_or_else(|| corrupt("webhooks", "the inserted row is gone"))
     }
 
-    /// Replaces a webhook's configuration; each secret is kept, cleared or replaced. `None`
-    /// when there is no such webhook.
+    /// Replaces a webhook's configuration, its URL sealed anew; each secret is kept, cleared
+    /// or replaced. `None` when there is no such webhook.
     pub async fn update_webhook(
         &self,
         key: &MasterKey,
@@ -322,12 +349,14 @@ impl Store {
             key.seal(&webhook_context(id, "auth"), s)
         });
         sqlx::query(
-            "UPDATE webhooks SET name = $1, url = $2, preset = $3, events = $4, template = $5, settings = $6,
-             secret_sealed = $7, auth_sealed = $8, max_attempts = $9, base_delay_ms = $10, enabled = $11, updated_at = $12
-             WHERE id = $13",
+            "UPDATE webhooks SET name = $1, url = $2, url_sealed = $3, preset = $4, events = $5, template = $6,
+             settings = $7, secret_sealed = $8, auth_sealed = $9, max_attempts = $10, base_delay_ms = $11,
+             enabled = $12, updated_at = $13
+             WHERE id = $14",
         )
         .bind(&spec.name)
-        .bind(&spec.url)
+        .bind(masked_url(&spec.url))
+        .bind(key.seal(&webhook_context(id, "url"), spec.url.as_bytes()))
         .bind(&spec.preset)
         .bind(events_json(&spec.events)?)
         .bind(spec.template.as_deref())
@@ -365,18 +394,25 @@ impl Store {
         rows.iter().map(decode_webhook).collect()
     }
 
-    /// A webhook's HMAC secret and Authorization credential, opened; `None` when there is
-    /// no such webhook.
+    /// A webhook's URL, HMAC secret and Authorization credential, opened; `None` when there
+    /// is no such webhook.
     pub async fn webhook_secrets(
         &self,
         key: &MasterKey,
         id: &str,
-    ) -> Result<Option<(Option<String>, Option<String>)>> {
-        let row = sqlx::query("SELECT secret_sealed, auth_sealed FROM webhooks WHERE id = $1")
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?;
+    ) -> Result<Option<WebhookSecrets>> {
+        let row = sqlx::query(
+            "SELECT url, url_sealed, secret_sealed, auth_sealed FROM webhooks WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
         let Some(row) = row else { return Ok(None) };
+        // A row an older version stored has its URL in clear until it is sealed at start.
+        let url = match open(key, &webhook_context(id, "url"), row.try_get("url_sealed")?)? {
+            Some(url) => url,
+            None => row.try_get("url")?,
+        };
         let secret = open(
             key,
             &webhook_context(id, "secret"),
@@ -387,7 +423,31 @@ impl Store {
             &webhook_context(id, "auth"),
             row.try_get("auth_sealed")?,
         )?;
-        Ok(Some((secret, auth)))
+        Ok(Some(WebhookSecrets { url, secret, auth }))
+    }
+
+    /// Seals the URLs of webhooks stored in clear by a version before URLs were sealed,
+    /// leaving their masked form; run when a server or worker starts with its master key.
+    /// Returns how many were sealed. Concurrent runs seal each row once.
+    pub async fn seal_webhook_urls(&self, key: &MasterKey) -> Result<usize> {
+        let rows = sqlx::query("SELECT id, url FROM webhooks WHERE url_sealed IS NULL")
+            .fetch_all(self.pool())
+            .await?;
+        let mut sealed = 0;
+        for row in rows {
+            let id: String = row.try_get("id")?;
+            let url: String = row.try_get("url")?;
+            let done = sqlx::query(
+                "UPDATE webhooks SET url = $1, url_sealed = $2 WHERE id = $3 AND url_sealed IS NULL",
+            )
+            .bind(masked_url(&url))
+            .bind(key.seal(&webhook_context(&id, "url"), url.as_bytes()))
+            .bind(&id)
+            .execute(self.pool())
+            .await?;
+            sealed += usize::try_from(done.rows_affected()).unwrap_or(0);
+        }
+        Ok(sealed)
     }
 
     /// Deletes a webhook and its delivery log. False when there was none.

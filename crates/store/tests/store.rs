@@ -128,6 +128,46 @@ async fn alerts_are_deduplicated_by_source_and_vendor_id() {
     .await;
 }
 
+/// A vendor id of kilobytes (random, so Postgres cannot compress it into its index) is
+/// stored and deduplicated like a short one: the key of the unique index is its hash.
+#[tokio::test]
+async fn alerts_with_huge_vendor_ids_are_stored_and_deduplicated() {
+    use sha2::{Digest, Sha256};
+    let noise = |seed: &str| -> String {
+        (0..200)
+            .map(|i| hex::encode(Sha256::digest(format!("{seed}{i}"))))
+            .collect()
+    };
+    for_each_backend(|db| async move {
+        let s = db.store();
+        let mut conn = s.pool().acquire().await.unwrap();
+        let (a, b) = (noise("a"), noise("b"));
+        assert_eq!(a.len(), 12_800);
+        let AlertInsert::Created(id) =
+            Store::insert_alert(&mut conn, &alert(Some(&a), serde_json::json!({})))
+                .await
+                .unwrap()
+        else {
+            panic!("{}: the first insert must create", db.name())
+        };
+        assert_eq!(
+            Store::insert_alert(&mut conn, &alert(Some(&a), serde_json::json!({"again": 1})))
+                .await
+                .unwrap(),
+            AlertInsert::Duplicate(id)
+        );
+        assert!(matches!(
+            Store::insert_alert(&mut conn, &alert(Some(&b), serde_json::json!({})))
+                .await
+                .unwrap(),
+            AlertInsert::Created(_)
+        ));
+        let stored = s.get_alert(id).await.unwrap().unwrap();
+        assert_eq!(stored.alert.vendor_event_id.as_deref(), Some(a.as_str()));
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn investigations_keep_alerts_status_and_verdict() {
     for_each_backend(|db| async move {

@@ -2,17 +2,17 @@
 
 use chrono::{Duration as Span, Utc};
 use riposte_model::NotificationEvent;
-use riposte_store::testing::both;
+use riposte_store::testing::{both, insert_webhook_in_clear};
 use riposte_store::{
     DeliveryAttempt, DeliveryTarget, MasterKey, SecretChange, SiemExportSpec, StoreError,
-    WebhookSpec, delivery_id,
+    WebhookSecrets, WebhookSpec, delivery_id,
 };
 use serde_json::json;
 
 fn spec(name: &str) -> WebhookSpec {
     WebhookSpec {
         name: name.into(),
-        url: "https://hooks.slack.com/services/T0/B0/abc".into(),
+        url: "https://hooks.slack.com/services/T0/B0/abc-s3cret".into(),
         preset: "slack".into(),
         events: vec![
             NotificationEvent::ProcessingWithAlarms,
@@ -55,11 +55,12 @@ async fn webhook_round_trips_with_its_secrets_sealed_at_rest() {
         let listed = serde_json::to_string(&store.list_webhooks().await.unwrap()).unwrap();
         assert!(!listed.contains("hmac-s3cret") && !listed.contains("sealed"));
 
-        let (secret, auth) = store
+        let WebhookSecrets { url, secret, auth } = store
             .webhook_secrets(&key, &created.id)
             .await
             .unwrap()
             .unwrap();
+        assert_eq!(url, spec("x").url);
         assert_eq!(secret.as_deref(), Some("hmac-s3cret"));
         assert_eq!(
             auth.as_deref(),
@@ -90,7 +91,7 @@ async fn webhook_round_trips_with_its_secrets_sealed_at_rest() {
         assert_eq!(updated.name, "slack-soc-2");
         assert!(!updated.enabled && updated.template.is_none());
         assert!(updated.has_secret && !updated.has_auth);
-        let (secret, auth) = store
+        let WebhookSecrets { secret, auth, .. } = store
             .webhook_secrets(&key, &created.id)
             .await
             .unwrap()
@@ -106,12 +107,12 @@ async fn webhook_round_trips_with_its_secrets_sealed_at_rest() {
             )
             .await
             .unwrap();
-        let (secret, _) = store
+        let secrets = store
             .webhook_secrets(&key, &created.id)
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(secret.as_deref(), Some("new"));
+        assert_eq!(secrets.secret.as_deref(), Some("new"));
         assert!(
             store
                 .update_webhook(
@@ -150,6 +151,87 @@ async fn webhook_round_trips_with_its_secrets_sealed_at_rest() {
             .await
             .unwrap_err();
         assert!(matches!(dup, StoreError::Conflict(_)), "{dup}");
+    }
+}
+
+/// The webhook's URL is a credential: sealed at rest (in the row, bound to it), listed
+/// masked, opened only for delivery, sealed anew when replaced.
+#[tokio::test]
+async fn webhook_urls_are_sealed_and_listed_masked() {
+    for db in both().await {
+        let store = db.store();
+        let key = MasterKey::generate();
+        let created = store
+            .create_webhook(&key, &spec("slack"), None, None)
+            .await
+            .unwrap();
+        assert_eq!(created.url, "https://hooks.slack.com/services/***");
+        assert_eq!(store.list_webhooks().await.unwrap()[0].url, created.url);
+        let (shown, sealed): (String, String) =
+            sqlx::query_as("SELECT url, url_sealed FROM webhooks")
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+        assert_eq!(shown, created.url, "{}", db.name());
+        assert!(!sealed.contains("s3cret") && sealed.starts_with("v1:"));
+        let secrets = store.webhook_secrets(&key, &created.id).await.unwrap();
+        assert_eq!(secrets.unwrap().url, spec("x").url);
+        let debug = format!("{:?}", store.webhook_secrets(&key, &created.id).await);
+        assert!(!debug.contains("s3cret"), "{debug}");
+
+        let mut moved = spec("slack");
+        moved.url = "https://u:pw@teams.example:8443/webhookb2/NEW-s3cret?sig=x".into();
+        let updated = store
+            .update_webhook(
+                &key,
+                &created.id,
+                &moved,
+                SecretChange::Keep,
+                SecretChange::Keep,
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(updated.url, "https://teams.example:8443/webhookb2/***");
+        let secrets = store.webhook_secrets(&key, &created.id).await.unwrap();
+        assert_eq!(secrets.unwrap().url, moved.url);
+        let raw: String = sqlx::query_scalar("SELECT url_sealed FROM webhooks")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert!(!raw.contains("NEW-s3cret") && !raw.contains("pw"));
+    }
+}
+
+/// Rows a version before sealed URLs stored (the URL in clear, `url_sealed` NULL after
+/// migration 12) are delivered from until sealed, then sealed once, on both backends.
+#[tokio::test]
+async fn webhook_urls_stored_in_clear_are_sealed_at_start() {
+    for db in both().await {
+        let store = db.store();
+        let key = MasterKey::generate();
+        let url = "https://hooks.slack.com/services/T1/B1/old-s3cret";
+        insert_webhook_in_clear(store, "old", url).await;
+        let before = store.webhook_secrets(&key, "old").await.unwrap().unwrap();
+        assert_eq!(before.url, url, "{}", db.name());
+
+        assert_eq!(store.seal_webhook_urls(&key).await.unwrap(), 1);
+        assert_eq!(store.seal_webhook_urls(&key).await.unwrap(), 0);
+        let listed = store.get_webhook("old").await.unwrap().unwrap();
+        assert_eq!(listed.url, "https://hooks.slack.com/services/***");
+        let after = store.webhook_secrets(&key, "old").await.unwrap().unwrap();
+        assert_eq!(after.url, url);
+        let dump: Vec<(String, Option<String>)> =
+            sqlx::query_as("SELECT url, url_sealed FROM webhooks")
+                .fetch_all(store.pool())
+                .await
+                .unwrap();
+        assert!(!format!("{dump:?}").contains("old-s3cret"), "{dump:?}");
+        // Sealed with the master key: another key cannot open it.
+        assert!(matches!(
+            store.webhook_secrets(&MasterKey::generate(), "old").await,
+            Err(StoreError::Sealed(_))
+        ));
     }
 }
 

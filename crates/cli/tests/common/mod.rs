@@ -511,7 +511,8 @@ pub fn start(data: &Path, lib: &Path, db_url: Option<&str>, extra: &[&str]) -> S
 }
 
 /// `riposte serve` on `data` and the library `lib` with two workers and `extra` options,
-/// with `env` set (e.g. the AWS SDK pointed at moto), on SQLite.
+/// with `env` set (e.g. the AWS SDK pointed at moto, or `RIPOSTE_LOG`), on SQLite unless
+/// `extra` gives `--database-url`.
 pub fn serve_binary(
     data: &Path,
     lib: &Path,

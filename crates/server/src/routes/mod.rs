@@ -133,13 +133,14 @@ pub(crate) fn typed_body<T: serde::de::DeserializeOwned>(
 
 /// A JSON value as a typed value, with 422 naming the field that does not fit.
 pub(crate) fn typed_value<T: serde::de::DeserializeOwned>(
-    value: serde_json::Value,
+    mut value: serde_json::Value,
 ) -> Result<T, ApiError> {
     if !value.is_object() {
         return Err(ApiError::BadRequest(
             "the body must be a JSON object".into(),
         ));
     }
+    tags_first(&mut value);
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let at = if path == "." {
@@ -149,6 +150,23 @@ pub(crate) fn typed_value<T: serde::de::DeserializeOwned>(
         };
         ApiError::Invalid(vec![field(&at, e.into_inner().to_string())])
     })
+}
+
+/// Moves every object's tag ([`riposte_model::TAG_FIELD`]) to the front, so tagged enums
+/// (scopes, imported systems) read it before their fields and a type error names the field
+/// (`scopes[0].port`, not `scopes[0]`): see [`riposte_model::Tagged`]. Objects keep their
+/// order because serde_json's `preserve_order` is on.
+fn tags_first(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            if let Some(tag) = map.shift_remove(riposte_model::TAG_FIELD) {
+                map.shift_insert(0, riposte_model::TAG_FIELD.to_string(), tag);
+            }
+            map.values_mut().for_each(tags_first);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(tags_first),
+        _ => {}
+    }
 }
 
 /// `Ok` when nothing was found, else 422 with every problem.

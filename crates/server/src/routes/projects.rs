@@ -12,12 +12,12 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use riposte_model::{
     Acquisition, Environment, EnvironmentId, InvestigationId, InvestigationPlan, InvestigationType,
-    ProjectId, Scope, ScopeMatch, Target,
+    ProjectId, Scope, ScopeMatch, Tagged, Target, deserialize_tagged,
 };
 use riposte_rules::{FieldProblem, Resolution, resolve_target};
 use riposte_store::{InvestigationSummary, Project, Role};
 use riposte_worker::investigations::{StartRequest, start_or_join};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::json;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -53,57 +53,104 @@ pub(crate) struct ProjectDoc {
     created_at: chrono::DateTime<chrono::Utc>,
 }
 
-/// A system to import.
-#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+/// A system to import (read as [`Tagged`], so a type error names the field:
+/// `systems[0].ip`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub(crate) enum ImportSystem {
     /// An EC2 instance (acquired through an environment's AWS scope).
-    Ec2 {
-        /// The instance id.
-        instance_id: String,
-        /// Its region.
-        region: String,
-        /// Its account, when the AWS scope lists accounts.
-        #[serde(default)]
-        account_id: Option<String>,
-    },
+    Ec2(Ec2System),
     /// A host of an SSH or local scope, by name or address.
-    Host {
-        /// Its host name.
-        #[serde(default)]
-        hostname: Option<String>,
-        /// Its address.
-        #[serde(default)]
-        #[schema(value_type = Option<String>)]
-        ip: Option<IpAddr>,
-    },
+    Host(HostSystem),
     /// An existing EBS snapshot, read in place and never deleted (acquired through an
     /// environment's AWS scope covering its account and region).
-    EbsSnapshot {
-        /// The snapshot id, `snap-…`.
-        snapshot_id: String,
-        /// Its region.
-        region: String,
-        /// Its account, when the AWS scope lists accounts.
-        #[serde(default)]
-        account_id: Option<String>,
-    },
+    EbsSnapshot(SnapshotSystem),
     /// A triage package or a raw disk image in S3, read in place with range requests
     /// (acquired through an environment's AWS scope covering its account and region).
-    S3 {
-        /// `s3://bucket/key`.
-        uri: String,
-        /// The bucket's region.
-        region: String,
-        /// Its account, when the AWS scope lists accounts.
-        #[serde(default)]
-        account_id: Option<String>,
-    },
+    S3(S3System),
     /// A collection folder inside an environment's local scope.
-    Path {
-        /// Absolute path of the host's folder.
-        path: String,
-    },
+    Path(PathSystem),
+}
+
+impl Tagged for ImportSystem {
+    const VARIANTS: &'static [&'static str] = &["ec2", "host", "ebs_snapshot", "s3", "path"];
+
+    fn variant<'de, D: Deserializer<'de>>(kind: &str, fields: D) -> Result<Self, D::Error> {
+        match kind {
+            "ec2" => Ec2System::deserialize(fields).map(ImportSystem::Ec2),
+            "host" => HostSystem::deserialize(fields).map(ImportSystem::Host),
+            "ebs_snapshot" => SnapshotSystem::deserialize(fields).map(ImportSystem::EbsSnapshot),
+            "s3" => S3System::deserialize(fields).map(ImportSystem::S3),
+            "path" => PathSystem::deserialize(fields).map(ImportSystem::Path),
+            other => Err(serde::de::Error::unknown_variant(other, Self::VARIANTS)),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ImportSystem {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        deserialize_tagged(d)
+    }
+}
+
+/// An EC2 instance to import.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Ec2System {
+    /// The instance id.
+    instance_id: String,
+    /// Its region.
+    region: String,
+    /// Its account, when the AWS scope lists accounts.
+    #[serde(default)]
+    account_id: Option<String>,
+}
+
+/// A host to import, by name or address.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HostSystem {
+    /// Its host name.
+    #[serde(default)]
+    hostname: Option<String>,
+    /// Its address.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    ip: Option<IpAddr>,
+}
+
+/// An EBS snapshot to import.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SnapshotSystem {
+    /// The snapshot id, `snap-…`.
+    snapshot_id: String,
+    /// Its region.
+    region: String,
+    /// Its account, when the AWS scope lists accounts.
+    #[serde(default)]
+    account_id: Option<String>,
+}
+
+/// An object in S3 to import.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct S3System {
+    /// `s3://bucket/key`.
+    uri: String,
+    /// The bucket's region.
+    region: String,
+    /// Its account, when the AWS scope lists accounts.
+    #[serde(default)]
+    account_id: Option<String>,
+}
+
+/// A collection folder to import.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PathSystem {
+    /// Absolute path of the host's folder.
+    path: String,
 }
 
 /// An import request.
@@ -269,18 +316,18 @@ pub(crate) async fn get(
 /// The target an import names, or why it is malformed.
 fn import_target(system: &ImportSystem) -> Result<Target, String> {
     match system {
-        ImportSystem::Ec2 {
+        ImportSystem::Ec2(Ec2System {
             instance_id,
             region,
             account_id,
-        } => Ok(Target {
+        }) => Ok(Target {
             instance_id: Some(instance_id.trim().to_string()),
             region: Some(region.trim().to_string()),
             account_id: account_id.clone(),
             cloud_provider: Some("aws".into()),
             ..Default::default()
         }),
-        ImportSystem::Host { hostname, ip } => {
+        ImportSystem::Host(HostSystem { hostname, ip }) => {
             if hostname.as_deref().is_none_or(|h| h.trim().is_empty()) && ip.is_none() {
                 return Err("give the host's hostname or ip".into());
             }
@@ -290,18 +337,18 @@ fn import_target(system: &ImportSystem) -> Result<Target, String> {
                 ..Default::default()
             })
         }
-        ImportSystem::EbsSnapshot {
+        ImportSystem::EbsSnapshot(SnapshotSystem {
             region, account_id, ..
-        }
-        | ImportSystem::S3 {
+        })
+        | ImportSystem::S3(S3System {
             region, account_id, ..
-        } => Ok(Target {
+        }) => Ok(Target {
             region: Some(region.trim().to_string()),
             account_id: account_id.clone(),
             cloud_provider: Some("aws".into()),
             ..Default::default()
         }),
-        ImportSystem::Path { .. } => Ok(Target::default()),
+        ImportSystem::Path(_) => Ok(Target::default()),
     }
 }
 
@@ -538,17 +585,17 @@ pub(crate) async fn import(
                 let at = format!("systems[{i}]");
                 let target = import_target(system).map_err(|p| FieldProblem::new(&at, p))?;
                 let scope = match system {
-                    ImportSystem::Path { path } => path_scope(path, &refs, &roots),
-                    ImportSystem::EbsSnapshot {
+                    ImportSystem::Path(PathSystem { path }) => path_scope(path, &refs, &roots),
+                    ImportSystem::EbsSnapshot(SnapshotSystem {
                         snapshot_id,
                         region,
                         account_id,
-                    } => snapshot_scope(snapshot_id, region, account_id.as_deref(), &refs),
-                    ImportSystem::S3 {
+                    }) => snapshot_scope(snapshot_id, region, account_id.as_deref(), &refs),
+                    ImportSystem::S3(S3System {
                         uri,
                         region,
                         account_id,
-                    } => s3_scope(uri, region, account_id.as_deref(), &refs),
+                    }) => s3_scope(uri, region, account_id.as_deref(), &refs),
                     _ => match resolve_target(&target, &refs) {
                         Resolution::Covered(scope) => Ok(scope),
                         Resolution::NotCovered(reasons) => {

@@ -1,7 +1,10 @@
 //! `/api/v1/webhooks` (Settings › Integrations › Webhooks): outbound webhooks. Admins
 //! create, replace and delete them; analysts send tests; viewers read them and their
 //! delivery log. The HMAC secret and the Authorization credential are sealed with the master
-//! key and never returned: `has_secret` and `has_auth` say whether they are set.
+//! key and never returned: `has_secret` and `has_auth` say whether they are set. The URL is
+//! a credential too (Slack and Teams put their secret in its path): it is sealed, and
+//! everyone — admins included — reads it masked (`https://hooks.slack.com/services/***`);
+//! admins replace it but never read it back.
 
 use super::{audit, field, required_name};
 use crate::openapi::{ErrorBody, ValidationErrorBody};
@@ -37,7 +40,9 @@ pub(crate) struct NewWebhookBody {
     #[schema(min_length = 1, max_length = 100)]
     name: String,
     /// Where to post (`http`/`https`; for `jira` the site's base URL). Must reach a public
-    /// address unless the server's outbound allowlist covers it.
+    /// address unless the server's outbound allowlist covers it. It is a credential (Slack
+    /// and Teams put their secret in it): stored sealed and never returned, only masked. On
+    /// replace: absent, or the masked form the API returned, keeps the stored URL.
     url: String,
     /// `custom` (default), `slack`, `teams` or `jira`.
     preset: Option<String>,
@@ -66,7 +71,7 @@ pub(crate) struct NewWebhookBody {
     enabled: Option<bool>,
 }
 
-/// A webhook (never with its secrets).
+/// A webhook (never with its secrets; its URL masked).
 #[derive(Serialize, ToSchema)]
 #[schema(as = Webhook)]
 #[allow(dead_code)] // documentation only; mirrors `riposte_store::Webhook`
@@ -75,7 +80,9 @@ pub(crate) struct WebhookDoc {
     id: String,
     /// Unique name.
     name: String,
-    /// Where requests go.
+    /// Where requests go, masked for everyone: scheme, host, port and at most the first
+    /// path segment when it is a plain word, the rest `***`, never user info, query or
+    /// fragment (`https://hooks.slack.com/services/***`).
     url: String,
     /// The preset.
     preset: String,
@@ -279,12 +286,36 @@ pub(super) fn enabled(body: &Value, errors: &mut Vec<FieldError>) -> bool {
     }
 }
 
+/// The webhook a replace body applies to: as listed, and its URL opened.
+struct Current {
+    webhook: Webhook,
+    url: String,
+}
+
+/// The URL of a body. Admins never read the URL back, so a replace without one, or with
+/// the masked form the API returned, keeps the stored URL.
+fn url(body: &Value, current: Option<&Current>, errors: &mut Vec<FieldError>) -> String {
+    let given = body.get("url").map(|v| v.as_str().map(str::trim));
+    match (given, current) {
+        (None, Some(c)) => c.url.clone(),
+        (Some(Some(u)), Some(c)) if u == c.webhook.url => c.url.clone(),
+        (Some(Some(u)), _) if !u.is_empty() && u.len() <= 2048 => u.to_string(),
+        _ => {
+            errors.push(field(
+                "url",
+                "missing: an http(s) URL of at most 2048 characters",
+            ));
+            String::new()
+        }
+    }
+}
+
 /// Reads and checks a create/replace body; every problem names its field. `current` is
-/// the stored webhook on replace (its credential may be kept).
+/// the stored webhook on replace (its URL and credential may be kept).
 async fn parse(
     state: &AppState,
     body: &Value,
-    current: Option<&Webhook>,
+    current: Option<&Current>,
 ) -> Result<Parsed, ApiError> {
     if !body.is_object() {
         return Err(ApiError::BadRequest(
@@ -305,16 +336,7 @@ async fn parse(
             format!("must be one of {}", preset_names().join(", ")),
         ));
     }
-    let url = match body.get("url").and_then(Value::as_str).map(str::trim) {
-        Some(u) if !u.is_empty() && u.len() <= 2048 => u.to_string(),
-        _ => {
-            errors.push(field(
-                "url",
-                "missing: an http(s) URL of at most 2048 characters",
-            ));
-            String::new()
-        }
-    };
+    let url = url(body, current, &mut errors);
     let events = events(body, &mut errors);
     let settings = settings(body, &mut errors);
     let template_text = match body.get("template") {
@@ -362,7 +384,7 @@ async fn parse(
         let will_have = match &auth {
             SecretChange::Set(_) => true,
             SecretChange::Clear => false,
-            SecretChange::Keep => current.is_some_and(|w| w.has_auth),
+            SecretChange::Keep => current.is_some_and(|c| c.webhook.has_auth),
         };
         if !will_have {
             errors.push(field(
@@ -419,15 +441,16 @@ fn name_taken(e: ApiError) -> ApiError {
     }
 }
 
+/// The audit trail's record of a webhook (its URL masked, as stored in clear).
 fn detail(w: &Webhook) -> Value {
-    json!({"webhook_id": w.id, "name": w.name, "preset": w.preset, "url": riposte_notify::redact_url(&w.url)})
+    json!({"webhook_id": w.id, "name": w.name, "preset": w.preset, "url": w.url})
 }
 
 /// Create a webhook.
 ///
 /// `POST /api/v1/webhooks` (admin): the URL is checked against the outbound policy and the
-/// template rendered once with hostile values to prove it stays valid JSON; secrets are
-/// stored sealed.
+/// template rendered once with hostile values to prove it stays valid JSON; the URL and
+/// secrets are stored sealed, and the answer shows the URL masked.
 #[utoipa::path(
     post,
     path = "/api/v1/webhooks",
@@ -478,7 +501,7 @@ pub(crate) async fn create(
 
 /// List webhooks.
 ///
-/// `GET /api/v1/webhooks` (viewer): every webhook, by name, without secrets.
+/// `GET /api/v1/webhooks` (viewer): every webhook, by name, without secrets, URLs masked.
 #[utoipa::path(
     get,
     path = "/api/v1/webhooks",
@@ -502,7 +525,8 @@ pub(crate) async fn list(
 
 /// Get a webhook.
 ///
-/// `GET /api/v1/webhooks/{id}` (viewer): the webhook, without secrets.
+/// `GET /api/v1/webhooks/{id}` (viewer): the webhook, without secrets, its URL masked (for
+/// admins too: the URL is a credential).
 #[utoipa::path(
     get,
     path = "/api/v1/webhooks/{id}",
@@ -527,8 +551,9 @@ pub(crate) async fn get(
 
 /// Replace a webhook.
 ///
-/// `PUT /api/v1/webhooks/{id}` (admin): the whole configuration is replaced; `secret` and
-/// `auth` are kept when absent, removed when `null`.
+/// `PUT /api/v1/webhooks/{id}` (admin): the whole configuration is replaced; `url` is kept
+/// when absent or given as the masked form the API shows, `secret` and `auth` are kept when
+/// absent, removed when `null`.
 #[utoipa::path(
     put,
     path = "/api/v1/webhooks/{id}",
@@ -553,9 +578,15 @@ pub(crate) async fn update(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Admin)?;
-    let current = find(&state, &id).await?;
+    let webhook = find(&state, &id).await?;
     let body = super::json_body(body, &super::limits::WEBHOOK)?;
-    let parsed = parse(&state, &body, Some(&current)).await?;
+    let url = state
+        .store
+        .webhook_secrets(&state.master_key, &id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no webhook {id}")))?
+        .url;
+    let parsed = parse(&state, &body, Some(&Current { webhook, url })).await?;
     let updated = state
         .store
         .update_webhook(

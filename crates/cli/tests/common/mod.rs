@@ -187,8 +187,9 @@ pub fn secdo_network(key: &str, source_ip: &str, event_id: &str) -> serde_json::
     })
 }
 
-/// Runs an image tool, failing the test with what to install when it is missing.
-pub fn tool(program: &str, args: &[&str], package: &str) {
+/// Runs an image tool, failing the test with what to install when it is missing; its
+/// standard output.
+pub fn tool(program: &str, args: &[&str], package: &str) -> Vec<u8> {
     let output = std::process::Command::new(program)
         .args(args)
         .env("TZ", "UTC")
@@ -203,6 +204,7 @@ pub fn tool(program: &str, args: &[&str], package: &str) {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+    output.stdout
 }
 
 /// Sector where [`disk_image`]'s Linux partition starts, and its size in sectors.

@@ -170,8 +170,15 @@ impl Store {
     }
 
     /// Starts a transaction; stage results and job state change together in one.
+    ///
+    /// On SQLite it begins `IMMEDIATE`, taking the write lock at once (waiting up to the busy
+    /// timeout for another writer): a deferred transaction that reads and then writes fails
+    /// at once with SQLITE_BUSY, without waiting, when another connection wrote in between.
     pub async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
-        Ok(self.pool.begin().await?)
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
     }
 
     /// Checks the database answers.

@@ -231,6 +231,16 @@ fn assert_failed_cleanly(d: &Value, expected: &[&str]) {
     assert!(d["evidence"].as_array().unwrap().is_empty());
 }
 
+/// Asserts the cleanup record deleted exactly `ids` and no snapshot of Riposte's is left
+/// in the account.
+async fn assert_cleaned_up(d: &Value, config: &riposte_aws::SdkConfig, ids: &[String]) {
+    let mut expected = ids.to_vec();
+    expected.sort();
+    assert_eq!(deleted_snapshots(d), expected);
+    let left = riposte_snapshots(config).await;
+    assert!(left.is_empty(), "{left:#?}");
+}
+
 /// The snapshot ids a cleanup record says it deleted, sorted.
 fn deleted_snapshots(d: &Value) -> Vec<String> {
     let mut deleted: Vec<String> =
@@ -429,15 +439,7 @@ async fn a_guardduty_alert_about_an_ec2_instance_is_triaged_from_its_own_snapsho
         .position(|a| a == "acquisition.snapshots_cleaned")
         .expect("cleanup recorded");
     assert!(made < cleaned, "{actions:?}");
-    let mut expected = snapshot_ids.clone();
-    expected.sort();
-    assert_eq!(deleted_snapshots(&d), expected);
-    // No snapshot Riposte made is left in the account.
-    assert!(
-        riposte_snapshots(&config).await.is_empty(),
-        "{:#?}",
-        riposte_snapshots(&config).await
-    );
+    assert_cleaned_up(&d, &config, &snapshot_ids).await;
     for id in &snapshot_ids {
         assert!(!snapshot_exists(&config, id).await, "{id} still exists");
     }
@@ -859,14 +861,7 @@ async fn a_server_killed_while_reading_snapshots_reuses_them_after_restart_and_l
             .map(|id| (id.clone(), true))
             .collect::<Vec<_>>()
     );
-    let mut expected = made_ids.clone();
-    expected.sort();
-    assert_eq!(deleted_snapshots(&d), expected);
-    assert!(
-        riposte_snapshots(&config).await.is_empty(),
-        "{:#?}",
-        riposte_snapshots(&config).await
-    );
+    assert_cleaned_up(&d, &config, &made_ids).await;
     // Collected once, the collect job run twice.
     let items = d["evidence"]
         .as_array()

@@ -509,7 +509,7 @@ impl Store {
             }
             let rows = q.fetch_all(self.pool()).await?;
             let exhausted = (rows.len() as i64) < QUERY_BATCH;
-            for r in &rows {
+            for (n, r) in rows.iter().enumerate() {
                 examined += 1;
                 let inv: String = r.try_get("investigation_id")?;
                 let seq: i64 = r.try_get("seq")?;
@@ -527,13 +527,12 @@ impl Store {
                         event,
                     });
                     if events.len() == limit {
-                        // More may follow: read on from here.
-                        let next = cursor.as_ref().map(|(k, i, s)| format!("{k}.{i}.{s}"));
-                        let last_row = exhausted && std::ptr::eq(r, rows.last().unwrap_or(r));
+                        // More may follow unless this was the last row there is.
+                        let more = !(exhausted && n + 1 == rows.len());
                         return Ok(EventHits {
                             events,
                             examined,
-                            next_cursor: if last_row { None } else { next },
+                            next_cursor: cursor.as_ref().filter(|_| more).map(hit_cursor),
                         });
                     }
                 }
@@ -549,7 +548,7 @@ impl Store {
                 return Ok(EventHits {
                     events,
                     examined,
-                    next_cursor: cursor.map(|(k, i, s)| format!("{k}.{i}.{s}")),
+                    next_cursor: cursor.as_ref().map(hit_cursor),
                 });
             }
         }
@@ -570,6 +569,11 @@ impl Store {
             _ => SearchPlan::Scan,
         })
     }
+}
+
+/// The cursor of an event query after the row at `(sort key, investigation, seq)`.
+fn hit_cursor((k, inv, s): &(i64, String, i64)) -> String {
+    format!("{k}.{inv}.{s}")
 }
 
 fn parse_hit_cursor(cursor: &str) -> Result<(i64, String, i64)> {

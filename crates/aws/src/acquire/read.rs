@@ -90,22 +90,24 @@ pub fn read_snapshots(
         let timeline = timeline_path(index, volume);
         let mut duplicates = Vec::new();
         let mut report = acquire_opened_image(&image, options, &mut |item, reader| {
+            // Only a later volume's filesystem timeline is handed over under another name.
             let renamed;
-            let mut item_here = AcquiredItem {
-                original_path: item.original_path,
-                modified: item.modified,
-                image: item.image.clone(),
-                local: item.local,
+            let item = if item.original_path == FILESYSTEM_TIMELINE && index > 0 {
+                renamed = AcquiredItem {
+                    original_path: &timeline,
+                    modified: item.modified,
+                    image: item.image.clone(),
+                    local: item.local,
+                };
+                &renamed
+            } else {
+                item
             };
-            if item.original_path == FILESYSTEM_TIMELINE {
-                renamed = timeline.clone();
-                item_here.original_path = &renamed;
-            }
-            if !seen.insert(item_here.original_path.to_string()) {
-                duplicates.push(item_here.original_path.to_string());
+            if !seen.insert(item.original_path.to_string()) {
+                duplicates.push(item.original_path.to_string());
                 return Ok(());
             }
-            visit(volume, &item_here, reader)
+            visit(volume, item, reader)
         })
         .map_err(|source| SnapshotReadError::Read {
             snapshot_id: volume.snapshot_id.clone(),

@@ -72,6 +72,12 @@ pub struct DetectionArgs {
     /// README's "Verdict" section).
     #[arg(long, env = "RIPOSTE_VERDICT_POLICY", value_name = "FILE")]
     pub verdict_policy: Option<PathBuf>,
+    /// Memory for detecting over one timeline, in MiB: events stream through the
+    /// detectors, and the heuristics' window of candidate events and the story's
+    /// process/logon/connection events each get a fifth of it, whatever the number of
+    /// events (see the README's "Detection at scale").
+    #[arg(long, env = "RIPOSTE_MEMORY_BUDGET_MB", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(64..))]
+    pub memory_budget_mb: u64,
 }
 
 impl DetectionArgs {
@@ -101,7 +107,9 @@ impl DetectionArgs {
     /// The detection engine: the built-in detectors, the Sigma rules, the YARA rules and
     /// the IOC feeds chosen.
     pub fn engine(&self) -> Result<DetectionEngine> {
-        let mut engine = DetectionEngine::new();
+        let budget = usize::try_from(self.memory_budget_mb << 20).unwrap_or(usize::MAX);
+        let mut engine =
+            DetectionEngine::new().with_limits(riposte_detect::Limits::for_budget(budget));
         if let Some(sigma) = self.sigma()? {
             engine = engine.with(sigma);
         }

@@ -6,6 +6,7 @@
 //! (`ebs-snapshot:REGION/snap-…`) or an object in S3 (`s3://bucket/key`), printing a
 //! report.
 
+use crate::spill::{SpillWriter, SpilledTimeline};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use riposte_acquire::FILESYSTEM_TIMELINE;
@@ -13,11 +14,12 @@ use riposte_artifacts::ArtifactContext;
 use riposte_detect::CollectedFile;
 use riposte_model::{Alarm, Event, EvidenceItem, Provenance, VerdictSummary};
 use riposte_worker::pipeline::{
-    ArtifactStats, acquire_options, detect, order_artifacts, order_events, parse_artifact,
+    ArtifactStats, Detected, acquire_options, detect_stream, order_artifacts, parse_artifact_with,
     qualify_verdict,
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Options of `investigate`.
@@ -82,8 +84,9 @@ pub(crate) struct Report {
     alert: Option<serde_json::Value>,
     /// Correlation with the alert, causality chains, scope.
     story: riposte_model::InvestigationStory,
+    /// The events the text report shows (the first of each alarm, the correlated ones).
     #[serde(skip)]
-    timeline: Vec<Event>,
+    shown: BTreeMap<u64, Event>,
 }
 
 /// Hashes what passes through it, so a file is hashed and parsed in one streaming pass.
@@ -111,7 +114,8 @@ struct Parsed {
     content: PathBuf,
     sha256: String,
     size: u64,
-    events: Vec<Event>,
+    /// Its events' places in the spilled timeline.
+    spilled: std::ops::Range<u32>,
     stats: ArtifactStats,
 }
 
@@ -235,8 +239,8 @@ pub(crate) struct Gathered {
     artifacts: Vec<ArtifactReport>,
     /// What the acquisition found, selected and left out.
     acquisition: riposte_acquire::AcquisitionReport,
-    /// Events ordered by time, untimed last.
-    pub(crate) events: Vec<Event>,
+    /// The events on local disk, read back in timeline order.
+    pub(crate) timeline: SpilledTimeline,
     /// Every collected file, with its local content, for the file detectors.
     pub(crate) files: Vec<CollectedFile>,
     /// Holds the package or image entries `files` point into until the report is built.
@@ -300,19 +304,45 @@ pub(crate) fn build_report(
         host,
         artifacts,
         acquisition,
-        events,
+        mut timeline,
         files,
         _scratch,
     } = gather(evidence, host, full)?;
     let engine = detection.engine()?;
     let policy = detection.verdict_policy()?;
-    let (alarms, mut verdict) = detect(&engine, &events, &files, &policy);
+    let Detected {
+        alarms,
+        mut verdict,
+        story,
+        events,
+    } = detect_stream(
+        &engine,
+        &mut timeline,
+        &files,
+        &policy,
+        alert,
+        &detection.correlation(),
+    )?;
     let mut summary = acquisition.summary();
     if let Evidence::Snapshots(cloud) = evidence {
         summary.snapshots = cloud.volumes.clone();
     }
     qualify_verdict(&mut verdict, &host, &summary);
-    let story = riposte_worker::pipeline::story(&alarms, &events, alert, &detection.correlation());
+    let mut shown = BTreeMap::new();
+    let listed = alarms
+        .iter()
+        .flat_map(|a| a.event_refs.iter().take(3))
+        .chain(
+            story
+                .correlation
+                .iter()
+                .flat_map(|c| c.events.iter().take(10).map(|e| &e.event)),
+        );
+    for &id in listed {
+        if let Some(e) = timeline.get(id)? {
+            shown.insert(id, e);
+        }
+    }
     let alert = alert.map(crate::alert::without_raw).transpose()?;
     Ok(Report {
         host,
@@ -322,12 +352,12 @@ pub(crate) fn build_report(
         acquisition: summary,
         skipped: acquisition.skipped,
         artifacts,
-        events: events.len(),
+        events: usize::try_from(events).unwrap_or(usize::MAX),
         alarms,
         verdict,
         alert,
         story,
-        timeline: events,
+        shown,
     })
 }
 
@@ -375,6 +405,7 @@ pub(crate) fn gather(evidence: &Evidence, host: Option<String>, full: bool) -> R
     );
     progress.enable_steady_tick(std::time::Duration::from_millis(200));
     let mut parsed: Vec<Parsed> = Vec::new();
+    let mut spill = SpillWriter::new()?;
     let mut copied = 0u64;
     let mut visit = |item: &riposte_acquire::AcquiredItem<'_>,
                      content: &mut dyn std::io::Read|
@@ -404,7 +435,8 @@ pub(crate) fn gather(evidence: &Evidence, host: Option<String>, full: bool) -> R
             hasher: Sha256::new(),
             size: 0,
         };
-        let (events, stats) = parse_artifact(&ctx, &mut reader);
+        let first = spill.len();
+        let stats = parse_artifact_with(&ctx, &mut reader, &mut |e| spill.push(&e));
         // Parsers may stop early on a broken stream; hash the rest so the digest covers the whole file.
         std::io::copy(&mut reader, &mut std::io::sink())?;
         copied += reader.size;
@@ -422,7 +454,7 @@ pub(crate) fn gather(evidence: &Evidence, host: Option<String>, full: bool) -> R
             content: local,
             sha256: hex::encode(reader.hasher.finalize()),
             size: reader.size,
-            events,
+            spilled: first..spill.len(),
             stats,
         });
         Ok(())
@@ -457,10 +489,9 @@ pub(crate) fn gather(evidence: &Evidence, host: Option<String>, full: bool) -> R
     order_artifacts(&mut parsed, |p| p.original_path.as_str());
     let investigation_id = riposte_model::InvestigationId::new();
     let mut artifacts = Vec::with_capacity(parsed.len());
-    let mut events = Vec::new();
     let mut files = Vec::with_capacity(parsed.len());
-    for mut p in parsed {
-        events.append(&mut p.events);
+    let ranges: Vec<std::ops::Range<u32>> = parsed.iter().map(|p| p.spilled.clone()).collect();
+    for p in parsed {
         if p.original_path != FILESYSTEM_TIMELINE {
             files.push(CollectedFile {
                 item: EvidenceItem {
@@ -490,12 +521,12 @@ pub(crate) fn gather(evidence: &Evidence, host: Option<String>, full: bool) -> R
             stats: p.stats,
         });
     }
-    order_events(&mut events);
+    let timeline = spill.finish(&ranges)?;
     Ok(Gathered {
         host,
         artifacts,
         acquisition,
-        events,
+        timeline,
         files,
         _scratch: scratch,
     })
@@ -613,8 +644,8 @@ fn print_text(r: &Report) {
                     format!("({})", mitre.join(", "))
                 }
             );
-            for &i in a.event_refs.iter().take(3) {
-                if let Some(e) = r.timeline.get(i as usize) {
+            for i in a.event_refs.iter().take(3) {
+                if let Some(e) = r.shown.get(i) {
                     let time = e
                         .time
                         .map(|t| t.to_rfc3339())
@@ -669,8 +700,8 @@ fn print_story(r: &Report) {
         );
         for e in c.events.iter().take(10) {
             let message = r
-                .timeline
-                .get(e.event as usize)
+                .shown
+                .get(&e.event)
                 .map(|ev| ev.message.as_str())
                 .unwrap_or("");
             let matched: Vec<String> = e

@@ -10,6 +10,7 @@ mod investigate;
 mod query;
 mod respond;
 mod serve;
+mod spill;
 mod timeline;
 
 use anyhow::Result;

@@ -3,6 +3,7 @@
 //! as JSON lines or CSV, so analysts can load it into Timesketch or a spreadsheet.
 
 use crate::investigate::gather;
+use crate::spill::SpilledTimeline;
 use anyhow::Result;
 use clap::Args;
 use riposte_model::{Action, Event};
@@ -145,24 +146,44 @@ fn csv_row(e: &Event) -> Vec<String> {
     row
 }
 
-/// Writes events in the given format (`jsonl` or `csv`).
-pub fn write_timeline(events: &[Event], format: &str, out: impl Write) -> Result<()> {
+/// Writes the timeline, in timeline order, as CSV or JSON lines.
+pub(crate) fn write_timeline(
+    timeline: &SpilledTimeline,
+    format: &str,
+    out: impl Write,
+) -> Result<()> {
+    let mut failed: Option<anyhow::Error> = None;
     if format == "csv" {
         let mut w = csv::Writer::from_writer(out);
         w.write_record(CSV_HEADER)?;
-        for e in events {
-            w.write_record(csv_row(e))?;
-        }
+        timeline.for_each_batch(1024, &mut |batch| {
+            for e in batch.events {
+                if failed.is_none()
+                    && let Err(err) = w.write_record(csv_row(e))
+                {
+                    failed = Some(err.into());
+                }
+            }
+        })?;
         w.flush()?;
     } else {
         let mut out = std::io::BufWriter::new(out);
-        for e in events {
-            serde_json::to_writer(&mut out, &timesketch_json(e))?;
-            out.write_all(b"\n")?;
-        }
+        timeline.for_each_batch(1024, &mut |batch| {
+            for e in batch.events {
+                if failed.is_some() {
+                    return;
+                }
+                let written = serde_json::to_writer(&mut out, &timesketch_json(e))
+                    .map_err(anyhow::Error::from)
+                    .and_then(|()| Ok(out.write_all(b"\n")?));
+                if let Err(err) = written {
+                    failed = Some(err);
+                }
+            }
+        })?;
         out.flush()?;
     }
-    Ok(())
+    failed.map_or(Ok(()), Err)
 }
 
 /// Runs `timeline`.
@@ -170,7 +191,7 @@ pub async fn run(args: TimelineArgs) -> Result<()> {
     let evidence = crate::investigate::Evidence::from_argument(&args.path).await?;
     tokio::task::spawn_blocking(move || {
         let gathered = gather(&evidence, args.host, args.full)?;
-        write_timeline(&gathered.events, &args.format, std::io::stdout().lock())
+        write_timeline(&gathered.timeline, &args.format, std::io::stdout().lock())
     })
     .await?
 }

@@ -12,7 +12,7 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use riposte_artifacts::{ArtifactContext, ArtifactParser, Evtx};
-use riposte_detect::{Detector, Sigma, SigmaRules};
+use riposte_detect::{Sigma, SigmaRules, StreamDetector};
 use riposte_model::Event;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};

@@ -13,7 +13,7 @@
 //! chain listing every alarm that ends on it.
 
 mod context;
-mod index;
+pub(crate) mod index;
 mod lineage;
 mod node;
 

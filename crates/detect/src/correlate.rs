@@ -37,44 +37,106 @@ impl Default for CorrelationConfig {
 /// The events of `events` inside the alert's window that share one of its observables,
 /// sorted by time, each with what it shares. Positions index `events`.
 pub fn correlate(alert: &Alert, events: &[Event], config: &CorrelationConfig) -> Correlation {
-    let (from, to) = window(alert, config);
-    let wanted = Wanted::new(alert);
-    let mut found: Vec<(u32, CorrelatedEvent)> = Vec::new();
-    let mut total = 0u64;
-    if !wanted.is_empty() {
-        for (pos, event) in events.iter().enumerate() {
-            let Some(time) = event.time.filter(|t| (from..=to).contains(t)) else {
-                continue;
-            };
-            let matched = wanted.matches(event);
-            if matched.is_empty() {
-                continue;
-            }
-            total += 1;
-            let score = matched.iter().map(|m| weight(m.observable)).sum();
-            found.push((
-                score,
-                CorrelatedEvent {
-                    event: pos as u64,
-                    time: Some(time),
-                    matched,
-                },
-            ));
+    let mut correlator = Correlator::new(alert, config);
+    for (pos, event) in events.iter().enumerate() {
+        correlator.observe(pos as u64, event);
+    }
+    correlator.finish().0
+}
+
+/// The correlation computed as events pass (in timeline order), keeping at most twice
+/// `max_events` candidates (and their events, without raw records) at any time.
+pub(crate) struct Correlator {
+    wanted: Wanted,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    alert_time: DateTime<Utc>,
+    max: usize,
+    total: u64,
+    /// (score, arrival, match, event).
+    found: Vec<(u32, u64, CorrelatedEvent, Event)>,
+}
+
+impl Correlator {
+    pub(crate) fn new(alert: &Alert, config: &CorrelationConfig) -> Self {
+        let (from, to) = window(alert, config);
+        Correlator {
+            wanted: Wanted::new(alert),
+            from,
+            to,
+            alert_time: alert.time,
+            max: config.max_events,
+            total: 0,
+            found: Vec::new(),
         }
     }
-    if found.len() > config.max_events {
-        let distance =
-            |c: &CorrelatedEvent| c.time.map_or(TimeDelta::MAX, |t| (t - alert.time).abs());
-        found.sort_by(|(sa, a), (sb, b)| sb.cmp(sa).then(distance(a).cmp(&distance(b))));
-        found.truncate(config.max_events);
+
+    /// Compares one event (with its id) with the alert.
+    pub(crate) fn observe(&mut self, id: u64, event: &Event) {
+        if self.wanted.is_empty() {
+            return;
+        }
+        let Some(time) = event.time.filter(|t| (self.from..=self.to).contains(t)) else {
+            return;
+        };
+        let matched = self.wanted.matches(event);
+        if matched.is_empty() {
+            return;
+        }
+        let score = matched.iter().map(|m| weight(m.observable)).sum();
+        let arrival = self.total;
+        self.total += 1;
+        self.found.push((
+            score,
+            arrival,
+            CorrelatedEvent {
+                event: id,
+                time: Some(time),
+                matched,
+            },
+            crate::engine::without_raw(event),
+        ));
+        if self.found.len() >= self.max.saturating_mul(2).max(64) {
+            self.keep_strongest();
+        }
     }
-    let mut kept: Vec<CorrelatedEvent> = found.into_iter().map(|(_, c)| c).collect();
-    kept.sort_by_key(|c| (c.time, c.event));
-    Correlation {
-        from: Some(from),
-        to: Some(to),
-        total,
-        events: kept,
+
+    /// Keeps the `max` strongest matches: highest score, then nearest the alert, then
+    /// first seen.
+    fn keep_strongest(&mut self) {
+        if self.found.len() <= self.max {
+            return;
+        }
+        let alert_time = self.alert_time;
+        let distance =
+            |c: &CorrelatedEvent| c.time.map_or(TimeDelta::MAX, |t| (t - alert_time).abs());
+        self.found.sort_by(|(sa, aa, a, _), (sb, ab, b, _)| {
+            sb.cmp(sa)
+                .then(distance(a).cmp(&distance(b)))
+                .then(aa.cmp(ab))
+        });
+        self.found.truncate(self.max);
+    }
+
+    /// The correlation, and the correlated events by id.
+    pub(crate) fn finish(mut self) -> (Correlation, Vec<(u64, Event)>) {
+        self.keep_strongest();
+        self.found.sort_by_key(|(_, _, c, _)| (c.time, c.event));
+        let mut events = Vec::with_capacity(self.found.len());
+        let mut kept = Vec::with_capacity(self.found.len());
+        for (_, _, c, e) in self.found {
+            events.push((c.event, e));
+            kept.push(c);
+        }
+        (
+            Correlation {
+                from: Some(self.from),
+                to: Some(self.to),
+                total: self.total,
+                events: kept,
+            },
+            events,
+        )
     }
 }
 

@@ -1,10 +1,13 @@
 //! Detections over an investigation's timeline events, and the verdict they lead to.
 //!
-//! Every detector is one module implementing [`Detector`] and is registered in
-//! [`detectors`]; [`run_detectors`] runs them all. Detectors read normalized
+//! Every heuristic is one module implementing [`Detector`] and is registered in
+//! [`detectors`]; [`run_detectors`] runs them all over a slice. Detectors read normalized
 //! [`Event`]s (attributes such as `remote_ip`, `cmd`, `stage`) and return [`Alarm`]s whose
 //! `event_refs` are 0-based positions in the slice they were given. [`VerdictPolicy`]
 //! turns the alarms into a [`riposte_model::VerdictSummary`].
+//!
+//! An investigation's timeline is not held in memory: the [`DetectionEngine`] streams it
+//! ([`engine`]), and [`story::StoryBuilder`] draws the story from the events it needs.
 //!
 //! Around the alarms: [`correlate`] links the alert to the events sharing its observables,
 //! [`chains`] walks each alarm's events back to their root cause, and [`scope`] lists the
@@ -17,16 +20,19 @@ use riposte_model::{Alarm, Event, MitreTechnique};
 
 pub mod chain;
 pub mod correlate;
+pub mod engine;
 mod files;
 mod heuristics;
 pub mod ioc;
 mod observe;
 pub mod scope;
 pub mod sigma;
+pub mod story;
 pub mod verdict;
 
 pub use chain::chains;
 pub use correlate::{CorrelationConfig, correlate};
+pub use engine::{Batch, EngineRun, Limits, Pass, StreamDetector};
 pub use files::{CollectedFile, FileDetector};
 pub use heuristics::credential_access::CredentialAccess;
 pub use heuristics::cryptominer::Cryptominer;
@@ -42,13 +48,26 @@ pub use scope::scope;
 pub use sigma::{LoadReport, Sigma, SigmaError, SigmaRules};
 pub use verdict::{PolicyError, SeverityWeights, VerdictPolicy};
 
-/// A detection: reads the whole event list and reports what it finds.
+/// A heuristic: reads the events it wants, in timeline order, and reports what it finds.
+/// The engine keeps only the events some heuristic wants, so `wants` must accept every
+/// event `detect` may look at (and should accept little else: it is the memory cost).
 pub trait Detector: Send + Sync {
     /// Short stable name (e.g. `ssh_bruteforce`).
     fn name(&self) -> &'static str;
+    /// Whether `detect` may read this event.
+    fn wants(&self, event: &Event) -> bool;
     /// Alarms over `events`; their `event_refs` index into `events`.
     fn detect(&self, events: &[Event]) -> Vec<Alarm>;
+    /// A streaming pass, for a detector that keeps bounded state of its own (a sliding
+    /// window, counters) instead of the events it wants; `None` (the default): the engine
+    /// keeps the wanted events in its window and calls `detect`.
+    fn stream(&self) -> Option<Box<dyn Pass + '_>> {
+        None
+    }
 }
+
+/// Events per batch when a slice is run through the engine.
+const BATCH: usize = 4096;
 
 static DETECTORS: &[&dyn Detector] = &[
     &SshBruteForce::DEFAULT, //
@@ -77,8 +96,9 @@ pub fn run_detectors(events: &[Event]) -> Vec<Alarm> {
 /// takes seconds) and share it.
 #[derive(Default)]
 pub struct DetectionEngine {
-    configured: Vec<Box<dyn Detector>>,
+    configured: Vec<Box<dyn StreamDetector>>,
     file_detectors: Vec<Box<dyn FileDetector>>,
+    limits: Limits,
 }
 
 impl DetectionEngine {
@@ -88,9 +108,25 @@ impl DetectionEngine {
     }
 
     /// Adds a configured detector, run after the registered ones (builder style).
-    pub fn with(mut self, detector: impl Detector + 'static) -> Self {
+    pub fn with(mut self, detector: impl StreamDetector + 'static) -> Self {
         self.configured.push(Box::new(detector));
         self
+    }
+
+    /// Sets the memory bounds of a pass (builder style).
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The memory bounds of a pass.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Starts a pass over one timeline: feed it the events in timeline order.
+    pub fn start(&self) -> EngineRun<'_> {
+        EngineRun::new(&self.configured, self.limits)
     }
 
     /// Adds a detector over collected files (builder style).
@@ -99,12 +135,16 @@ impl DetectionEngine {
         self
     }
 
-    /// Alarms of the registered detectors ([`run_detectors`]), then of the configured
-    /// ones in the order they were added.
+    /// One pass over `events` (in timeline order), references being positions in it:
+    /// alarms of the registered detectors, then of the configured ones in the order they
+    /// were added.
     pub fn run(&self, events: &[Event]) -> Vec<Alarm> {
-        let mut alarms = run_detectors(events);
-        alarms.extend(self.configured.iter().flat_map(|d| d.detect(events)));
-        alarms
+        let mut run = self.start();
+        let ids: Vec<u64> = (0..events.len() as u64).collect();
+        for (ids, events) in ids.chunks(BATCH).zip(events.chunks(BATCH)) {
+            run.observe(Batch::new(ids, events));
+        }
+        run.finish()
     }
 
     /// Whether any file detector is configured (else collected files need not be listed).

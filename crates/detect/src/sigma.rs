@@ -167,7 +167,7 @@ pub fn bundled_dir(configured: Option<&Path>) -> Result<PathBuf, SigmaError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{DetectionEngine, Detector};
+    use crate::{DetectionEngine, StreamDetector};
     use riposte_model::{Action, Event, EventOrigin};
 
     const RULES: &str = r#"

@@ -20,7 +20,7 @@
 use chrono::{TimeZone, Utc};
 use riposte_artifacts::{ArtifactContext, open_artifact, parser_for};
 use riposte_detect::chain::MAX_DEPTH;
-use riposte_detect::{Detector, ShellHistory, Sigma, SigmaRules, chains, scope};
+use riposte_detect::{Detector, ShellHistory, Sigma, SigmaRules, StreamDetector, chains, scope};
 use riposte_model::{
     Alarm, CausalityChain, Correlation, Event, IpLocality, LinkKind, LinkRelation, OriginKind,
     Severity,
@@ -461,18 +461,7 @@ fn scope_lists_hosts_users_addresses_files_and_processes() {
 #[test]
 fn every_corpus_sample_chains_within_bounds() {
     // Every EVTX sample, every event an alarm: no panic, bounded, links end on the event.
-    let mut files = Vec::new();
-    let mut stack = vec![corpus().join("evtx")];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).expect("readable") {
-            let path = entry.expect("an entry").path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|x| x == "evtx") {
-                files.push(path);
-            }
-        }
-    }
+    let files = evtx_samples();
     assert!(files.len() > 200, "{} samples", files.len());
     let (mut total, mut with_logon, mut remote) = (0, 0, 0);
     for path in files {
@@ -551,4 +540,113 @@ type=EXECVE msg=audit(1700000030.000:13): argc=1 a0=\"/tmp/miner\"
     assert_eq!(chain.context.len(), 1);
     assert_eq!(chain.context[0].event, Some(curl));
     assert_eq!(chain.context[0].link, Some(3));
+}
+
+/// The story drawn from a stream (the chain events kept as they pass, the alarms' events
+/// fetched at the end) is the story over the whole timeline, on every EVTX sample.
+#[test]
+fn the_streamed_story_is_the_story_over_the_whole_timeline() {
+    use riposte_detect::story::StoryBuilder;
+    use riposte_detect::{Batch, CorrelationConfig, correlate};
+    let mut files = evtx_samples();
+    files.sort();
+    let mut chained = 0;
+    for path in files {
+        let bytes = std::fs::read(&path).expect("readable");
+        let mut events = parse(bytes, "x.evtx", "h", None);
+        events.sort_by_key(|e| e.time.map_or(i64::MAX, |t| t.timestamp_micros()));
+        // Every seventh event an alarm, and an alert about the user of the middle one.
+        let alarms: Vec<Alarm> = (0..events.len() as u64)
+            .step_by(7)
+            .map(|i| alarm_on("every seventh", vec![i]))
+            .collect();
+        let mut alert = guardduty_alert();
+        alert.observables = Default::default();
+        if let Some(middle) = events.get(events.len() / 2) {
+            alert.time = middle.time.unwrap_or(alert.time);
+            alert.observables.username = middle.attr("username").map(str::to_string);
+        }
+        let config = CorrelationConfig::default();
+        let whole_correlation = correlate(&alert, &events, &config);
+        let whole_chains = chains(&alarms, &events);
+        let whole_scope = scope(&alarms, &events, &whole_chains, &whole_correlation);
+
+        let mut builder = StoryBuilder::new(Some(&alert), &config, usize::MAX);
+        let ids: Vec<u64> = (0..events.len() as u64).collect();
+        for (ids, chunk) in ids.chunks(100).zip(events.chunks(100)) {
+            builder.observe(Batch::new(ids, chunk));
+        }
+        let streamed = builder
+            .finish(&alarms, |wanted| {
+                Ok::<_, ()>(
+                    wanted
+                        .iter()
+                        .map(|&id| (id, events[id as usize].clone()))
+                        .collect(),
+                )
+            })
+            .expect("fetched");
+        let json = |v: &dyn erased::Json| v.value();
+        assert_eq!(
+            json(&whole_chains),
+            json(&streamed.chains),
+            "{}",
+            path.display()
+        );
+        assert_eq!(
+            json(&whole_scope),
+            json(&streamed.scope),
+            "{}",
+            path.display()
+        );
+        assert_eq!(
+            json(&whole_correlation),
+            json(streamed.correlation.as_ref().expect("an alert")),
+            "{}",
+            path.display()
+        );
+        chained += whole_chains.len();
+    }
+    assert!(chained > 100, "{chained} chains compared");
+}
+
+/// Every EVTX sample of the corpus.
+fn evtx_samples() -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![corpus().join("evtx")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("readable") {
+            let path = entry.expect("an entry").path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|x| x == "evtx") {
+                files.push(path);
+            }
+        }
+    }
+    files
+}
+
+/// A real GuardDuty finding (its observables are replaced by the tests).
+fn guardduty_alert() -> riposte_model::Alert {
+    let path = corpus().join("alerts/guardduty/panther-ec2-sshbruteforce.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let json: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    let parser = riposte_sources::parser(riposte_model::AlertSource::GuardDuty).expect("a parser");
+    parser
+        .parse(&json, Utc::now())
+        .expect("the sample parses")
+        .remove(0)
+}
+
+mod erased {
+    /// Anything serializable, compared as JSON.
+    pub trait Json {
+        fn value(&self) -> serde_json::Value;
+    }
+    impl<T: serde::Serialize> Json for T {
+        fn value(&self) -> serde_json::Value {
+            serde_json::to_value(self).expect("serializable")
+        }
+    }
 }

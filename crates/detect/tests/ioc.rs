@@ -7,7 +7,7 @@
 //! MISP event the attributes (events and objects) by type and `to_ids`, per LOKI list the
 //! non-comment lines by hash length or IPv4/domain shape.
 
-use riposte_detect::Detector;
+use riposte_detect::StreamDetector;
 use riposte_detect::ioc::{
     Import, IocDetector, IocDetectorConfig, IocImporter, IocKind, IocSet, MispImporter, importer,
 };

@@ -7,7 +7,7 @@
 
 use riposte_artifacts::{ArtifactContext, open_artifact, parser_for};
 use riposte_detect::sigma::UnsupportedReason;
-use riposte_detect::{Detector, Sigma, SigmaRules, VerdictPolicy};
+use riposte_detect::{Sigma, SigmaRules, StreamDetector, VerdictPolicy};
 use riposte_model::{Event, Severity, Verdict};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};

@@ -37,10 +37,11 @@ pub struct TimelineQuery {
     pub limit: Option<i64>,
 }
 
-/// An event with its position in the investigation (what alarms' `event_refs` point at).
+/// An event with its stored id in the investigation (what alarms' `event_refs` point at).
 #[derive(Debug, Clone, Serialize)]
 pub struct TimelineEvent {
-    /// Position in the investigation's event list.
+    /// Stored id: the event's number in the order artifacts were read (by original path,
+    /// then record); the timeline is ordered by time, then this id.
     pub seq: u64,
     /// The event.
     #[serde(flatten)]
@@ -181,18 +182,86 @@ impl Store {
         )
     }
 
-    /// All events of an investigation in position order (for detection).
+    /// All events of an investigation in timeline order (tests and small exports; detection
+    /// streams with [`Store::events_after`]).
     pub async fn all_events(conn: &mut Conn, inv: InvestigationId) -> Result<Vec<Event>> {
-        let rows = sqlx::query("SELECT body FROM events WHERE investigation_id = $1 ORDER BY seq")
-            .bind(inv.to_string())
-            .fetch_all(&mut *conn)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT body FROM events WHERE investigation_id = $1 ORDER BY sort_us, seq",
+        )
+        .bind(inv.to_string())
+        .fetch_all(&mut *conn)
+        .await?;
         rows.iter()
             .map(|r| {
                 let body: String = r.try_get("body")?;
                 serde_json::from_str(&body).map_err(|e| corrupt("events.body", e))
             })
             .collect()
+    }
+
+    /// Up to `limit` events of an investigation in timeline order (time, untimed last,
+    /// then stored id) after the position `after` (`(sort key, seq)` of the last event
+    /// read; `None` from the start), each as `(seq, sort key, event)`. Walks the timeline
+    /// index, so reading a whole timeline page by page costs one pass.
+    pub async fn events_after(
+        conn: &mut Conn,
+        inv: InvestigationId,
+        after: Option<(i64, u64)>,
+        limit: usize,
+    ) -> Result<Vec<(u64, i64, Event)>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let query = match after {
+            None => sqlx::query(
+                "SELECT seq, sort_us, body FROM events WHERE investigation_id = $1 ORDER BY sort_us, seq LIMIT $2",
+            )
+            .bind(inv.to_string())
+            .bind(limit),
+            Some((sort, seq)) => sqlx::query(
+                "SELECT seq, sort_us, body FROM events WHERE investigation_id = $1 AND (sort_us, seq) > ($2, $3) ORDER BY sort_us, seq LIMIT $4",
+            )
+            .bind(inv.to_string())
+            .bind(sort)
+            .bind(seq as i64)
+            .bind(limit),
+        };
+        let rows = query.fetch_all(&mut *conn).await?;
+        rows.iter()
+            .map(|r| {
+                let seq: i64 = r.try_get("seq")?;
+                let sort: i64 = r.try_get("sort_us")?;
+                let body: String = r.try_get("body")?;
+                let event = serde_json::from_str(&body).map_err(|e| corrupt("events.body", e))?;
+                Ok((seq as u64, sort, event))
+            })
+            .collect()
+    }
+
+    /// The events of an investigation with these stored ids (`seq`), those that exist.
+    pub async fn events_by_seq(
+        conn: &mut Conn,
+        inv: InvestigationId,
+        seqs: &[u64],
+    ) -> Result<Vec<(u64, Event)>> {
+        let mut out = Vec::with_capacity(seqs.len());
+        for chunk in seqs.chunks(500) {
+            let list: Vec<String> = chunk.iter().map(|s| s.to_string()).collect();
+            // Integers only: safe to inline.
+            let sql = format!(
+                "SELECT seq, body FROM events WHERE investigation_id = $1 AND seq IN ({})",
+                list.join(",")
+            );
+            let rows = sqlx::query(AssertSqlSafe(sql))
+                .bind(inv.to_string())
+                .fetch_all(&mut *conn)
+                .await?;
+            for r in &rows {
+                let seq: i64 = r.try_get("seq")?;
+                let body: String = r.try_get("body")?;
+                let event = serde_json::from_str(&body).map_err(|e| corrupt("events.body", e))?;
+                out.push((seq as u64, event));
+            }
+        }
+        Ok(out)
     }
 
     /// One page of the timeline, ordered by time (events without time last), then position.

@@ -4,7 +4,8 @@
 
 use riposte_acquire::AcquireOptions;
 use riposte_artifacts::{ArtifactContext, open_artifact, parser_for};
-use riposte_detect::{CollectedFile, DetectionEngine, VerdictPolicy};
+use riposte_detect::story::StoryBuilder;
+use riposte_detect::{Batch, CollectedFile, DetectionEngine, VerdictPolicy};
 use riposte_model::{AcquisitionSummary, Alarm, Event, Verdict, VerdictSummary};
 use serde::Serialize;
 use std::io::Read;
@@ -77,14 +78,24 @@ pub fn parse_artifact(
     ctx: &ArtifactContext,
     input: impl Read + Send,
 ) -> (Vec<Event>, ArtifactStats) {
+    let mut events = Vec::new();
+    let stats = parse_artifact_with(ctx, input, &mut |e| events.push(e));
+    (events, stats)
+}
+
+/// Parses one artifact (gunzipping it if needed), handing each event to `sink` as it is
+/// read, so an artifact of any size is never held in memory. Bad records are counted,
+/// never fatal.
+pub fn parse_artifact_with(
+    ctx: &ArtifactContext,
+    input: impl Read + Send,
+    sink: &mut dyn FnMut(Event),
+) -> ArtifactStats {
     let Some(parser) = parser_for(&ctx.original_path) else {
-        return (
-            Vec::new(),
-            ArtifactStats {
-                parser: "none".into(),
-                ..Default::default()
-            },
-        );
+        return ArtifactStats {
+            parser: "none".into(),
+            ..Default::default()
+        };
     };
     let started = std::time::Instant::now();
     let mut stats = ArtifactStats {
@@ -96,13 +107,15 @@ pub fn parse_artifact(
         Err(e) => {
             stats.errors = 1;
             stats.first_error = Some(format!("{}: cannot open: {e}", ctx.original_path));
-            return (Vec::new(), stats);
+            return stats;
         }
     };
-    let mut events = Vec::new();
     for record in parser.parse(ctx, reader) {
         match record {
-            Ok(e) => events.push(e),
+            Ok(e) => {
+                stats.events += 1;
+                sink(e);
+            }
             Err(e) => {
                 stats.errors += 1;
                 if stats.first_error.is_none() {
@@ -111,14 +124,81 @@ pub fn parse_artifact(
             }
         }
     }
-    stats.events = events.len() as u64;
     stats.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    (events, stats)
+    stats
 }
 
 /// Orders events by time (untimed last), keeping the artifacts' order among equals.
 pub fn order_events(events: &mut [Event]) {
     events.sort_by_key(|e| e.time.map(|t| t.timestamp_micros()).unwrap_or(i64::MAX));
+}
+
+/// Events per batch streamed through detection.
+pub const DETECT_BATCH: usize = 4096;
+
+/// An investigation's timeline as detection reads it: every event once, in timeline
+/// order (time, untimed last, then stored id), and single events by stored id.
+pub trait EventSource {
+    /// What reading can fail with.
+    type Error: Send;
+    /// Calls `each` with the events in timeline order, a batch at a time.
+    fn for_each_batch(&mut self, each: &mut dyn FnMut(Batch<'_>)) -> Result<(), Self::Error>;
+    /// The events of these stored ids (those that exist).
+    fn fetch(&mut self, ids: &[u64]) -> Result<Vec<(u64, Event)>, Self::Error>;
+}
+
+/// What detection concluded.
+#[derive(Debug)]
+pub struct Detected {
+    /// Alarms over the events (references are stored ids), then over the files.
+    pub alarms: Vec<Alarm>,
+    /// The verdict of the policy.
+    pub verdict: VerdictSummary,
+    /// Correlation with the alert, causality chains, scope.
+    pub story: riposte_model::InvestigationStory,
+    /// Events read.
+    pub events: u64,
+}
+
+/// Runs every detector of the engine over the timeline streamed from `source` (the
+/// file detectors over `files` at the same time, on another thread), then the verdict
+/// policy and the story. Memory is bounded by the engine's [`riposte_detect::Limits`],
+/// not by the number of events.
+pub fn detect_stream<S: EventSource>(
+    engine: &DetectionEngine,
+    source: &mut S,
+    files: &[CollectedFile],
+    policy: &VerdictPolicy,
+    alert: Option<&riposte_model::Alert>,
+    correlation: &riposte_detect::CorrelationConfig,
+) -> Result<Detected, S::Error> {
+    let mut story = StoryBuilder::new(alert, correlation, engine.limits().story_bytes);
+    let (streamed, file_alarms) = std::thread::scope(|scope| {
+        let files = scope.spawn(|| engine.run_files(files));
+        let mut run = engine.start();
+        let streamed = source.for_each_batch(&mut |batch| {
+            run.observe(batch);
+            story.observe(batch);
+        });
+        let events = run.events();
+        let alarms = run.finish();
+        // A file detector that panicked is a bug: surface it rather than lose alarms.
+        let file_alarms = files
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (streamed.map(|()| (alarms, events)), file_alarms)
+    });
+    let (mut alarms, events) = streamed?;
+    // The story reads the alarms over events; file alarms reference no event.
+    let story = story.finish(&alarms, |ids| source.fetch(ids))?;
+    alarms.extend(file_alarms);
+    let verdict = policy.decide(&alarms);
+    Ok(Detected {
+        alarms,
+        verdict,
+        story,
+        events,
+    })
 }
 
 /// Runs every detector of the engine — over the events, then over the collected files —

@@ -51,6 +51,23 @@ pub(crate) struct Index<'a> {
     fetches: HashMap<(&'a str, String), Positions>,
 }
 
+/// Whether the index may hold `e` (what [`Index::build`] looks at, and a little more):
+/// the story keeps only these events of a timeline, with the alarms' own.
+pub(crate) fn relevant(e: &Event) -> bool {
+    match evtx_id(e) {
+        Some((WinLog::Sysmon, id)) => matches!(id, "1" | "3" | "5" | "11" | "15"),
+        Some((WinLog::Security, id)) => matches!(id, "4688" | "4689" | "4624"),
+        Some(_) => false,
+        None => match e.action {
+            Action::UserLogon | Action::UserLogoff => true,
+            Action::ProcessRun | Action::UserPrivilege => {
+                e.origin.parser == "auditd" || attr(e, "cmd").is_some_and(is_fetch)
+            }
+            _ => false,
+        },
+    }
+}
+
 impl<'a> Index<'a> {
     pub fn build(events: &'a [Event]) -> Self {
         let mut ix = Index {

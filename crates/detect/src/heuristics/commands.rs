@@ -79,6 +79,11 @@ pub(crate) fn command_lines(events: &[Event]) -> impl Iterator<Item = CommandLin
     })
 }
 
+/// True when `e` carries a command line (see [`command_lines`]).
+pub(crate) fn carries_command(e: &Event) -> bool {
+    command_lines(std::slice::from_ref(e)).next().is_some()
+}
+
 /// The simple commands of a command line: split at `;`, `&`, `|`, newlines, and the
 /// parentheses and backquotes of subshells.
 pub(crate) fn segments(text: &str) -> impl Iterator<Item = &str> {

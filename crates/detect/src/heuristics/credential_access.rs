@@ -34,6 +34,7 @@
 //! shape: Low when the server refused it, Medium when it answered 2xx, High when it
 //! answered 2xx for a credentials path.
 
+use super::commands::carries_command;
 use super::commands::{Finding, Findings, Rule, Rules, Scope, techniques};
 use crate::{Detector, shorten};
 use regex::{Regex, RegexSet};
@@ -234,6 +235,18 @@ pub struct CredentialAccess;
 impl Detector for CredentialAccess {
     fn name(&self) -> &'static str {
         "credential_access"
+    }
+
+    fn wants(&self, e: &Event) -> bool {
+        carries_command(e)
+            || match e.action {
+                Action::NetworkOutgoing | Action::NetworkFailed => e
+                    .attr("remote_ip")
+                    .or_else(|| e.attr("remote_host"))
+                    .is_some_and(is_imds_host),
+                Action::NetworkIncoming => e.attr("url").or_else(|| e.attr("request")).is_some(),
+                _ => false,
+            }
     }
 
     fn detect(&self, events: &[Event]) -> Vec<Alarm> {

@@ -21,6 +21,7 @@
 //! Outside command lines: a connection whose remote host is a pool domain is High, and a
 //! file named like a miner binary on disk (a filesystem timeline) is Medium.
 
+use super::commands::carries_command;
 use super::commands::{Finding, Findings, Kind, base_name, by, command_lines, techniques};
 use crate::{Detector, shorten};
 use aho_corasick::AhoCorasick;
@@ -134,6 +135,20 @@ pub struct Cryptominer;
 impl Detector for Cryptominer {
     fn name(&self) -> &'static str {
         "cryptominer"
+    }
+
+    fn wants(&self, e: &Event) -> bool {
+        if carries_command(e) {
+            return true;
+        }
+        match e.entity {
+            EntityKind::Network => e.attr("remote_host").is_some_and(|h| pool_of(h).is_some()),
+            EntityKind::File => e
+                .attr("file_path")
+                .or_else(|| e.attr("path"))
+                .is_some_and(|p| is_miner(base_name(p))),
+            _ => false,
+        }
     }
 
     fn detect(&self, events: &[Event]) -> Vec<Alarm> {

@@ -15,6 +15,7 @@
 //!   world-writable or hidden place, Medium otherwise (developers preload test builds);
 //!   system libraries (`LD_PRELOAD=/usr/lib/…/libjemalloc.so`) raise nothing.
 
+use super::commands::carries_command;
 use super::commands::{Finding, Findings, Rule, Rules, Scope, in_staging, is_hidden, techniques};
 use crate::Detector;
 use regex::Regex;
@@ -88,6 +89,11 @@ pub struct LdPreloadHijack;
 impl Detector for LdPreloadHijack {
     fn name(&self) -> &'static str {
         "ld_preload_hijack"
+    }
+
+    fn wants(&self, e: &Event) -> bool {
+        carries_command(e)
+            || (e.action == Action::FileExists && e.attr("persistence") == Some("ld_so_preload"))
     }
 
     fn detect(&self, events: &[Event]) -> Vec<Alarm> {

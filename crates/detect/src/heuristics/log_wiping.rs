@@ -20,6 +20,7 @@
 //! megabyte. Writing a log by redirection (`job > /var/log/job.log`)
 //! is not wiping and raises nothing: only an empty or null producer counts.
 
+use super::commands::carries_command;
 use super::commands::{Findings, Kind, Rule, Rules, Scope};
 use crate::Detector;
 use regex::Regex;
@@ -123,6 +124,10 @@ pub struct LogWiping;
 impl Detector for LogWiping {
     fn name(&self) -> &'static str {
         "log_wiping"
+    }
+
+    fn wants(&self, e: &Event) -> bool {
+        carries_command(e)
     }
 
     fn detect(&self, events: &[Event]) -> Vec<Alarm> {

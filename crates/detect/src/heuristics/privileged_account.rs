@@ -55,6 +55,14 @@ impl Detector for PrivilegedAccount {
         "privileged_account"
     }
 
+    fn wants(&self, e: &Event) -> bool {
+        let from_command = match (e.action, e.attr("cmd")) {
+            (Action::ProcessRun, Some(cmd)) => !cmdline::reasons(cmd).is_empty(),
+            _ => false,
+        };
+        from_command || (e.attr("username").is_some() && !reasons(e).is_empty())
+    }
+
     fn detect(&self, events: &[Event]) -> Vec<Alarm> {
         // (host, user, reason) → referencing events, in event order.
         let mut found: BTreeMap<(&str, &str, Reason<'_>), Vec<usize>> = BTreeMap::new();

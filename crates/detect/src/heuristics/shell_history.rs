@@ -13,6 +13,7 @@
 //! an IP address, certificate checks turned off, no URL at all) and Medium for an https
 //! URL on a named host, which is how many legitimate installers are distributed.
 
+use super::commands::carries_command;
 use super::commands::{command_lines, where_};
 use crate::{Detector, mitre, shorten};
 use regex::Regex;
@@ -178,6 +179,10 @@ pub struct ShellHistory;
 impl Detector for ShellHistory {
     fn name(&self) -> &'static str {
         "shell_history"
+    }
+
+    fn wants(&self, e: &Event) -> bool {
+        carries_command(e)
     }
 
     fn detect(&self, events: &[Event]) -> Vec<Alarm> {

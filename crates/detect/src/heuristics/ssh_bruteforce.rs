@@ -15,12 +15,18 @@
 //! when the source has no `auth` lines, as in logs of old sshd builds. `invalid_user`
 //! and `probe` lines are never counted: the attempt they belong to is. Events without a
 //! time are ignored.
+//!
+//! It judges events as they stream, in timeline order, with bounded state per source
+//! address: the failures of the last `window_secs` (a sliding window), counters, the
+//! first `max_event_refs` references, up to [`MAX_USERS_PER_SOURCE`] user names and the
+//! first ten successes after a burst.
 
+use crate::engine::{Batch, Pass};
 use crate::{Detector, mitre, shorten};
 use chrono::{DateTime, TimeDelta, Utc};
 use riposte_model::{Action, Alarm, Event, Severity};
 use serde::Deserialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 /// Settings of [`SshBruteForce`]; every field has a documented default.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -83,21 +89,163 @@ impl SshBruteForce {
     }
 }
 
-/// One failed or successful logon from a source.
-#[derive(Debug, Clone, Copy)]
-struct Attempt<'e> {
-    index: usize,
+/// Most distinct user names counted per source (further names still count as failures).
+pub const MAX_USERS_PER_SOURCE: usize = 10_000;
+/// Most successful logons listed per source (the count is in the text).
+const MAX_SUCCESSES: usize = 10;
+
+/// A successful logon that followed a burst.
+#[derive(Debug, Clone)]
+struct Success {
+    id: u64,
     time: DateTime<Utc>,
-    count: u64,
-    user: Option<&'e str>,
+    user: Option<String>,
+    method: Option<String>,
+}
+
+/// One kind of failure line (`auth` or `pam`) from one source, judged as it streams:
+/// a sliding window of the last `window_secs`, counters, the first references.
+#[derive(Default)]
+struct Failures {
+    /// (time, count, id) of the failures inside the window, oldest first.
+    window: VecDeque<(DateTime<Utc>, u64, u64)>,
+    in_window: u64,
+    total: u64,
+    first: Option<DateTime<Utc>>,
+    last: Option<DateTime<Utc>>,
+    peak: u64,
+    /// When the first burst completed.
+    first_burst: Option<DateTime<Utc>>,
+    /// When the last burst completed.
+    last_burst: Option<DateTime<Utc>>,
+    /// The failures from the start of the first burst's window on (at most `max_event_refs`).
+    refs: Vec<u64>,
+    users: BTreeMap<String, u64>,
+    /// Successful logons within `success_within_secs` of a burst of this kind.
+    successes: Vec<Success>,
+    success_count: u64,
+}
+
+impl Failures {
+    fn failure(
+        &mut self,
+        config: &SshBruteForceConfig,
+        id: u64,
+        time: DateTime<Utc>,
+        count: u64,
+        user: Option<&str>,
+    ) {
+        let window = TimeDelta::seconds(i64::from(config.window_secs));
+        self.total = self.total.saturating_add(count);
+        self.first.get_or_insert(time);
+        self.last = Some(time);
+        let user = user.unwrap_or("unknown");
+        if let Some(n) = self.users.get_mut(user) {
+            *n += count;
+        } else if self.users.len() < MAX_USERS_PER_SOURCE {
+            self.users.insert(user.to_string(), count);
+        }
+        self.window.push_back((time, count, id));
+        self.in_window = self.in_window.saturating_add(count);
+        while let Some(&(oldest, n, _)) = self.window.front() {
+            if oldest >= time - window {
+                break;
+            }
+            self.in_window = self.in_window.saturating_sub(n);
+            self.window.pop_front();
+        }
+        self.peak = self.peak.max(self.in_window);
+        if self.first_burst.is_some() {
+            if self.refs.len() < config.max_event_refs {
+                self.refs.push(id);
+            }
+        } else if self.in_window >= config.threshold {
+            self.first_burst = Some(time);
+            self.refs = self
+                .window
+                .iter()
+                .map(|&(_, _, id)| id)
+                .take(config.max_event_refs)
+                .collect();
+        }
+        if self.in_window >= config.threshold {
+            self.last_burst = Some(time);
+        }
+    }
+
+    fn success(&mut self, config: &SshBruteForceConfig, ok: &Success) {
+        let within = TimeDelta::seconds(i64::from(config.success_within_secs));
+        if self.last_burst.is_some_and(|end| ok.time - end <= within) {
+            self.success_count += 1;
+            if self.successes.len() < MAX_SUCCESSES {
+                self.successes.push(ok.clone());
+            }
+        }
+    }
 }
 
 /// Everything one source did.
 #[derive(Default)]
-struct Source<'e> {
-    auth: Vec<Attempt<'e>>,
-    pam: Vec<Attempt<'e>>,
-    successes: Vec<Attempt<'e>>,
+struct Source {
+    auth: Failures,
+    pam: Failures,
+}
+
+/// One pass of [`SshBruteForce`]: per source, its two kinds of failures.
+struct BruteForcePass<'d> {
+    detector: &'d SshBruteForce,
+    sources: BTreeMap<String, Source>,
+}
+
+impl Pass for BruteForcePass<'_> {
+    fn observe(&mut self, batch: Batch<'_>) {
+        let config = &self.detector.config;
+        for (id, e) in batch.iter() {
+            if !self.detector.wants(e) {
+                continue;
+            }
+            let (Some(time), Some(source)) =
+                (e.time, e.attr("remote_ip").or(e.attr("remote_host")))
+            else {
+                continue;
+            };
+            let count = e.attr("count").and_then(|c| c.parse().ok()).unwrap_or(1);
+            let user = e.attr("username");
+            let entry = match self.sources.get_mut(source) {
+                Some(entry) => entry,
+                None => self.sources.entry(source.to_string()).or_default(),
+            };
+            match (e.action, e.attr("stage")) {
+                (Action::UserLogonFailed, None | Some("auth")) => {
+                    entry.auth.failure(config, id, time, count, user);
+                }
+                (Action::UserLogonFailed, Some("pam")) => {
+                    entry.pam.failure(config, id, time, count, user);
+                }
+                (Action::UserLogon, None | Some("auth")) => {
+                    let ok = Success {
+                        id,
+                        time,
+                        user: user.map(str::to_string),
+                        method: e.attr("auth_method").map(str::to_string),
+                    };
+                    entry.auth.success(config, &ok);
+                    entry.pam.success(config, &ok);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn finish(self: Box<Self>) -> Vec<Alarm> {
+        let mut found: Vec<(DateTime<Utc>, Alarm)> = self
+            .sources
+            .into_iter()
+            .filter_map(|(source, s)| self.detector.judge(&source, s))
+            .collect();
+        found.sort_by_key(|(first_burst, _)| *first_burst);
+        found.into_iter().map(|(_, alarm)| alarm).collect()
+    }
 }
 
 impl Detector for SshBruteForce {
@@ -105,111 +253,44 @@ impl Detector for SshBruteForce {
         "ssh_bruteforce"
     }
 
-    fn detect(&self, events: &[Event]) -> Vec<Alarm> {
-        let mut sources: BTreeMap<&str, Source<'_>> = BTreeMap::new();
-        for (index, e) in events.iter().enumerate() {
-            let (Some(time), Some(source)) =
-                (e.time, e.attr("remote_ip").or(e.attr("remote_host")))
-            else {
-                continue;
-            };
-            if e.attr("process") != Some("sshd") {
-                continue;
-            }
-            let count = e.attr("count").and_then(|c| c.parse().ok()).unwrap_or(1);
-            let attempt = Attempt {
-                index,
-                time,
-                count,
-                user: e.attr("username"),
-            };
-            let entry = sources.entry(source).or_default();
-            match (e.action, e.attr("stage")) {
-                (Action::UserLogonFailed, None | Some("auth")) => entry.auth.push(attempt),
-                (Action::UserLogonFailed, Some("pam")) => entry.pam.push(attempt),
-                (Action::UserLogon, None | Some("auth")) => entry.successes.push(attempt),
-                _ => {}
-            }
-        }
-        let mut found: Vec<(DateTime<Utc>, Alarm)> = sources
-            .into_iter()
-            .filter_map(|(source, s)| self.judge(source, s, events))
-            .collect();
-        found.sort_by_key(|(first_burst, _)| *first_burst);
-        found.into_iter().map(|(_, alarm)| alarm).collect()
+    fn wants(&self, e: &Event) -> bool {
+        e.time.is_some()
+            && e.attr("process") == Some("sshd")
+            && e.attr("remote_ip").or(e.attr("remote_host")).is_some()
     }
-}
 
-/// Where a source's failures reached the threshold.
-struct Bursts {
-    /// Times at which the window ending there held at least `threshold` failures.
-    ends: Vec<DateTime<Utc>>,
-    /// Position (in time order) of the first failure of the first such window.
-    first_start: Option<usize>,
-    /// Most failures in any window.
-    peak: u64,
+    fn detect(&self, events: &[Event]) -> Vec<Alarm> {
+        let mut pass = self.pass();
+        let ids: Vec<u64> = (0..events.len() as u64).collect();
+        pass.observe(Batch::new(&ids, events));
+        pass.finish()
+    }
+
+    fn stream(&self) -> Option<Box<dyn Pass + '_>> {
+        Some(self.pass())
+    }
 }
 
 impl SshBruteForce {
-    /// Slides the window over `failures` (sorted by time).
-    fn bursts(&self, failures: &[Attempt<'_>]) -> Bursts {
-        let window = TimeDelta::seconds(i64::from(self.config.window_secs));
-        let mut bursts = Bursts {
-            ends: Vec::new(),
-            first_start: None,
-            peak: 0,
-        };
-        let (mut start, mut in_window) = (0, 0u64);
-        for f in failures {
-            in_window = in_window.saturating_add(f.count);
-            while failures[start].time < f.time - window {
-                in_window = in_window.saturating_sub(failures[start].count);
-                start += 1;
-            }
-            bursts.peak = bursts.peak.max(in_window);
-            if in_window >= self.config.threshold {
-                bursts.ends.push(f.time);
-                bursts.first_start.get_or_insert(start);
-            }
-        }
-        bursts
+    /// A streaming pass (this detector keeps bounded state: see the module's doc).
+    fn pass(&self) -> Box<dyn Pass + '_> {
+        Box::new(BruteForcePass {
+            detector: self,
+            sources: BTreeMap::new(),
+        })
     }
 
     /// The alarm for one source, with the time its first burst completed.
-    fn judge(
-        &self,
-        source: &str,
-        s: Source<'_>,
-        events: &[Event],
-    ) -> Option<(DateTime<Utc>, Alarm)> {
-        let from_pam = s.auth.is_empty();
-        let mut failures = if from_pam { s.pam } else { s.auth };
-        failures.sort_by_key(|a| (a.time, a.index));
-        let Bursts {
-            ends: burst_ends,
-            first_start,
-            peak,
-        } = self.bursts(&failures);
-        let (first_start, first_burst) = (first_start?, *burst_ends.first()?);
-        let within = TimeDelta::seconds(i64::from(self.config.success_within_secs));
-        let mut successes: Vec<&Attempt<'_>> = s
-            .successes
-            .iter()
-            .filter(|ok| {
-                let before = burst_ends.partition_point(|end| *end <= ok.time);
-                before > 0 && ok.time - burst_ends[before - 1] <= within
-            })
-            .collect();
-        successes.sort_by_key(|a| (a.time, a.index));
-
-        let total: u64 = failures.iter().map(|f| f.count).sum();
-        let users = distinct_users(&failures);
-        let mut refs: Vec<u64> = failures[first_start..]
-            .iter()
-            .take(self.config.max_event_refs)
-            .map(|f| f.index as u64)
-            .collect();
-        refs.extend(successes.iter().take(10).map(|ok| ok.index as u64));
+    fn judge(&self, source: &str, s: Source) -> Option<(DateTime<Utc>, Alarm)> {
+        let from_pam = s.auth.total == 0;
+        let failures = if from_pam { s.pam } else { s.auth };
+        let first_burst = failures.first_burst?;
+        let successes = &failures.successes;
+        let total = failures.total;
+        let peak = failures.peak;
+        let users = distinct_users(&failures.users);
+        let mut refs = failures.refs.clone();
+        refs.extend(successes.iter().map(|ok| ok.id));
         refs.sort_unstable();
         refs.dedup();
 
@@ -225,8 +306,8 @@ impl SshBruteForce {
         let burst = format!(
             "{total} failed SSH logons from {source} between {} and {} (up to {peak} within {window}; \
              threshold {}) against {}. Counted from {counted}.",
-            failures[0].time.to_rfc3339(),
-            failures[failures.len() - 1].time.to_rfc3339(),
+            failures.first.map(|t| t.to_rfc3339()).unwrap_or_default(),
+            failures.last.map(|t| t.to_rfc3339()).unwrap_or_default(),
             self.config.threshold,
             user_list(&users, 10),
         );
@@ -248,16 +329,13 @@ impl SshBruteForce {
                 files: Vec::new(),
             },
             Some(first) => {
-                let user = first.user.unwrap_or("an unknown user");
-                let targeted = if first.user.is_some_and(|u| users.contains(&u)) {
+                let user = first.user.as_deref().unwrap_or("an unknown user");
+                let targeted = if first.user.as_deref().is_some_and(|u| users.contains(&u)) {
                     "one of the targeted accounts"
                 } else {
                     "an account not seen in the failures"
                 };
-                let method = events
-                    .get(first.index)
-                    .and_then(|e| e.attr("auth_method"))
-                    .unwrap_or("unknown method");
+                let method = first.method.as_deref().unwrap_or("unknown method");
                 Alarm {
                     detector: "ssh_bruteforce_success".into(),
                     title: shorten(
@@ -270,7 +348,7 @@ impl SshBruteForce {
                         "{user} logged on over SSH from {source} at {} ({method}; {targeted}){}. Before that: {burst} \
                          The password may have been guessed: confirm with the account owner.",
                         first.time.to_rfc3339(),
-                        match successes.len() {
+                        match failures.success_count {
                             1 => String::new(),
                             2 => ", then once more".to_string(),
                             n => format!(", then {} more times", n - 1),
@@ -292,12 +370,8 @@ impl SshBruteForce {
 }
 
 /// Distinct user names, most tried first (ties by name).
-fn distinct_users<'e>(failures: &[Attempt<'e>]) -> Vec<&'e str> {
-    let mut tally: BTreeMap<&str, u64> = BTreeMap::new();
-    for f in failures {
-        *tally.entry(f.user.unwrap_or("unknown")).or_default() += f.count;
-    }
-    let mut users: Vec<(&str, u64)> = tally.into_iter().collect();
+fn distinct_users(tally: &BTreeMap<String, u64>) -> Vec<&str> {
+    let mut users: Vec<(&str, u64)> = tally.iter().map(|(u, n)| (u.as_str(), *n)).collect();
     users.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
     users.into_iter().map(|(u, _)| u).collect()
 }

@@ -20,6 +20,7 @@
 //! remote side) raises nothing. `authorized_keys` files themselves have no time, so they
 //! are not flagged here: every key would look the same.
 
+use super::commands::carries_command;
 use super::commands::{Findings, Rule, Rules, Scope};
 use crate::Detector;
 use regex::Regex;
@@ -104,6 +105,10 @@ pub struct SshKeyPersistence;
 impl Detector for SshKeyPersistence {
     fn name(&self) -> &'static str {
         "ssh_key_persistence"
+    }
+
+    fn wants(&self, e: &Event) -> bool {
+        carries_command(e)
     }
 
     fn detect(&self, events: &[Event]) -> Vec<Alarm> {

@@ -20,6 +20,7 @@
 //! Clean-ups that merely name a temporary path (`find /tmp -mtime +7 -delete`,
 //! `rm -rf /tmp/cache`) run nothing from it and raise nothing.
 
+use super::commands::carries_command;
 use super::commands::{
     Finding, Findings, Kind, by, command_lines, executed_paths, in_staging, techniques, words,
 };
@@ -123,6 +124,10 @@ pub struct TmpPersistence;
 impl Detector for TmpPersistence {
     fn name(&self) -> &'static str {
         "tmp_persistence"
+    }
+
+    fn wants(&self, e: &Event) -> bool {
+        carries_command(e)
     }
 
     fn detect(&self, events: &[Event]) -> Vec<Alarm> {

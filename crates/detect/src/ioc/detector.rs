@@ -13,6 +13,7 @@
 
 use super::{IocKind, IocSet};
 use crate::shorten;
+use rayon::prelude::*;
 use riposte_model::{Alarm, AlarmFile, Event, EvidenceItem, Severity};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -82,13 +83,6 @@ impl Default for IocDetectorConfig {
 pub struct IocDetector {
     set: Arc<IocSet>,
     config: IocDetectorConfig,
-}
-
-/// What one indicator matched.
-#[derive(Default)]
-struct Hits {
-    events: BTreeSet<usize>,
-    fields: BTreeSet<&'static str>,
 }
 
 impl IocDetector {
@@ -214,41 +208,82 @@ impl IocDetector {
     }
 }
 
-impl crate::Detector for IocDetector {
+impl crate::StreamDetector for IocDetector {
     fn name(&self) -> &'static str {
         "ioc"
     }
 
-    fn detect(&self, events: &[Event]) -> Vec<Alarm> {
-        if self.set.is_empty() {
-            return Vec::new();
+    fn start(&self) -> Box<dyn crate::Pass + '_> {
+        Box::new(IocPass {
+            detector: self,
+            by_ioc: BTreeMap::new(),
+        })
+    }
+}
+
+/// What one indicator matched so far in a pass.
+#[derive(Default)]
+struct Hits {
+    /// Events matched.
+    count: u64,
+    /// The first events matched (at most `max_event_refs`).
+    refs: Vec<u64>,
+    /// The first event's message.
+    first: Option<String>,
+    /// The last event matched.
+    last: Option<u64>,
+    fields: BTreeSet<&'static str>,
+}
+
+/// One pass of the indicators over a timeline.
+struct IocPass<'d> {
+    detector: &'d IocDetector,
+    by_ioc: BTreeMap<usize, Hits>,
+}
+
+impl crate::Pass for IocPass<'_> {
+    fn observe(&mut self, batch: crate::Batch<'_>) {
+        if self.detector.set.is_empty() {
+            return;
         }
-        let mut by_ioc: BTreeMap<usize, Hits> = BTreeMap::new();
-        for (index, e) in events.iter().enumerate() {
-            for (i, field) in self.event_hits(e) {
-                let hits = by_ioc.entry(i).or_default();
-                hits.events.insert(index);
-                hits.fields.insert(field);
+        let found: Vec<Vec<(usize, &'static str)>> = batch
+            .events
+            .par_iter()
+            .map(|e| self.detector.event_hits(e))
+            .collect();
+        let max = self.detector.config.max_event_refs;
+        for ((id, e), hits) in batch.iter().zip(found) {
+            for (i, field) in hits {
+                let h = self.by_ioc.entry(i).or_default();
+                if h.first.is_none() {
+                    h.first = Some(e.message.clone());
+                }
+                // A second field of the same event counts the event once.
+                if h.last != Some(id) {
+                    h.last = Some(id);
+                    h.count += 1;
+                    if h.refs.len() < max {
+                        h.refs.push(id);
+                    }
+                }
+                h.fields.insert(field);
             }
         }
-        by_ioc
+    }
+
+    fn finish(self: Box<Self>) -> Vec<Alarm> {
+        let detector = self.detector;
+        self.by_ioc
             .into_iter()
             .map(|(i, hits)| {
-                let first = hits.events.first().and_then(|&n| events.get(n));
                 let fields: Vec<_> = hits.fields.into_iter().collect();
                 let what = format!(
                     "{} event(s) in {}; first: {}",
-                    hits.events.len(),
+                    hits.count,
                     fields.join(", "),
-                    first.map_or("", |e| e.message.as_str())
+                    hits.first.as_deref().unwrap_or("")
                 );
-                let refs = hits
-                    .events
-                    .iter()
-                    .take(self.config.max_event_refs)
-                    .map(|&n| n as u64)
-                    .collect();
-                self.alarm(i, &what, refs)
+                detector.alarm(i, &what, hits.refs)
             })
             .collect()
     }

@@ -7,18 +7,18 @@ use riposte_model::Alarm;
 /// Events listed in one alarm; the description gives the full count.
 pub const MAX_EVENT_REFS: usize = 200;
 
-/// One alarm for `rule` over the events at `positions` (sorted), listing at most
-/// [`MAX_EVENT_REFS`] of them.
-pub fn alarm(rule: &SigmaRule, positions: &[usize]) -> Alarm {
-    let listed = positions.len().min(MAX_EVENT_REFS);
+/// One alarm for `rule` over `count` matching events, the first of which (at most
+/// [`MAX_EVENT_REFS`]) are `refs`.
+pub fn alarm(rule: &SigmaRule, refs: Vec<u64>, count: u64) -> Alarm {
+    let listed = refs.len();
     let mut description = format!(
         "Sigma rule {} ({}) matched {} event{}",
         rule.id.as_deref().unwrap_or("without id"),
         rule.file.display(),
-        positions.len(),
-        if positions.len() == 1 { "" } else { "s" },
+        count,
+        if count == 1 { "" } else { "s" },
     );
-    if listed < positions.len() {
+    if (listed as u64) < count {
         description.push_str(&format!(" (the first {listed} listed)"));
     }
     if let Some(about) = rule.description.as_deref().filter(|d| !d.trim().is_empty()) {
@@ -40,7 +40,7 @@ pub fn alarm(rule: &SigmaRule, positions: &[usize]) -> Alarm {
         description,
         severity: rule.severity,
         mitre: rule.mitre.clone(),
-        event_refs: positions[..listed].iter().map(|&p| p as u64).collect(),
+        event_refs: refs,
         rule_id: Some(rule_name),
         files: Vec::new(),
     }

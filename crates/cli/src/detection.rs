@@ -110,13 +110,23 @@ impl DetectionArgs {
         let budget = usize::try_from(self.memory_budget_mb << 20).unwrap_or(usize::MAX);
         let mut engine =
             DetectionEngine::new().with_limits(riposte_detect::Limits::for_budget(budget));
-        if let Some(sigma) = self.sigma()? {
+        // The Sigma and YARA sets load side by side (each takes a fraction of a second to
+        // a second).
+        let (sigma, yara) = std::thread::scope(|scope| {
+            let yara = scope.spawn(|| self.yara());
+            let sigma = self.sigma();
+            let yara = yara
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (sigma, yara)
+        });
+        if let Some(sigma) = sigma? {
             engine = engine.with(sigma);
         }
         if let Some(iocs) = self.ioc_detector()? {
             engine = engine.with(iocs.clone()).with_files(iocs);
         }
-        if let Some(yara) = self.yara()? {
+        if let Some(yara) = yara? {
             engine = engine.with_files(yara);
         }
         Ok(engine)

@@ -300,6 +300,15 @@ pub(crate) fn build_report(
     alert: Option<&riposte_model::Alert>,
     detection: &crate::detection::DetectionArgs,
 ) -> Result<Report> {
+    // The rules load (seconds for the bundled sets) while the evidence is read and parsed.
+    let (engine, gathered) = std::thread::scope(|scope| {
+        let engine = scope.spawn(|| detection.engine());
+        let gathered = gather(evidence, host, full);
+        let engine = engine
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (engine, gathered)
+    });
     let Gathered {
         host,
         artifacts,
@@ -307,8 +316,8 @@ pub(crate) fn build_report(
         mut timeline,
         files,
         _scratch,
-    } = gather(evidence, host, full)?;
-    let engine = detection.engine()?;
+    } = gathered?;
+    let engine = engine?;
     let policy = detection.verdict_policy()?;
     let Detected {
         alarms,

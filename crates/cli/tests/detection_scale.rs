@@ -8,19 +8,6 @@
 mod common;
 
 use nix::sys::resource::{UsageWho, getrusage};
-use std::path::Path;
-
-/// Generates a collection of about `events` auth.log events into `out`.
-fn generate(events: u64, out: &Path) {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/generate_timeline.py");
-    let status = std::process::Command::new("python3")
-        .arg(&script)
-        .args(["--events", &events.to_string(), "--out"])
-        .arg(out)
-        .status()
-        .expect("python3 runs the generator");
-    assert!(status.success(), "the generator failed");
-}
 
 /// The largest peak RSS of any child waited for so far, in MiB.
 fn children_peak_mib() -> i64 {
@@ -74,8 +61,8 @@ fn assert_planted_found(report: &serde_json::Value) {
 fn memory_stays_flat_while_the_timeline_grows_twentyfold() {
     let tmp = tempfile::tempdir().unwrap();
     let (small, large) = (tmp.path().join("small"), tmp.path().join("large"));
-    generate(10_000, &small);
-    generate(200_000, &large);
+    common::generate_collection(10_000, &small);
+    common::generate_collection(200_000, &large);
     // A budget well below what 200,000 events would take in memory.
     let options = ["--no-bundled-yara", "--memory-budget-mb", "96"];
 

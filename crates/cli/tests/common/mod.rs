@@ -675,3 +675,16 @@ pub async fn create_resource(
     assert_eq!(status, 201, "{what}: {created:#}");
     created
 }
+
+/// A Linux collection of `lines` auth.log lines (three in four become events) with three
+/// planted attacks, written to `out` by `scripts/generate_timeline.py`.
+pub fn generate_collection(lines: u64, out: &Path) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/generate_timeline.py");
+    let status = std::process::Command::new("python3")
+        .arg(&script)
+        .args(["--events", &lines.to_string(), "--out"])
+        .arg(out)
+        .status()
+        .expect("python3 runs the generator");
+    assert!(status.success(), "the generator failed");
+}

@@ -26,7 +26,8 @@ pub struct Alarm {
     /// ATT&CK techniques the detector maps to.
     #[serde(default)]
     pub mitre: Vec<MitreTechnique>,
-    /// Positions (0-based) of the supporting events in the investigation's event list.
+    /// Stored ids (`seq`) of the supporting events in the investigation: artifacts are
+    /// numbered by original path, then events in the order their parser read them.
     #[serde(default)]
     pub event_refs: Vec<u64>,
     /// The rule that fired, when the detector runs rules (Sigma rule id, YARA rule, IOC value).

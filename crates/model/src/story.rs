@@ -1,8 +1,8 @@
 //! The story around alarms: events correlated with the alert, causality chains back to
 //! the root cause, and the scope (hosts, users, IPs, files, processes) involved.
 //!
-//! Event positions (`event`) are 0-based indexes into the investigation's event list, as
-//! in [`crate::Alarm::event_refs`]; alarm positions index its alarm list.
+//! Events (`event`) are referenced by their stored id in the investigation (the `seq` of
+//! its timeline), as in [`crate::Alarm::event_refs`]; alarm positions index its alarm list.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -64,7 +64,7 @@ pub struct ObservableMatch {
 /// An event linked to the alert: inside its time window and sharing an observable.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CorrelatedEvent {
-    /// Position of the event in the investigation's event list.
+    /// The event's stored id in the investigation (`seq`).
     pub event: u64,
     /// When it happened.
     pub time: Option<DateTime<Utc>>,

@@ -47,11 +47,12 @@ pub(crate) struct InvestigationList {
     offset: i64,
 }
 
-/// An event with its position in the investigation (what alarms' `event_refs` point at).
+/// An event with its stored id in the investigation (what alarms' `event_refs` point at).
 #[derive(Serialize, ToSchema)]
 #[allow(dead_code)] // documentation only; mirrors `riposte_store::TimelineEvent`
 pub(crate) struct TimelineEvent {
-    /// Position in the investigation's event list.
+    /// Stored id: the event's number in the order artifacts were read (by original path,
+    /// then record); the timeline is ordered by time, then this id.
     seq: u64,
     /// The event.
     #[serde(flatten)]

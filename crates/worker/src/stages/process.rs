@@ -10,6 +10,8 @@ use riposte_store::{ClaimedJob, ParseReport, Store};
 
 /// Events inserted per statement batch while loading an artifact's spill file.
 const INSERT_BATCH: usize = 1000;
+/// Events inserted per transaction.
+const COMMIT_EVERY: u64 = 100_000;
 
 pub(crate) async fn run(w: &Worker, job: &ClaimedJob) -> Result<(), StageError> {
     let inv: InvestigationId = payload(job, "investigation_id")?;
@@ -72,6 +74,13 @@ pub(crate) async fn run(w: &Worker, job: &ClaimedJob) -> Result<(), StageError> 
             }
             Store::insert_events(&mut tx, inv, seq, &batch).await?;
             seq += batch.len() as u64;
+            // Commit now and then: on SQLite one writer holds the database, and the
+            // job's lease renewal must get a turn on a timeline of millions of events.
+            // A retried stage deletes what an earlier attempt committed.
+            if seq % COMMIT_EVERY < batch.len() as u64 {
+                tx.commit().await?;
+                tx = w.store.begin().await?;
+            }
         }
     }
     for report in &reports {

@@ -20,7 +20,7 @@ use riposte_disk::{
     FileSource, FsKind, Image, ImageFormat, SharedSource, SourceCursor, format_from_magic,
     open_image, volumes,
 };
-use riposte_model::{AcquisitionSummary, EvidenceForm, ImageLocation, SystemLayout};
+use riposte_model::{AcquisitionSummary, EvidenceForm, ImageLocation, Provenance, SystemLayout};
 use serde::Serialize;
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
@@ -93,6 +93,27 @@ pub struct AcquiredItem<'a> {
     /// The file itself, when the item is a local file (of a folder, or the lone file
     /// given): a caller that needs to read it again opens it with [`CollectedFile::open`].
     pub local: Option<&'a CollectedFile>,
+}
+
+impl AcquiredItem<'_> {
+    /// Its provenance: read by `method` (e.g. `s3`) from `source` on `host`, with its
+    /// path, time and place in an image (no cloud volume).
+    pub fn provenance(
+        &self,
+        method: impl Into<String>,
+        source: impl Into<String>,
+        host: &str,
+    ) -> Provenance {
+        Provenance {
+            method: method.into(),
+            source: source.into(),
+            host: host.to_string(),
+            original_path: self.original_path.to_string(),
+            modified: self.modified,
+            image: self.image.clone(),
+            cloud: None,
+        }
+    }
 }
 
 /// Called with each item and its content. An error stops the acquisition (the caller

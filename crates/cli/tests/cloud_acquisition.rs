@@ -259,6 +259,16 @@ fn strings(list: &Value, key: &str) -> Vec<String> {
         .collect()
 }
 
+/// The investigation's collect job.
+fn collect_job(d: &Value) -> &Value {
+    d["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["kind"] == "collect")
+        .expect("a collect job")
+}
+
 fn sha256(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
 }
@@ -444,12 +454,7 @@ async fn a_guardduty_alert_about_an_ec2_instance_is_triaged_from_its_own_snapsho
         assert!(!snapshot_exists(&config, id).await, "{id} still exists");
     }
     // The collect job said what it was doing.
-    let collect = d["jobs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|j| j["kind"] == "collect")
-        .unwrap();
+    let collect = collect_job(&d);
     assert!(
         collect["progress"]
             .as_str()
@@ -874,12 +879,7 @@ async fn a_server_killed_while_reading_snapshots_reuses_them_after_restart_and_l
         items[0]["sha256"],
         sha256(&root_tree["/root/.bash_history"])
     );
-    let collect = d["jobs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|j| j["kind"] == "collect")
-        .unwrap();
+    let collect = collect_job(&d);
     assert_eq!(collect["attempts"], 2, "{collect:#}");
 }
 

@@ -108,8 +108,8 @@ impl Limits {
 }
 
 /// What an event held in memory costs, roughly: its strings, each attribute's two
-/// allocations and its share of the map's nodes (measured: an EVTX event with ~30
-/// attributes takes about 5 KiB), the raw record.
+/// allocations and its share of the map's nodes (an EVTX event with ~30 attributes comes
+/// to about 5 KiB), and the raw record.
 pub fn footprint(e: &Event) -> usize {
     let attributes: usize = e
         .attributes
@@ -143,9 +143,10 @@ pub(crate) fn without_raw(e: &Event) -> Event {
 /// The heuristics' shared window and the alarms of the windows already run; heuristics
 /// that stream on their own run their pass instead.
 struct Window {
-    heuristics: &'static [&'static dyn Detector],
     /// Per heuristic (registry order), its own pass when it streams.
     streaming: Vec<Option<Box<dyn Pass>>>,
+    /// The heuristics that run over the window, with their registry position.
+    windowed: Vec<(usize, &'static dyn Detector)>,
     limits: Limits,
     ids: Vec<u64>,
     events: Vec<Event>,
@@ -160,9 +161,17 @@ struct Window {
 impl Window {
     fn new(limits: Limits) -> Self {
         let heuristics = detectors();
+        let streaming: Vec<Option<Box<dyn Pass>>> = heuristics.iter().map(|h| h.stream()).collect();
+        let windowed = heuristics
+            .iter()
+            .zip(&streaming)
+            .enumerate()
+            .filter(|(_, (_, pass))| pass.is_none())
+            .map(|(i, (h, _))| (i, *h))
+            .collect();
         Window {
-            heuristics,
-            streaming: heuristics.iter().map(|h| h.stream()).collect(),
+            streaming,
+            windowed,
             limits,
             ids: Vec::new(),
             events: Vec::new(),
@@ -177,17 +186,11 @@ impl Window {
         for pass in self.streaming.iter_mut().flatten() {
             pass.observe(batch);
         }
-        let windowed: Vec<&dyn Detector> = self
-            .heuristics
-            .iter()
-            .zip(&self.streaming)
-            .filter(|(_, pass)| pass.is_none())
-            .map(|(h, _)| *h)
-            .collect();
+        let windowed = &self.windowed;
         let wanted: Vec<bool> = batch
             .events
             .par_iter()
-            .map(|e| windowed.iter().any(|h| h.wants(e)))
+            .map(|e| windowed.iter().any(|(_, h)| h.wants(e)))
             .collect();
         for ((id, e), wanted) in batch.iter().zip(wanted) {
             if !wanted {
@@ -217,24 +220,19 @@ impl Window {
             );
         }
         let (ids, events) = (&self.ids, &self.events);
-        let streams: Vec<bool> = self.streaming.iter().map(Option::is_some).collect();
-        let found: Vec<Vec<Alarm>> = self
-            .heuristics
+        let found: Vec<(usize, Vec<Alarm>)> = self
+            .windowed
             .par_iter()
-            .zip(streams)
-            .map(|(h, streams)| {
-                if streams {
-                    return Vec::new();
-                }
+            .map(|&(i, h)| {
                 let mut alarms = h.detect(events);
                 for alarm in &mut alarms {
                     to_ids(alarm, ids);
                 }
-                alarms
+                (i, alarms)
             })
             .collect();
-        for (kept, new) in self.alarms.iter_mut().zip(found) {
-            merge(kept, new);
+        for (i, new) in found {
+            merge(&mut self.alarms[i], new);
         }
         // The next window starts with the last eighth of this one, so a burst (a brute
         // force, a download then its execution) cut by the boundary is still seen whole.

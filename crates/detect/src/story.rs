@@ -48,11 +48,11 @@ impl StoryBuilder {
                 c.observe(id, e);
             }
             if chain::index::relevant(e) {
-                let kept = without_raw(e);
-                let size = footprint(&kept);
+                // Kept without its raw record: sized, and copied only when it fits.
+                let size = footprint(e) - e.raw.len();
                 if self.chain_bytes + size <= self.max_chain_bytes {
                     self.chain_bytes += size;
-                    self.chain_events.push((id, kept));
+                    self.chain_events.push((id, without_raw(e)));
                 } else {
                     self.left_out += 1;
                 }

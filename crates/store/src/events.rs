@@ -182,23 +182,6 @@ impl Store {
         )
     }
 
-    /// All events of an investigation in timeline order (tests and small exports; detection
-    /// streams with [`Store::events_after`]).
-    pub async fn all_events(conn: &mut Conn, inv: InvestigationId) -> Result<Vec<Event>> {
-        let rows = sqlx::query(
-            "SELECT body FROM events WHERE investigation_id = $1 ORDER BY sort_us, seq",
-        )
-        .bind(inv.to_string())
-        .fetch_all(&mut *conn)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                let body: String = r.try_get("body")?;
-                serde_json::from_str(&body).map_err(|e| corrupt("events.body", e))
-            })
-            .collect()
-    }
-
     /// Up to `limit` events of an investigation in timeline order (time, untimed last,
     /// then stored id) after the position `after` (`(sort key, seq)` of the last event
     /// read; `None` from the start), each as `(seq, sort key, event)`. Walks the timeline

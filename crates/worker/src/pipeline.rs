@@ -1,6 +1,6 @@
 //! The stages' pure work, shared by the durable worker and the offline `investigate` command:
-//! acquire evidence with the same options, parse one artifact into events, order them the
-//! same way, and turn events into alarms and a verdict.
+//! acquire evidence with the same options, parse one artifact into events, order the
+//! artifacts the same way, and stream the timeline into alarms, a verdict and a story.
 
 use riposte_acquire::AcquireOptions;
 use riposte_artifacts::{ArtifactContext, open_artifact, parser_for};
@@ -73,16 +73,6 @@ pub fn order_artifacts<T>(results: &mut [T], original_path: impl Fn(&T) -> &str)
     results.sort_by(|a, b| original_path(a).cmp(original_path(b)));
 }
 
-/// Parses one artifact (gunzipping it if needed). Bad records are counted, never fatal.
-pub fn parse_artifact(
-    ctx: &ArtifactContext,
-    input: impl Read + Send,
-) -> (Vec<Event>, ArtifactStats) {
-    let mut events = Vec::new();
-    let stats = parse_artifact_with(ctx, input, &mut |e| events.push(e));
-    (events, stats)
-}
-
 /// Parses one artifact (gunzipping it if needed), handing each event to `sink` as it is
 /// read, so an artifact of any size is never held in memory. Bad records are counted,
 /// never fatal.
@@ -126,11 +116,6 @@ pub fn parse_artifact_with(
     }
     stats.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     stats
-}
-
-/// Orders events by time (untimed last), keeping the artifacts' order among equals.
-pub fn order_events(events: &mut [Event]) {
-    events.sort_by_key(|e| e.time.map(|t| t.timestamp_micros()).unwrap_or(i64::MAX));
 }
 
 /// Events per batch streamed through detection.
@@ -199,42 +184,4 @@ pub fn detect_stream<S: EventSource>(
         story,
         events,
     })
-}
-
-/// Runs every detector of the engine — over the events, then over the collected files —
-/// and the verdict policy.
-pub fn detect(
-    engine: &DetectionEngine,
-    events: &[Event],
-    files: &[CollectedFile],
-    policy: &VerdictPolicy,
-) -> (Vec<Alarm>, VerdictSummary) {
-    let mut alarms = engine.run(events);
-    alarms.extend(engine.run_files(files));
-    let verdict = policy.decide(&alarms);
-    (alarms, verdict)
-}
-
-/// The story of the alarms: the events correlated with the alert (when there is one), the
-/// causality chains of the alarms' events, and the scope drawn from both.
-pub fn story(
-    alarms: &[Alarm],
-    events: &[Event],
-    alert: Option<&riposte_model::Alert>,
-    correlation: &riposte_detect::CorrelationConfig,
-) -> riposte_model::InvestigationStory {
-    let correlated = alert.map(|a| riposte_detect::correlate(a, events, correlation));
-    let chains = riposte_detect::chains(alarms, events);
-    let empty = riposte_model::Correlation::default();
-    let scope = riposte_detect::scope(
-        alarms,
-        events,
-        &chains,
-        correlated.as_ref().unwrap_or(&empty),
-    );
-    riposte_model::InvestigationStory {
-        correlation: correlated,
-        chains,
-        scope,
-    }
 }

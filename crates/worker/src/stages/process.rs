@@ -46,6 +46,7 @@ pub(crate) async fn run(w: &Worker, job: &ClaimedJob) -> Result<(), StageError> 
     let mut tx = w.store.begin().await?;
     Store::delete_events(&mut tx, inv).await?;
     let mut seq = 0u64;
+    let mut uncommitted = 0u64;
     let mut reports = Vec::new();
     for (evidence_id, _, file, stats) in results {
         reports.push(ParseReport {
@@ -74,12 +75,14 @@ pub(crate) async fn run(w: &Worker, job: &ClaimedJob) -> Result<(), StageError> 
             }
             Store::insert_events(&mut tx, inv, seq, &batch).await?;
             seq += batch.len() as u64;
+            uncommitted += batch.len() as u64;
             // Commit now and then: on SQLite one writer holds the database, and the
             // job's lease renewal must get a turn on a timeline of millions of events.
             // A retried stage deletes what an earlier attempt committed.
-            if seq % COMMIT_EVERY < batch.len() as u64 {
+            if uncommitted >= COMMIT_EVERY {
                 tx.commit().await?;
                 tx = w.store.begin().await?;
+                uncommitted = 0;
             }
         }
     }

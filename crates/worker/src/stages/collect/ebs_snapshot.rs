@@ -82,15 +82,12 @@ pub(super) async fn read(
                     item.original_path
                 ));
             }
-            let provenance = Provenance {
-                method: "ebs-snapshot".into(),
-                source: format!("ebs-snapshot:{}/{}", volume.region, volume.snapshot_id),
-                host: host.clone(),
-                original_path: item.original_path.to_string(),
-                modified: item.modified,
-                image: item.image.clone(),
-                cloud: Some(volume.clone()),
-            };
+            let mut provenance = item.provenance(
+                "ebs-snapshot",
+                format!("ebs-snapshot:{}/{}", volume.region, volume.snapshot_id),
+                &host,
+            );
+            provenance.cloud = Some(volume.clone());
             sink.put(provenance, reader)
         })
         .map_err(read_error)?;

@@ -6,7 +6,6 @@ use super::{CollectContext, Collected, Collector, acquire_failure};
 use crate::StageError;
 use async_trait::async_trait;
 use riposte_acquire::acquire;
-use riposte_model::Provenance;
 use std::path::PathBuf;
 
 /// Collects a library host's evidence.
@@ -41,23 +40,17 @@ impl Collector for LibraryCollector {
                 &root,
                 &crate::pipeline::acquire_options(full),
                 &mut |item, reader| {
-                    let provenance = Provenance {
-                        method: if item.image.is_some() {
-                            "disk-image".into()
-                        } else {
-                            "evidence-library".into()
-                        },
-                        // A folder's file is its own source; a package's or image's item
-                        // comes from the package or image.
-                        source: item
-                            .local
-                            .map_or_else(|| source.clone(), |l| l.local_path.display().to_string()),
-                        host: host.clone(),
-                        original_path: item.original_path.to_string(),
-                        modified: item.modified,
-                        image: item.image.clone(),
-                        cloud: None,
+                    let method = if item.image.is_some() {
+                        "disk-image"
+                    } else {
+                        "evidence-library"
                     };
+                    // A folder's file is its own source; a package's or image's item
+                    // comes from the package or image.
+                    let from = item
+                        .local
+                        .map_or_else(|| source.clone(), |l| l.local_path.display().to_string());
+                    let provenance = item.provenance(method, from, &host);
                     sink.put(provenance, reader)
                 },
             )

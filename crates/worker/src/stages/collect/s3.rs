@@ -11,7 +11,6 @@ use riposte_acquire::acquire_source;
 use riposte_aws::s3::DEFAULT_CHUNK;
 use riposte_aws::{S3Address, S3Error, S3ObjectSource};
 use riposte_disk::SharedSource;
-use riposte_model::Provenance;
 use std::sync::Arc;
 
 /// Collects an object in S3.
@@ -52,15 +51,7 @@ impl Collector for S3Collector {
                             item.original_path
                         ));
                     }
-                    let provenance = Provenance {
-                        method: "s3".into(),
-                        source: name.clone(),
-                        host: host.clone(),
-                        original_path: item.original_path.to_string(),
-                        modified: item.modified,
-                        image: item.image.clone(),
-                        cloud: None,
-                    };
+                    let provenance = item.provenance("s3", name.as_str(), &host);
                     sink.put(provenance, reader)
                 },
             )

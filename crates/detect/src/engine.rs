@@ -107,9 +107,9 @@ impl Limits {
     }
 }
 
-/// What an event held in memory costs, roughly: its strings, each attribute's two
-/// allocations and its share of the map's nodes (an EVTX event with ~30 attributes comes
-/// to about 5 KiB), and the raw record.
+/// What an event held without its raw record (as the window and the story hold them)
+/// costs, roughly: its strings, each attribute's two allocations and its share of the
+/// map's nodes (an EVTX event with ~30 attributes comes to about 5 KiB).
 pub fn footprint(e: &Event) -> usize {
     let attributes: usize = e
         .attributes
@@ -122,7 +122,6 @@ pub fn footprint(e: &Event) -> usize {
         + e.message.len()
         + e.origin.parser.len()
         + e.origin.path.len()
-        + e.raw.len()
         + attributes
 }
 

@@ -49,7 +49,7 @@ impl StoryBuilder {
             }
             if chain::index::relevant(e) {
                 // Kept without its raw record: sized, and copied only when it fits.
-                let size = footprint(e) - e.raw.len();
+                let size = footprint(e);
                 if self.chain_bytes + size <= self.max_chain_bytes {
                     self.chain_bytes += size;
                     self.chain_events.push((id, without_raw(e)));

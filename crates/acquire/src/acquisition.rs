@@ -112,6 +112,7 @@ impl AcquiredItem<'_> {
             modified: self.modified,
             image: self.image.clone(),
             cloud: None,
+            ssh: None,
         }
     }
 }

@@ -516,6 +516,7 @@ pub(crate) fn gather(evidence: &Evidence, host: Option<String>, full: bool) -> R
                         modified: p.modified,
                         image: p.image.clone(),
                         cloud: None,
+                        ssh: None,
                     },
                     storage_key: p.content.display().to_string(),
                     collected_at: chrono::Utc::now(),

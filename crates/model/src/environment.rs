@@ -173,6 +173,19 @@ pub struct SshScope {
     /// SSH port.
     #[serde(default = "default_ssh_port")]
     pub port: u16,
+    /// The host keys the hosts must prove they hold: OpenSSH `known_hosts` lines
+    /// (`web01,10.0.0.7 ssh-ed25519 AAAA…`, hashed names included) or fingerprints
+    /// (`SHA256:…`, accepted for any host of the scope).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub known_hosts: Vec<String>,
+    /// Accept the key of a host seen for the first time, remember it, and refuse a changed
+    /// one later (trust on first use); off by default, recorded in the audit trail.
+    #[serde(default)]
+    pub trust_on_first_use: bool,
+    /// Read files and run the live-state commands as root through `sudo -n` (never a
+    /// password prompt); without it, as the login user.
+    #[serde(default)]
+    pub sudo: bool,
 }
 
 fn default_ssh_port() -> u16 {
@@ -246,6 +259,15 @@ pub enum Acquisition {
         user: Option<String>,
         /// The credential's name.
         credential: String,
+        /// The host keys the host must prove it holds (the scope's).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        known_hosts: Vec<String>,
+        /// Trust a key seen for the first time (the scope's choice).
+        #[serde(default)]
+        trust_on_first_use: bool,
+        /// Run as root through `sudo -n` (the scope's choice).
+        #[serde(default)]
+        sudo: bool,
     },
     /// Read a host's collection in a local evidence library.
     Library {
@@ -377,6 +399,9 @@ mod tests {
             port: 22,
             user: None,
             credential: "k".into(),
+            known_hosts: Vec::new(),
+            trust_on_first_use: false,
+            sudo: false,
         };
         assert_eq!(s.target_key(), "ssh:web01.corp");
     }

@@ -24,6 +24,28 @@ pub struct Provenance {
     /// The cloud volume it was read from, when it came from an EBS snapshot.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cloud: Option<CloudVolume>,
+    /// The SSH session it was read over, when it came from a live host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh: Option<SshOrigin>,
+}
+
+/// The SSH session an item was read over: the live-host part of its chain of custody.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SshOrigin {
+    /// The address or host name connected to.
+    pub address: String,
+    /// The port.
+    pub port: u16,
+    /// The user logged in as.
+    pub user: String,
+    /// The host key the server proved it holds, `SHA256:…` (as `ssh-keygen -l` prints it).
+    pub host_key: String,
+    /// True when the item was read as root through `sudo -n`.
+    #[serde(default)]
+    pub sudo: bool,
+    /// The exact command line whose output the item is (live state); none for a file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
 }
 
 /// An EBS snapshot read in place, and the volume and instance it was taken of: the cloud
@@ -100,6 +122,8 @@ pub enum EvidenceForm {
     Image,
     /// One file.
     File,
+    /// A running host reached over SSH: files read over SFTP and its live state.
+    Ssh,
 }
 
 /// The operating system layout found in a collection, which decides the triage profile.

@@ -16,6 +16,7 @@ mod response;
 mod rule;
 mod s3;
 mod severity;
+mod ssh_credential;
 mod story;
 mod tagged;
 mod target;
@@ -31,7 +32,7 @@ pub use event::{Action, EntityKind, Event, EventOrigin};
 pub use event_query::{ATTRIBUTES, AttrCondition, EventQuery, Field, QueryError};
 pub use evidence::{
     AcquisitionSummary, CloudVolume, EvidenceForm, EvidenceItem, ImageLocation, Provenance,
-    SystemLayout,
+    SshOrigin, SystemLayout,
 };
 pub use ids::{
     ActionId, AlertId, EnvironmentId, EvidenceId, InvestigationId, JobId, ProjectId, RuleId,
@@ -68,3 +69,4 @@ pub struct UnknownValue {
     /// The accepted values, comma separated.
     pub expected: &'static str,
 }
+pub use ssh_credential::SshSecret;

@@ -399,6 +399,9 @@ mod tests {
             port: 22,
             user: None,
             credential: "k".into(),
+            known_hosts: Vec::new(),
+            trust_on_first_use: false,
+            sudo: false,
         };
         assert_eq!(Ec2Target::from_acquisition(&ssh), None);
     }

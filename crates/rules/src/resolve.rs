@@ -174,6 +174,9 @@ fn ssh_covers(target: &Target, scope: &SshScope) -> Result<(Acquisition, String)
         port: scope.port,
         user: scope.user.clone(),
         credential: scope.credential.clone(),
+        known_hosts: scope.known_hosts.clone(),
+        trust_on_first_use: scope.trust_on_first_use,
+        sudo: scope.sudo,
     };
     let from_name = given(&target.hostname).and_then(|h| h.parse::<IpAddr>().ok());
     for ip in target.ips.iter().copied().chain(from_name) {

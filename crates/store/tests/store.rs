@@ -573,6 +573,7 @@ async fn evidence_alarms_and_audit_are_recorded() {
                     device_name: Some("/dev/xvda".into()),
                     ..Default::default()
                 }),
+                ssh: None,
             },
             storage_key: "sha256/ab/abab".into(),
             // The store keeps millisecond precision.

@@ -31,6 +31,9 @@ fn ssh_scope(cidrs: &[&str], patterns: &[&str]) -> Scope {
         credential: "ir-key".into(),
         user: Some("forensics".into()),
         port: 2222,
+        known_hosts: vec!["SHA256:abc".into()],
+        trust_on_first_use: false,
+        sudo: true,
     })
 }
 
@@ -139,7 +142,10 @@ fn ssh_scope_matches_cidrs_then_hostname_patterns() {
             address: "10.1.2.3".into(),
             port: 2222,
             user: Some("forensics".into()),
-            credential: "ir-key".into()
+            credential: "ir-key".into(),
+            known_hosts: vec!["SHA256:abc".into()],
+            trust_on_first_use: false,
+            sudo: true,
         }
     );
     assert_eq!(m.matched_on, "ip 10.1.2.3 in 10.1.0.0/16");

@@ -161,6 +161,7 @@ async fn attach_context(
             modified: None,
             image: None,
             cloud: None,
+            ssh: None,
         },
         storage_key: blob.key.clone(),
         collected_at: Utc::now(),

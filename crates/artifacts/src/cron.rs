@@ -43,6 +43,8 @@ impl ArtifactParser for Cron {
                 "/var/spool/cron",
                 "/var/spool/cron/crontabs",
                 "/var/spool/cron/tabs",
+                // `crontab -l -u USER` of each user, read live over SSH.
+                "/$Riposte/live/crontabs",
             ]
             .iter()
             .any(|d| dir.ends_with(d))

@@ -24,6 +24,7 @@ mod journald;
 mod lastlog;
 mod ld_so_preload;
 mod lines;
+mod live;
 mod mft;
 mod package_logs;
 mod powershell_history;
@@ -51,6 +52,10 @@ pub use fish_history::FishHistory;
 pub use journald::Journald;
 pub use lastlog::Lastlog;
 pub use ld_so_preload::LdSoPreload;
+pub use live::inventory::LiveInventory;
+pub use live::logins::LiveLogins;
+pub use live::processes::LiveProcesses;
+pub use live::sockets::LiveSockets;
 pub use mft::Mft;
 pub use package_logs::PackageLogs;
 pub use powershell_history::PowerShellHistory;
@@ -137,6 +142,10 @@ static PARSERS: &[&dyn ArtifactParser] = &[
     &Cron,
     &SystemdUnits,
     &AuthorizedKeys,
+    &LiveProcesses,
+    &LiveSockets,
+    &LiveLogins,
+    &LiveInventory,
     &Accounts,
     &WebAccess,
     &PackageLogs,

@@ -4,6 +4,7 @@ mod commands;
 pub mod credential_access;
 pub mod cryptominer;
 pub mod ld_preload_hijack;
+pub mod live_processes;
 pub mod log_wiping;
 pub mod privileged_account;
 pub mod shell_history;

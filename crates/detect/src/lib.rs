@@ -37,6 +37,7 @@ pub use files::{CollectedFile, FileDetector};
 pub use heuristics::credential_access::CredentialAccess;
 pub use heuristics::cryptominer::Cryptominer;
 pub use heuristics::ld_preload_hijack::LdPreloadHijack;
+pub use heuristics::live_processes::LiveProcesses;
 pub use heuristics::log_wiping::LogWiping;
 pub use heuristics::privileged_account::PrivilegedAccount;
 pub use heuristics::shell_history::ShellHistory;
@@ -79,6 +80,7 @@ static DETECTORS: &[&dyn Detector] = &[
     &LogWiping,
     &LdPreloadHijack,
     &CredentialAccess,
+    &LiveProcesses,
 ];
 
 /// Every registered detector, with its default configuration.

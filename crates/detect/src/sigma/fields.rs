@@ -38,6 +38,8 @@ const LINUX_PROCESS_CREATION: &[(&str, &str)] = &[
     ("ProcessId", "pid"),
     ("ParentProcessId", "ppid"),
     ("CurrentDirectory", "cwd"),
+    ("ParentImage", "parent_exe"),
+    ("ParentCommandLine", "parent_cmd"),
 ];
 
 /// CloudTrail record fields → the cloudtrail parser's attributes, used only when the raw

@@ -6,7 +6,7 @@
 //! with the class. The tables below are those of pySigma's Windows and Sysmon pipelines;
 //! the full mapping is in the README's "Sigma rules" section.
 
-use riposte_model::Event;
+use riposte_model::{Action, Event};
 use rsigma_parser::LogSource;
 
 /// A product Riposte has parsers for.
@@ -210,7 +210,8 @@ pub const WINDOWS_CATEGORIES: &[(&str, &str, &[u32])] = &[
 /// Linux services Riposte's parsers produce.
 pub const LINUX_SERVICES: &[&str] = &["auth", "sshd", "sudo", "cron", "syslog", "auditd"];
 
-/// Linux categories: only `process_creation`, from auditd `EXECVE` groups.
+/// Linux categories: only `process_creation`, from auditd `EXECVE` groups and a live
+/// process list.
 pub const LINUX_CATEGORIES: &[&str] = &["process_creation"];
 
 /// What one event is, for rule selection: computed once per event.
@@ -244,6 +245,10 @@ impl EventClass {
                     Vec::new()
                 };
                 (Product::Linux, vec!["auditd"], categories)
+            }
+            // The live process list of a host read over SSH: what is running now.
+            "live_processes" if event.action == Action::ProcessRun => {
+                (Product::Linux, Vec::new(), vec!["process_creation"])
             }
             "auth_log" => (Product::Linux, linux_services(event, "auth"), Vec::new()),
             "syslog_messages" | "journald" => {

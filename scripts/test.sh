@@ -24,6 +24,11 @@ for tool_pkg in mkfs.ext4:e2fsprogs debugfs:e2fsprogs mkfs.xfs:xfsprogs mkfs.vfa
 done
 # The journald parser's tests write real journals with systemd-journal-remote.
 [ -x /usr/lib/systemd/systemd-journal-remote ] || [ -x /lib/systemd/systemd-journal-remote ] || need_apt+=(systemd-journal-remote)
+# SSH acquisition tests run a real OpenSSH server on loopback; the live-state commands
+# need procps (`ps`) and iproute2 (`ss`) on the host they read (this one).
+[ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)
+command -v ps >/dev/null 2>&1 || need_apt+=(procps)
+command -v ss >/dev/null 2>&1 || need_apt+=(iproute2)
 export PATH="$PATH:/usr/sbin:/sbin"
 if ((${#need_apt[@]})); then
   echo "installing: ${need_apt[*]}"

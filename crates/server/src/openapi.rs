@@ -41,6 +41,7 @@ pub const API_KEY_SCHEME: &str = "api_key";
         (name = "sources", description = "Alert intake of vendor payloads, pushed by the vendor (`/hooks/{id}`) or posted by a script."),
         (name = "integrations", description = "Push integrations: a URL and secret per sender."),
         (name = "connections", description = "Pull connections to vendor APIs (CrowdStrike, Defender, GuardDuty)."),
+        (name = "credentials", description = "SSH credentials (private keys, passwords) SSH scopes log in with; sealed, never read back."),
         (name = "investigations", description = "Investigations, their verdicts and timelines."),
         (name = "secdo", description = "The SECDO-compatible enrichment API."),
         (name = "environments", description = "Environments: AWS, SSH and local-evidence scopes that alerts' targets are resolved against."),

@@ -36,6 +36,12 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncRead;
 
+/// Opens a private key with its passphrase, as a connection will: the reason when it
+/// cannot be used (no passphrase given for a protected key, a wrong one, not a key).
+pub fn check_private_key(private_key: &str, passphrase: Option<&str>) -> Result<(), String> {
+    session::open_private_key(private_key, passphrase).map(|_| ())
+}
+
 /// Where to log in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SshTarget {

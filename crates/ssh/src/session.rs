@@ -346,6 +346,15 @@ impl SshSession {
     }
 }
 
+/// Decodes a private key, the reason when it cannot be used.
+pub(crate) fn open_private_key(
+    private_key: &str,
+    passphrase: Option<&str>,
+) -> Result<russh::keys::PrivateKey, String> {
+    russh::keys::decode_secret_key(private_key, passphrase)
+        .map_err(|e| describe_key_error(&e, passphrase.is_some()))
+}
+
 fn protocol(address: &str, e: russh::Error) -> SshError {
     SshError::Protocol {
         address: address.to_string(),

@@ -116,6 +116,7 @@ fn migrations(backend: Backend) -> Migrator {
             "event_query",
             include_str!("../migrations/0013_event_query.sql"),
         ),
+        migration(14, "ssh", include_str!("../migrations/0014_ssh.sql")),
     ])
 }
 

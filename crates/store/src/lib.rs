@@ -26,6 +26,7 @@ mod projects;
 mod response_actions;
 mod rules;
 mod sealed;
+mod ssh;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod webhooks;
@@ -46,6 +47,7 @@ pub use private::{private_dir, private_file};
 pub use projects::Project;
 pub use rules::RuleVersion;
 pub use sealed::{MasterKey, SealError};
+pub use ssh::SshCredentialInfo;
 pub use webhooks::{
     DeliveryAttempt, DeliveryTarget, SecretChange, SiemExport, SiemExportSpec, Webhook,
     WebhookSecrets, WebhookSpec, delivery_id,

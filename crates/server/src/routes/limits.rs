@@ -202,6 +202,20 @@ pub(crate) const CONNECTION: Limits = Limits {
     ]),
 };
 
+/// `PUT /api/v1/credentials/{name}`.
+pub(crate) const CREDENTIAL: Limits = Limits {
+    name: "credentials",
+    fields: &[
+        ("private_key", Bytes(16384)),
+        ("passphrase", Bytes(1024)),
+        ("password", Bytes(1024)),
+        ("username", Chars(64)),
+    ],
+    string_bytes: RESOURCE_STRING_BYTES,
+    items: RESOURCE_ITEMS,
+    keys: Some(&["kind", "private_key", "passphrase", "password", "username"]),
+};
+
 /// `POST /api/v1/integrations`.
 pub(crate) const INTEGRATION: Limits = Limits {
     name: "integrations",
@@ -240,7 +254,7 @@ pub(crate) const VENDOR_ALERT: Limits = Limits {
 
 /// Every table, for the README check.
 #[cfg(test)]
-const ALL: [&Limits; 11] = [
+const ALL: [&Limits; 12] = [
     &ENVIRONMENT,
     &RESOLVE,
     &RULE,
@@ -249,6 +263,7 @@ const ALL: [&Limits; 11] = [
     &WEBHOOK,
     &SIEM_EXPORT,
     &CONNECTION,
+    &CREDENTIAL,
     &INTEGRATION,
     &GENERIC_ALERT,
     &VENDOR_ALERT,

@@ -12,6 +12,7 @@
 mod alerts;
 mod body;
 mod connections;
+mod credentials;
 mod environments;
 mod events;
 pub use events::parse_event_query;
@@ -52,6 +53,8 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(integrations::create, integrations::list))
         .routes(routes!(integrations::delete))
         .routes(routes!(integrations::rotate_secret))
+        .routes(routes!(credentials::list))
+        .routes(routes!(credentials::put, credentials::delete))
         .routes(routes!(connections::create, connections::list))
         .routes(routes!(connections::get, connections::delete))
         .routes(routes!(connections::test))
@@ -323,6 +326,9 @@ mod tests {
         ("get", "/api/v1/integrations"),
         ("delete", "/api/v1/integrations/{id}"),
         ("post", "/api/v1/integrations/{id}/secret"),
+        ("get", "/api/v1/credentials"),
+        ("put", "/api/v1/credentials/{name}"),
+        ("delete", "/api/v1/credentials/{name}"),
         ("post", "/api/v1/connections"),
         ("get", "/api/v1/connections"),
         ("get", "/api/v1/connections/{id}"),

@@ -5,7 +5,8 @@
 //! - [`ec2`]: an EC2 instance's EBS volumes, snapshotted, read in place through the EBS
 //!   direct APIs and deleted afterwards;
 //! - [`ebs_snapshot`]: an existing EBS snapshot, read in place and kept;
-//! - [`s3`]: a triage package or raw disk image in S3, read in place with range requests.
+//! - [`s3`]: a triage package or raw disk image in S3, read in place with range requests;
+//! - [`ssh`]: a running Linux host over SSH: its triage files over SFTP and its live state.
 //!
 //! All of them go through the acquisition path `riposte investigate` uses
 //! ([`riposte_acquire`]: the operating system each disk or folder holds decides the
@@ -19,6 +20,7 @@ mod library;
 mod progress;
 mod s3;
 mod sink;
+mod ssh;
 
 use super::{finish, next, payload};
 use crate::{StageError, Worker};
@@ -178,10 +180,23 @@ fn collector_for(acquisition: &Acquisition) -> Result<Box<dyn Collector>, StageE
                 key: key.clone(),
             },
         })),
-        other => Err(StageError::Fatal(format!(
-            "acquisition over {} is not available in this version of Riposte yet (the plan is recorded on the investigation); use an AWS or local evidence library scope, or import a triage collection",
-            other.method()
-        ))),
+        Acquisition::Ssh {
+            address,
+            port,
+            user,
+            credential,
+            known_hosts,
+            trust_on_first_use,
+            sudo,
+        } => Ok(Box::new(ssh::SshCollector {
+            address: address.clone(),
+            port: *port,
+            user: user.clone(),
+            credential: credential.clone(),
+            known_hosts: known_hosts.clone(),
+            trust_on_first_use: *trust_on_first_use,
+            sudo: *sudo,
+        })),
     }
 }
 

@@ -1,0 +1,190 @@
+//! An alert about a Linux host in an SSH scope, triaged from that host's files read over a
+//! real SSH connection (OpenSSH's `sshd` on loopback, serving the compromised host of the
+//! library fixture over SFTP only, chrooted), with its host key verified; the SSH
+//! credential stored through the API, sealed, never read back.
+
+mod common;
+
+use common::{admin_key, create_resource, library, post_secdo, start, wait_for_investigation};
+use riposte_ssh::testing::{ServerOptions, SshServer};
+use serde_json::{Value, json};
+use sha2::Digest;
+use std::path::Path;
+
+/// Copies the folder `from` into `to`, files and folders only.
+fn copy_tree(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.unwrap();
+        let target = to.join(entry.path().strip_prefix(from).unwrap());
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+        } else if entry.file_type().is_file() {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_alert_about_a_host_in_an_ssh_scope_is_triaged_from_its_files_read_over_ssh() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = library(&dir.path().join("lib"));
+    // sshd accepts a chroot only in folders writable by root alone (not the temp folder).
+    let chroot = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    copy_tree(&lib.join("victim"), chroot.path());
+    let sshd = SshServer::start(ServerOptions {
+        chroot: Some(chroot.path().to_path_buf()),
+        ..Default::default()
+    });
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let key = admin_key(&data);
+    let server = start(&data, &lib, None, &[]);
+    let http = reqwest::Client::new();
+
+    // The credential: stored, listed without its secret.
+    let put = http
+        .put(format!("{}/api/v1/credentials/victim-key", server.base))
+        .bearer_auth(&key)
+        .json(&json!({"kind": "private_key", "private_key": sshd.client.private, "username": sshd.user}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200);
+    let listed: Value = http
+        .get(format!("{}/api/v1/credentials", server.base))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["credentials"][0]["name"], "victim-key");
+    assert!(!listed.to_string().contains("PRIVATE KEY"), "{listed}");
+    // A key that cannot be opened is refused now, naming the field.
+    let bad = http
+        .put(format!("{}/api/v1/credentials/broken", server.base))
+        .bearer_auth(&key)
+        .json(&json!({"kind": "private_key", "private_key": "not a key"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422);
+    let bad: Value = bad.json().await.unwrap();
+    assert_eq!(bad["fields"][0]["field"], "private_key", "{bad:#}");
+
+    let environment = create_resource(
+        &http,
+        &server,
+        &key,
+        "environments",
+        json!({"name": "on-prem", "scopes": [{"kind": "ssh", "cidrs": ["127.0.0.1/32"],
+               "credential": "victim-key", "port": sshd.port,
+               "known_hosts": [sshd.known_hosts_line()]}]}),
+    )
+    .await;
+    create_resource(
+        &http,
+        &server,
+        &key,
+        "rules",
+        json!({"name": "on-prem triage", "source": "secdo", "environment_id": environment["id"],
+               "priority": 1}),
+    )
+    .await;
+    let alert = post_secdo(&http, &server.base, &key, "127.0.0.1", "ssh-1").await;
+    let d = wait_for_investigation(&http, &server.base, &key, &alert).await;
+    let inv = &d["investigation"];
+    assert_eq!(inv["status"], "complete", "{d:#}\n{}", server.log());
+    assert_eq!(
+        inv["verdict"]["verdict"], "Malicious Activity Identified",
+        "{d:#}"
+    );
+    assert_eq!(
+        inv["acquisition"]["form"], "ssh",
+        "{:#}",
+        inv["acquisition"]
+    );
+    assert_eq!(inv["acquisition"]["profiles"], json!(["linux-triage"]));
+    // Every file of the tree the profile selects, with its hash and SSH provenance.
+    let files: Vec<&Value> = d["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["provenance"]["method"] == "ssh")
+        .collect();
+    let mut paths: Vec<&str> = files
+        .iter()
+        .map(|e| e["provenance"]["original_path"].as_str().unwrap())
+        .collect();
+    paths.sort();
+    assert_eq!(
+        paths,
+        ["/etc/hostname", "/root/.bash_history", "/var/log/auth.log"],
+        "{:#}",
+        d["evidence"]
+    );
+    let fingerprint =
+        riposte_ssh::fingerprint(&russh::keys::PublicKey::from_openssh(&sshd.host_key).unwrap());
+    for item in files {
+        let path = item["provenance"]["original_path"].as_str().unwrap();
+        let source = std::fs::read(chroot.path().join(path.trim_start_matches('/'))).unwrap();
+        assert_eq!(item["sha256"], hex::encode(sha2::Sha256::digest(&source)));
+        let ssh = &item["provenance"]["ssh"];
+        assert_eq!(ssh["address"], "127.0.0.1");
+        assert_eq!(ssh["port"], sshd.port);
+        assert_eq!(ssh["host_key"], fingerprint.as_str());
+    }
+    // The live state is recorded as unavailable, with the reason, in the audit trail.
+    let trail = d["audit"].to_string();
+    assert!(trail.contains("live state unavailable"), "{trail}");
+    assert!(trail.contains("acquisition.ssh_connected"), "{trail}");
+}
+
+#[tokio::test]
+async fn a_host_whose_key_is_not_pinned_fails_its_investigation_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = library(&dir.path().join("lib"));
+    let sshd = SshServer::start(ServerOptions::default());
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let key = admin_key(&data);
+    let server = start(&data, &lib, None, &[]);
+    let http = reqwest::Client::new();
+    let put = http
+        .put(format!("{}/api/v1/credentials/k", server.base))
+        .bearer_auth(&key)
+        .json(&json!({"kind": "private_key", "private_key": sshd.client.private, "username": sshd.user}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200);
+    let environment = create_resource(
+        &http,
+        &server,
+        &key,
+        "environments",
+        json!({"name": "lab", "scopes": [{"kind": "ssh", "cidrs": ["127.0.0.1/32"],
+               "credential": "k", "port": sshd.port}]}),
+    )
+    .await;
+    create_resource(
+        &http,
+        &server,
+        &key,
+        "rules",
+        json!({"name": "lab triage", "source": "secdo", "environment_id": environment["id"], "priority": 1}),
+    )
+    .await;
+    let alert = post_secdo(&http, &server.base, &key, "127.0.0.1", "ssh-2").await;
+    let d = wait_for_investigation(&http, &server.base, &key, &alert).await;
+    let inv = &d["investigation"];
+    assert_eq!(inv["status"], "failed", "{d:#}");
+    let fingerprint =
+        riposte_ssh::fingerprint(&russh::keys::PublicKey::from_openssh(&sshd.host_key).unwrap());
+    let error = inv["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("host key") && error.contains(&fingerprint),
+        "{d:#}"
+    );
+}

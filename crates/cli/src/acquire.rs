@@ -23,6 +23,10 @@ enum AcquireCommand {
     /// Snapshot an EC2 instance's EBS volumes, read them in place, triage them and print
     /// the report; the snapshots are deleted afterwards unless --keep-snapshots.
     Ec2(Ec2Args),
+    /// Log in to a running Linux host over SSH (host key verified), read its triage files
+    /// over SFTP and its live state (processes, sockets, logins, modules, mounts, units,
+    /// crontabs), triage them and print the report.
+    Ssh(crate::acquire_ssh::SshArgs),
 }
 
 /// Options of `acquire ec2`.
@@ -62,6 +66,7 @@ struct Ec2Args {
 pub async fn run(args: AcquireArgs) -> Result<()> {
     match args.command {
         AcquireCommand::Ec2(args) => ec2(args).await,
+        AcquireCommand::Ssh(args) => crate::acquire_ssh::run(args).await,
     }
 }
 

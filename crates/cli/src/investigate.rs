@@ -160,6 +160,32 @@ pub(crate) enum Evidence {
     Snapshots(Box<CloudEvidence>),
     /// A package, raw image or file read in place from S3, and its `s3://` name.
     Object(riposte_disk::SharedSource, String),
+    /// Items already fetched to a scratch folder (over SSH), with their report.
+    Fetched(Box<Fetched>),
+}
+
+/// Items fetched from a live host, kept in a scratch folder until the report is built.
+pub(crate) struct Fetched {
+    /// What the evidence is called in the report (`ssh:user@host:port`).
+    pub name: String,
+    /// The host label.
+    pub host: String,
+    /// The items, in the order read.
+    pub items: Vec<FetchedItem>,
+    /// What the acquisition read and left out.
+    pub report: riposte_acquire::AcquisitionReport,
+    /// Holds the items' content.
+    pub _scratch: tempfile::TempDir,
+}
+
+/// One fetched item.
+pub(crate) struct FetchedItem {
+    /// Its path on the host (or `/$Riposte/live/NAME`).
+    pub original_path: String,
+    /// Its modification time.
+    pub modified: Option<chrono::DateTime<chrono::Utc>>,
+    /// Its content, in the scratch folder.
+    pub local: PathBuf,
 }
 
 /// EBS snapshots to read, and how.
@@ -229,6 +255,7 @@ impl Evidence {
             Evidence::Local(path) => path.display().to_string(),
             Evidence::Snapshots(cloud) => cloud.name.clone(),
             Evidence::Object(_, name) => name.clone(),
+            Evidence::Fetched(f) => f.name.clone(),
         }
     }
 }
@@ -404,6 +431,10 @@ pub(crate) fn gather(evidence: &Evidence, host: Option<String>, full: bool) -> R
             Path::new(name.as_str()),
             host.unwrap_or_else(|| host_from_name(Path::new(name))),
         ),
+        Evidence::Fetched(f) => (
+            Path::new(f.name.as_str()),
+            host.unwrap_or_else(|| f.host.clone()),
+        ),
     };
     // Package and image entries are streamed here first; removed when the report is built.
     let scratch = tempfile::tempdir().context("cannot create a scratch folder")?;
@@ -488,6 +519,19 @@ pub(crate) fn gather(evidence: &Evidence, host: Option<String>, full: bool) -> R
         Evidence::Object(source, name) => {
             riposte_acquire::acquire_source(source, name, &options, &mut visit)
                 .with_context(|| format!("cannot read {name}"))?
+        }
+        Evidence::Fetched(fetched) => {
+            for item in &fetched.items {
+                let mut content = std::fs::File::open(&item.local)?;
+                let acquired = riposte_acquire::AcquiredItem {
+                    original_path: &item.original_path,
+                    modified: item.modified,
+                    image: None,
+                    local: None,
+                };
+                visit(&acquired, &mut content)?;
+            }
+            fetched.report.clone()
         }
     };
     progress.finish_and_clear();

@@ -3,6 +3,7 @@
 //! library crates.
 
 mod acquire;
+mod acquire_ssh;
 mod alert;
 mod detection;
 mod fs;

@@ -188,3 +188,85 @@ async fn a_host_whose_key_is_not_pinned_fails_its_investigation_naming_the_key()
         "{d:#}"
     );
 }
+
+#[test]
+fn the_cli_reads_the_live_state_of_a_running_host_and_flags_a_deleted_binary_in_tmp() {
+    let sshd = SshServer::start(ServerOptions::default());
+    let dir = tempfile::tempdir().unwrap();
+    let identity = dir.path().join("id");
+    std::fs::write(&identity, &sshd.client.private).unwrap();
+    let known_hosts = dir.path().join("known_hosts");
+    std::fs::write(&known_hosts, format!("{}\n", sshd.known_hosts_line())).unwrap();
+    // A program run from a staging folder, deleted once started.
+    let staging = tempfile::tempdir().unwrap();
+    let binary = staging.path().join("kdevtmpfsi");
+    std::fs::copy("/bin/sleep", &binary).unwrap();
+    let mut child = std::process::Command::new(&binary)
+        .arg("600")
+        .spawn()
+        .unwrap();
+    std::fs::remove_file(&binary).unwrap();
+    let target = format!("{}@127.0.0.1:{}", sshd.user, sshd.port);
+    let out = common::riposte([
+        std::ffi::OsStr::new("acquire"),
+        std::ffi::OsStr::new("ssh"),
+        std::ffi::OsStr::new(&target),
+        std::ffi::OsStr::new("--identity"),
+        identity.as_os_str(),
+        std::ffi::OsStr::new("--known-hosts"),
+        known_hosts.as_os_str(),
+        std::ffi::OsStr::new("--live-only"),
+        std::ffi::OsStr::new("--no-bundled-yara"),
+        std::ffi::OsStr::new("--format"),
+        std::ffi::OsStr::new("json"),
+    ]);
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rules: Vec<&str> = report["alarms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| {
+            a["title"]
+                .as_str()
+                .is_some_and(|t| t.contains(&binary.display().to_string()))
+        })
+        .filter_map(|a| a["rule_id"].as_str())
+        .collect();
+    assert!(
+        rules.contains(&"process_from_staging"),
+        "{rules:?}\n{report:#}"
+    );
+    assert!(rules.contains(&"deleted_binary_running"), "{rules:?}");
+    assert_eq!(report["acquisition"]["form"], "ssh");
+    assert_eq!(report["acquisition"]["profiles"], json!(["live-state"]));
+    // A host key that is not the one pinned is refused, naming the key offered.
+    std::fs::write(
+        &known_hosts,
+        format!(
+            "[127.0.0.1]:{} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n",
+            sshd.port
+        ),
+    )
+    .unwrap();
+    let out = common::riposte([
+        std::ffi::OsStr::new("acquire"),
+        std::ffi::OsStr::new("ssh"),
+        std::ffi::OsStr::new(&target),
+        std::ffi::OsStr::new("--identity"),
+        identity.as_os_str(),
+        std::ffi::OsStr::new("--known-hosts"),
+        known_hosts.as_os_str(),
+        std::ffi::OsStr::new("--live-only"),
+        std::ffi::OsStr::new("--no-bundled-yara"),
+    ]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("CHANGED"), "{stderr}");
+}

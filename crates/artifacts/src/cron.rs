@@ -9,6 +9,7 @@
 
 use crate::records::{LineHandler, Origin, Out, line_records};
 use crate::shell_history::program_name;
+use crate::word;
 use crate::{ArtifactContext, ArtifactError, ArtifactParser};
 use riposte_model::{Action, Event};
 use std::io::BufRead;
@@ -76,16 +77,6 @@ const NICKNAMES: &[&str] = &[
     "@midnight",
     "@hourly",
 ];
-
-/// Splits off the first whitespace-separated word.
-fn word(s: &str) -> Option<(&str, &str)> {
-    let s = s.trim_start();
-    if s.is_empty() {
-        return None;
-    }
-    let end = s.find([' ', '\t']).unwrap_or(s.len());
-    Some((&s[..end], s[end..].trim_start()))
-}
 
 /// A time field: digits, `*`, `,`, `-`, `/`, or month/day names (`jan`, `mon-fri`).
 fn is_time_field(f: &str) -> bool {

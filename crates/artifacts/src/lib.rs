@@ -191,6 +191,17 @@ pub fn open_artifact<'r>(
     }
 }
 
+/// Splits off the first word (separated by spaces or tabs): `(word, rest)`, the rest
+/// without its leading blanks.
+pub(crate) fn word(s: &str) -> Option<(&str, &str)> {
+    let s = s.trim_start();
+    if s.is_empty() {
+        return None;
+    }
+    let end = s.find([' ', '\t']).unwrap_or(s.len());
+    Some((&s[..end], s[end..].trim_start()))
+}
+
 /// The file name part of a path (`/var/log/auth.log.1` → `auth.log.1`).
 pub(crate) fn file_name(path: &str) -> &str {
     path.rsplit(['/', '\\']).next().unwrap_or(path)

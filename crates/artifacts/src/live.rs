@@ -13,13 +13,3 @@ pub(crate) const LIVE_PREFIX: &str = "/$Riposte/live/";
 pub(crate) fn is_output(path: &str, name: &str) -> bool {
     path.strip_prefix(LIVE_PREFIX) == Some(name)
 }
-
-/// Splits off the first whitespace-separated word: `(word, rest)`.
-pub(crate) fn word(s: &str) -> Option<(&str, &str)> {
-    let s = s.trim_start();
-    if s.is_empty() {
-        return None;
-    }
-    let end = s.find(char::is_whitespace).unwrap_or(s.len());
-    Some((&s[..end], &s[end..]))
-}

@@ -5,7 +5,9 @@
 
 mod common;
 
-use common::{admin_key, create_resource, library, post_secdo, start, wait_for_investigation};
+use common::{
+    Server, admin_key, create_resource, library, post_secdo, start, wait_for_investigation,
+};
 use riposte_ssh::testing::{ServerOptions, SshServer};
 use serde_json::{Value, json};
 use sha2::Digest;
@@ -22,6 +24,45 @@ fn copy_tree(from: &Path, to: &Path) {
             std::fs::copy(entry.path(), &target).unwrap();
         }
     }
+}
+
+/// Stores the server's client key as the credential `name`, through the API.
+async fn put_credential(
+    http: &reqwest::Client,
+    server: &Server,
+    key: &str,
+    name: &str,
+    sshd: &SshServer,
+) {
+    let put = http
+        .put(format!("{}/api/v1/credentials/{name}", server.base))
+        .bearer_auth(key)
+        .json(&json!({"kind": "private_key", "private_key": sshd.client.private, "username": sshd.user}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200);
+}
+
+/// An environment with the SSH `scope`, and a rule sending SECDO alerts to it.
+async fn ssh_rule(http: &reqwest::Client, server: &Server, key: &str, scope: Value) {
+    let environment = create_resource(
+        http,
+        server,
+        key,
+        "environments",
+        json!({"name": "on-prem", "scopes": [scope]}),
+    )
+    .await;
+    create_resource(
+        http,
+        server,
+        key,
+        "rules",
+        json!({"name": "on-prem triage", "source": "secdo", "environment_id": environment["id"],
+               "priority": 1}),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -42,14 +83,7 @@ async fn an_alert_about_a_host_in_an_ssh_scope_is_triaged_from_its_files_read_ov
     let http = reqwest::Client::new();
 
     // The credential: stored, listed without its secret.
-    let put = http
-        .put(format!("{}/api/v1/credentials/victim-key", server.base))
-        .bearer_auth(&key)
-        .json(&json!({"kind": "private_key", "private_key": sshd.client.private, "username": sshd.user}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(put.status(), 200);
+    put_credential(&http, &server, &key, "victim-key", &sshd).await;
     let listed: Value = http
         .get(format!("{}/api/v1/credentials", server.base))
         .bearer_auth(&key)
@@ -73,23 +107,12 @@ async fn an_alert_about_a_host_in_an_ssh_scope_is_triaged_from_its_files_read_ov
     let bad: Value = bad.json().await.unwrap();
     assert_eq!(bad["fields"][0]["field"], "private_key", "{bad:#}");
 
-    let environment = create_resource(
+    ssh_rule(
         &http,
         &server,
         &key,
-        "environments",
-        json!({"name": "on-prem", "scopes": [{"kind": "ssh", "cidrs": ["127.0.0.1/32"],
-               "credential": "victim-key", "port": sshd.port,
-               "known_hosts": [sshd.known_hosts_line()]}]}),
-    )
-    .await;
-    create_resource(
-        &http,
-        &server,
-        &key,
-        "rules",
-        json!({"name": "on-prem triage", "source": "secdo", "environment_id": environment["id"],
-               "priority": 1}),
+        json!({"kind": "ssh", "cidrs": ["127.0.0.1/32"], "credential": "victim-key",
+               "port": sshd.port, "known_hosts": [sshd.known_hosts_line()]}),
     )
     .await;
     let alert = post_secdo(&http, &server.base, &key, "127.0.0.1", "ssh-1").await;
@@ -151,29 +174,13 @@ async fn a_host_whose_key_is_not_pinned_fails_its_investigation_naming_the_key()
     let key = admin_key(&data);
     let server = start(&data, &lib, None, &[]);
     let http = reqwest::Client::new();
-    let put = http
-        .put(format!("{}/api/v1/credentials/k", server.base))
-        .bearer_auth(&key)
-        .json(&json!({"kind": "private_key", "private_key": sshd.client.private, "username": sshd.user}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(put.status(), 200);
-    let environment = create_resource(
+    put_credential(&http, &server, &key, "k", &sshd).await;
+    // No known_hosts and no trust on first use.
+    ssh_rule(
         &http,
         &server,
         &key,
-        "environments",
-        json!({"name": "lab", "scopes": [{"kind": "ssh", "cidrs": ["127.0.0.1/32"],
-               "credential": "k", "port": sshd.port}]}),
-    )
-    .await;
-    create_resource(
-        &http,
-        &server,
-        &key,
-        "rules",
-        json!({"name": "lab triage", "source": "secdo", "environment_id": environment["id"], "priority": 1}),
+        json!({"kind": "ssh", "cidrs": ["127.0.0.1/32"], "credential": "k", "port": sshd.port}),
     )
     .await;
     let alert = post_secdo(&http, &server.base, &key, "127.0.0.1", "ssh-2").await;

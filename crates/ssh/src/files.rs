@@ -90,7 +90,6 @@ struct Selected {
 /// Walks the host under `selection` and hands each selected file to `sink`.
 pub(crate) async fn collect_files(
     sftp: Arc<SftpSession>,
-    address: &str,
     selection: FileSelection<'_>,
     limits: FileLimits,
     sink: &mut dyn ItemSink,
@@ -103,7 +102,7 @@ pub(crate) async fn collect_files(
             small.push(file);
             continue;
         }
-        stream_one(&sftp, address, file, limits, sink, report).await?;
+        stream_one(&sftp, file, limits, sink, report).await?;
     }
     let fetches = futures::stream::iter(small.into_iter().map(|file| {
         let sftp = sftp.clone();
@@ -291,7 +290,6 @@ async fn fetch_small(sftp: &SftpSession, file: &Selected) -> Result<Vec<u8>, Str
 
 async fn stream_one(
     sftp: &SftpSession,
-    _address: &str,
     file: Selected,
     limits: FileLimits,
     sink: &mut dyn ItemSink,

@@ -378,7 +378,6 @@ pub async fn collect(
         let sftp = Arc::new(sftp);
         files::collect_files(
             sftp.clone(),
-            &session.target().display(),
             options.selection,
             options.limits,
             sink,

@@ -3,8 +3,9 @@
 //! loaded, mounted and running, one `host` event per line (`module`, `mount_point`,
 //! `unit`), timed when the command ran.
 
-use super::{LIVE_PREFIX, word};
+use super::LIVE_PREFIX;
 use crate::records::{LineHandler, Origin, Out, line_records};
+use crate::word;
 use crate::{ArtifactContext, ArtifactError, ArtifactParser};
 use chrono::{DateTime, Utc};
 use riposte_model::{Action, Event};

@@ -2,8 +2,9 @@
 //! at its login time, with `username`, `terminal` and, for a remote session, `remote_ip`
 //! (or `remote_host`).
 
-use super::{is_output, word};
+use super::is_output;
 use crate::records::{LineHandler, Origin, Out, line_records};
+use crate::word;
 use crate::{ArtifactContext, ArtifactError, ArtifactParser};
 use chrono::NaiveDateTime;
 use riposte_model::{Action, Event};

@@ -7,8 +7,9 @@
 //! (`… (deleted)`) also gets a `delete_file` event of its own, `exe_deleted` = `true`.
 //! Kernel threads (`[kthreadd]`, no executable) are left out.
 
-use super::{is_output, word};
+use super::is_output;
 use crate::records::{LineHandler, Origin, Out, line_records};
+use crate::word;
 use crate::{ArtifactContext, ArtifactError, ArtifactParser};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use riposte_model::{Action, Event};

@@ -6,8 +6,9 @@
 //! `remote_port`, `local_ip`, `local_port`, `protocol`, `state`, `process` and `pid`.
 //! Events carry the time the command ran.
 
-use super::{is_output, word};
+use super::is_output;
 use crate::records::{LineHandler, Origin, Out, line_records};
+use crate::word;
 use crate::{ArtifactContext, ArtifactError, ArtifactParser};
 use chrono::{DateTime, Utc};
 use riposte_model::{Action, Event};

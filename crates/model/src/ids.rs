@@ -70,6 +70,14 @@ id_type!(
     ProjectId
 );
 id_type!(
+    /// Identifies a scheduled hunt.
+    HuntId
+);
+id_type!(
+    /// Identifies one run of a scheduled hunt.
+    HuntRunId
+);
+id_type!(
     /// Identifies one recorded response action (done, rehearsed, failed or released).
     ActionId
 );

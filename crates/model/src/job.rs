@@ -50,6 +50,10 @@ string_enum!(
         Notify => "notify",
         /// Take the response actions the investigation's rule allows for its verdict.
         Respond => "respond",
+        /// List a hunt run's systems and start an investigation of each in its project.
+        StartHuntRun => "start_hunt_run",
+        /// Send a finished hunt run's summary to the hunt's webhooks.
+        NotifyHuntRun => "notify_hunt_run",
     }
 );
 

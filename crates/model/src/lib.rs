@@ -9,6 +9,7 @@ mod environment;
 mod event;
 mod event_query;
 mod evidence;
+mod hunt;
 mod ids;
 mod investigation;
 mod job;
@@ -34,8 +35,14 @@ pub use evidence::{
     AcquisitionSummary, CloudVolume, EvidenceForm, EvidenceItem, ImageLocation, Provenance,
     SshOrigin, SystemLayout,
 };
+pub use hunt::{
+    Ec2System, FailedTarget, HostSystem, Hunt, HuntCounts, HuntRun, HuntRunStatus, HuntSchedule,
+    HuntSpec, HuntTrigger, PathSystem, S3System, ScheduleError, ScopeSelector, SnapshotSystem,
+    SystemRef,
+};
 pub use ids::{
-    ActionId, AlertId, EnvironmentId, EvidenceId, InvestigationId, JobId, ProjectId, RuleId,
+    ActionId, AlertId, EnvironmentId, EvidenceId, HuntId, HuntRunId, InvestigationId, JobId,
+    ProjectId, RuleId,
 };
 pub use investigation::{Investigation, InvestigationStatus};
 pub use job::{Job, JobKind, JobStatus};

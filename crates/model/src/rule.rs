@@ -193,6 +193,8 @@ pub enum NotificationEvent {
     ResponseActionTaken,
     /// A response action failed.
     ResponseActionFailed,
+    /// A scheduled hunt's run is over (sent once per run, with its verdict counts).
+    HuntCompleted,
 }
 
 /// Which webhook hears about which events.

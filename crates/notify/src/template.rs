@@ -54,6 +54,7 @@ impl Occasion {
                 NotificationEvent::ProcessingWithAlarms => "processing_with_alarms",
                 NotificationEvent::ResponseActionTaken => "response_action_taken",
                 NotificationEvent::ResponseActionFailed => "response_action_failed",
+                NotificationEvent::HuntCompleted => "hunt_completed",
             },
             Occasion::Test => "test",
         }
@@ -69,6 +70,7 @@ impl Occasion {
                 NotificationEvent::ProcessingWithAlarms => "Processing with alarms",
                 NotificationEvent::ResponseActionTaken => "Response action taken",
                 NotificationEvent::ResponseActionFailed => "Response action failed",
+                NotificationEvent::HuntCompleted => "Hunt completed",
             },
             Occasion::Test => "Test notification",
         }

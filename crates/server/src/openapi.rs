@@ -47,6 +47,7 @@ pub const API_KEY_SCHEME: &str = "api_key";
         (name = "environments", description = "Environments: AWS, SSH and local-evidence scopes that alerts' targets are resolved against."),
         (name = "rules", description = "Detection rules: which alerts start an investigation, how, and what happens after the verdict. Versioned."),
         (name = "projects", description = "Projects (cases) and imports of named systems into them without an alert."),
+        (name = "hunts", description = "Scheduled hunts: systems or environment scopes investigated on a cron schedule by the workers, one project per run, a summary to webhooks."),
         (name = "webhooks", description = "Outbound webhooks (custom JSON, Slack, Microsoft Teams, JIRA): events, templates, retries and the delivery log."),
         (name = "siem-exports", description = "SIEM exports (Splunk HEC, Elasticsearch/OpenSearch bulk): alarms and verdicts pushed in batches, with retries and the delivery log."),
         (name = "system", description = "Health, metrics and this document."),

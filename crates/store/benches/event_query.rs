@@ -4,7 +4,8 @@
 //!
 //! `cargo bench -p riposte-store --bench event_query` — `RIPOSTE_BENCH_EVENTS` (default
 //! 5,000,000) events over `RIPOSTE_BENCH_INVESTIGATIONS` (default 500) investigations;
-//! `RIPOSTE_BENCH_DIR` keeps the database between runs.
+//! `RIPOSTE_BENCH_DIR` keeps the database between runs. With `RIPOSTE_BENCH_POSTGRES_URL`
+//! (a database of its own: it is filled once and then reused) the same runs on Postgres.
 
 use chrono::{TimeZone, Utc};
 use riposte_model::{
@@ -94,8 +95,21 @@ async fn main() {
     let dir = keep.unwrap_or_else(|| scratch.path().to_path_buf());
     std::fs::create_dir_all(&dir).unwrap();
     let db = dir.join(format!("event-query-{total}-{investigations}.db"));
-    let existed = db.exists();
-    let store = Store::open_sqlite(&db).await.unwrap();
+    let (store, existed) = match std::env::var("RIPOSTE_BENCH_POSTGRES_URL") {
+        Ok(url) => {
+            let store = Store::connect(&url).await.unwrap();
+            let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM investigations")
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+            println!("Postgres: {stored} investigations already stored");
+            (store, stored > 0)
+        }
+        Err(_) => {
+            let existed = db.exists();
+            (Store::open_sqlite(&db).await.unwrap(), existed)
+        }
+    };
     if !existed {
         let started = Instant::now();
         let per = total / investigations;
@@ -130,8 +144,10 @@ async fn main() {
             took.as_secs_f64()
         );
     }
-    let size = std::fs::metadata(&db).map(|m| m.len()).unwrap_or(0);
-    println!("database {} ({} MiB)", db.display(), size >> 20);
+    if store.backend() == riposte_store::Backend::Sqlite {
+        let size = std::fs::metadata(&db).map(|m| m.len()).unwrap_or(0);
+        println!("database {} ({} MiB)", db.display(), size >> 20);
+    }
     let cases = [
         (
             "network, one IP (selective)",

@@ -117,6 +117,7 @@ fn migrations(backend: Backend) -> Migrator {
             include_str!("../migrations/0013_event_query.sql"),
         ),
         migration(14, "ssh", include_str!("../migrations/0014_ssh.sql")),
+        migration(15, "hunts", include_str!("../migrations/0015_hunts.sql")),
     ])
 }
 

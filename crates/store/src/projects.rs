@@ -41,6 +41,18 @@ impl Store {
         description: &str,
         actor: &str,
     ) -> Result<Project> {
+        let mut conn = self.pool().acquire().await?;
+        Self::insert_project(&mut conn, name, description, actor).await
+    }
+
+    /// Creates a project inside the caller's transaction (a hunt run's, with its
+    /// investigations).
+    pub async fn insert_project(
+        conn: &mut crate::Conn,
+        name: &str,
+        description: &str,
+        actor: &str,
+    ) -> Result<Project> {
         let project = Project {
             id: ProjectId::new(),
             name: name.to_string(),
@@ -56,7 +68,7 @@ impl Store {
         .bind(&project.description)
         .bind(&project.created_by)
         .bind(ms(project.created_at))
-        .execute(self.pool())
+        .execute(&mut *conn)
         .await?;
         Ok(project)
     }

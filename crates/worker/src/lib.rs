@@ -6,6 +6,8 @@
 
 pub mod bootstrap;
 pub mod connections;
+pub mod hunts;
+pub mod imports;
 pub mod intake;
 pub mod investigations;
 pub mod pipeline;
@@ -59,6 +61,10 @@ pub struct WorkerConfig {
     pub ec2: riposte_aws::Ec2AcquireOptions,
     /// How EBS snapshots are read (requests in flight, cache, retries).
     pub ebs: riposte_aws::EbsReadOptions,
+    /// The time hunts' schedules are judged by (the system clock; tests set their own).
+    pub clock: hunts::Clock,
+    /// How often a worker looks for due hunts and finished hunt runs.
+    pub hunt_interval: Duration,
 }
 
 impl Default for WorkerConfig {
@@ -79,6 +85,8 @@ impl Default for WorkerConfig {
             response_dry_run: false,
             ec2: riposte_aws::Ec2AcquireOptions::default(),
             ebs: riposte_aws::EbsReadOptions::default(),
+            clock: hunts::Clock::system(),
+            hunt_interval: Duration::from_secs(5),
         }
     }
 }
@@ -154,9 +162,19 @@ impl Worker {
     /// sleeps when idle.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         tracing::info!(worker = %self.id, "worker started");
+        let mut hunts_checked: Option<std::time::Instant> = None;
         loop {
             if *shutdown.borrow() {
                 break;
+            }
+            if hunts_checked.is_none_or(|t| t.elapsed() >= self.config.hunt_interval) {
+                hunts_checked = Some(std::time::Instant::now());
+                if let Err(e) = self.schedule_hunts().await {
+                    tracing::warn!(error = %e, "looking for due hunts failed; retrying");
+                }
+                if let Err(e) = self.finish_hunt_runs().await {
+                    tracing::warn!(error = %e, "looking for finished hunt runs failed; retrying");
+                }
             }
             let polled = match self.poll_one().await {
                 Ok(polled) => polled,
@@ -244,6 +262,8 @@ impl Worker {
             JobKind::Detect => stages::detect::run(self, job).await,
             JobKind::Notify => stages::notify::run(self, job).await,
             JobKind::Respond => stages::respond::run(self, job).await,
+            JobKind::StartHuntRun => hunts::start_run(self, job).await,
+            JobKind::NotifyHuntRun => hunts::notify_run(self, job).await,
         }
     }
 

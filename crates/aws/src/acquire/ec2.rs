@@ -166,6 +166,60 @@ impl Ec2Acquirer {
         })
     }
 
+    /// The instances of this account and region carrying every tag of `tags` (the value
+    /// `*` only asks for the tag), not terminated, in id order: what a hunt over an AWS
+    /// scope investigates.
+    pub async fn list_instances(
+        &self,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<Vec<String>, Ec2AcquireError> {
+        let mut filters = vec![
+            Filter::builder()
+                .name("instance-state-name")
+                .set_values(Some(
+                    ["pending", "running", "stopping", "stopped"]
+                        .map(String::from)
+                        .to_vec(),
+                ))
+                .build(),
+        ];
+        for (key, value) in tags {
+            filters.push(if value == "*" {
+                Filter::builder().name("tag-key").values(key).build()
+            } else {
+                Filter::builder()
+                    .name(format!("tag:{key}"))
+                    .values(value)
+                    .build()
+            });
+        }
+        let mut ids = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let out = self
+                .ec2
+                .describe_instances()
+                .set_filters(Some(filters.clone()))
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|err| DESCRIBE_INSTANCES.error(err))?;
+            ids.extend(
+                out.reservations()
+                    .iter()
+                    .flat_map(|r| r.instances())
+                    .filter_map(|i| i.instance_id().map(str::to_string)),
+            );
+            match out.next_token() {
+                Some(next) if !next.is_empty() => token = Some(next.to_string()),
+                _ => break,
+            }
+        }
+        ids.sort();
+        ids.dedup();
+        Ok(ids)
+    }
+
     /// The instance's attached EBS volumes, in device name order.
     pub async fn attached_volumes(
         &self,

@@ -121,6 +121,34 @@ pub(crate) const IMPORT: Limits = Limits {
     keys: None,
 };
 
+/// `POST/PUT /api/v1/hunts`.
+pub(crate) const HUNT: Limits = Limits {
+    name: "hunts",
+    fields: &[
+        ("name", Chars(100)),
+        ("description", Chars(2000)),
+        ("schedule.cron", Bytes(256)),
+        ("schedule.time_zone", Bytes(64)),
+        ("systems", Items(500)),
+        ("systems[].hostname", Bytes(HOSTNAME_BYTES)),
+        ("systems[].instance_id", Bytes(128)),
+        ("systems[].account_id", Bytes(128)),
+        ("systems[].region", Bytes(64)),
+        ("systems[].path", Bytes(4096)),
+        ("systems[].snapshot_id", Bytes(64)),
+        ("systems[].uri", Bytes(1100)),
+        ("scopes", Items(20)),
+        ("scopes[].tags", Items(50)),
+        ("scopes[].tags.*", Chars(256)),
+        ("scopes[].accounts", Items(1000)),
+        ("scopes[].regions", Items(50)),
+        ("webhooks", Items(20)),
+    ],
+    string_bytes: RESOURCE_STRING_BYTES,
+    items: RESOURCE_ITEMS,
+    keys: None,
+};
+
 /// `POST/PUT /api/v1/webhooks`.
 pub(crate) const WEBHOOK: Limits = Limits {
     name: "webhooks",
@@ -254,8 +282,9 @@ pub(crate) const VENDOR_ALERT: Limits = Limits {
 
 /// Every table, for the README check.
 #[cfg(test)]
-const ALL: [&Limits; 12] = [
+const ALL: [&Limits; 13] = [
     &ENVIRONMENT,
+    &HUNT,
     &RESOLVE,
     &RULE,
     &PROJECT,

@@ -17,6 +17,7 @@ mod environments;
 mod events;
 pub use events::parse_event_query;
 mod hooks;
+mod hunts;
 mod integrations;
 mod investigations;
 mod limits;
@@ -81,6 +82,10 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(projects::create, projects::list))
         .routes(routes!(projects::get))
         .routes(routes!(projects::import))
+        .routes(routes!(hunts::create, hunts::list))
+        .routes(routes!(hunts::get, hunts::update, hunts::delete))
+        .routes(routes!(hunts::run))
+        .routes(routes!(hunts::runs))
         .routes(routes!(webhooks::create, webhooks::list))
         .routes(routes!(webhooks::get, webhooks::update, webhooks::delete))
         .routes(routes!(webhooks::test))
@@ -360,6 +365,13 @@ mod tests {
         ("get", "/api/v1/projects"),
         ("get", "/api/v1/projects/{id}"),
         ("post", "/api/v1/projects/{id}/imports"),
+        ("post", "/api/v1/hunts"),
+        ("get", "/api/v1/hunts"),
+        ("get", "/api/v1/hunts/{id}"),
+        ("put", "/api/v1/hunts/{id}"),
+        ("delete", "/api/v1/hunts/{id}"),
+        ("post", "/api/v1/hunts/{id}/run"),
+        ("get", "/api/v1/hunts/{id}/runs"),
         ("post", "/api/v1/webhooks"),
         ("get", "/api/v1/webhooks"),
         ("get", "/api/v1/webhooks/{id}"),

@@ -1,6 +1,5 @@
 //! `/api/v1/projects`: cases grouping investigations, and imports of named systems into
-//! them without an alert — what a scheduled hunt calls (create a project, then import a
-//! list of EC2 instances every Sunday).
+//! them without an alert (a scheduled hunt does the same at each run: see `hunts`).
 
 use super::{audit, invalid, limits, problems, resource_id, typed_body};
 use crate::openapi::{ErrorBody, ValidationErrorBody};
@@ -11,16 +10,15 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use riposte_model::{
-    Acquisition, Environment, EnvironmentId, InvestigationId, InvestigationPlan, InvestigationType,
-    ProjectId, Scope, ScopeMatch, Tagged, Target, deserialize_tagged,
+    Environment, EnvironmentId, InvestigationId, InvestigationPlan, InvestigationType, ProjectId,
+    ScopeMatch, SystemRef, Target,
 };
-use riposte_rules::{FieldProblem, Resolution, resolve_target};
+use riposte_rules::FieldProblem;
 use riposte_store::{InvestigationSummary, Project, Role};
+use riposte_worker::imports::{resolve_system, system_target};
 use riposte_worker::investigations::{StartRequest, start_or_join};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
-use std::net::IpAddr;
-use std::path::PathBuf;
 use utoipa::ToSchema;
 
 /// Most systems one import may name.
@@ -53,112 +51,12 @@ pub(crate) struct ProjectDoc {
     created_at: chrono::DateTime<chrono::Utc>,
 }
 
-/// A system to import (read as [`Tagged`], so a type error names the field:
-/// `systems[0].ip`).
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub(crate) enum ImportSystem {
-    /// An EC2 instance (acquired through an environment's AWS scope).
-    Ec2(Ec2System),
-    /// A host of an SSH or local scope, by name or address.
-    Host(HostSystem),
-    /// An existing EBS snapshot, read in place and never deleted (acquired through an
-    /// environment's AWS scope covering its account and region).
-    EbsSnapshot(SnapshotSystem),
-    /// A triage package or a raw disk image in S3, read in place with range requests
-    /// (acquired through an environment's AWS scope covering its account and region).
-    S3(S3System),
-    /// A collection folder inside an environment's local scope.
-    Path(PathSystem),
-}
-
-impl Tagged for ImportSystem {
-    const VARIANTS: &'static [&'static str] = &["ec2", "host", "ebs_snapshot", "s3", "path"];
-
-    fn variant<'de, D: Deserializer<'de>>(kind: &str, fields: D) -> Result<Self, D::Error> {
-        match kind {
-            "ec2" => Ec2System::deserialize(fields).map(ImportSystem::Ec2),
-            "host" => HostSystem::deserialize(fields).map(ImportSystem::Host),
-            "ebs_snapshot" => SnapshotSystem::deserialize(fields).map(ImportSystem::EbsSnapshot),
-            "s3" => S3System::deserialize(fields).map(ImportSystem::S3),
-            "path" => PathSystem::deserialize(fields).map(ImportSystem::Path),
-            other => Err(serde::de::Error::unknown_variant(other, Self::VARIANTS)),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for ImportSystem {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        deserialize_tagged(d)
-    }
-}
-
-/// An EC2 instance to import.
-#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct Ec2System {
-    /// The instance id.
-    instance_id: String,
-    /// Its region.
-    region: String,
-    /// Its account, when the AWS scope lists accounts.
-    #[serde(default)]
-    account_id: Option<String>,
-}
-
-/// A host to import, by name or address.
-#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct HostSystem {
-    /// Its host name.
-    #[serde(default)]
-    hostname: Option<String>,
-    /// Its address.
-    #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    ip: Option<IpAddr>,
-}
-
-/// An EBS snapshot to import.
-#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct SnapshotSystem {
-    /// The snapshot id, `snap-…`.
-    snapshot_id: String,
-    /// Its region.
-    region: String,
-    /// Its account, when the AWS scope lists accounts.
-    #[serde(default)]
-    account_id: Option<String>,
-}
-
-/// An object in S3 to import.
-#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct S3System {
-    /// `s3://bucket/key`.
-    uri: String,
-    /// The bucket's region.
-    region: String,
-    /// Its account, when the AWS scope lists accounts.
-    #[serde(default)]
-    account_id: Option<String>,
-}
-
-/// A collection folder to import.
-#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct PathSystem {
-    /// Absolute path of the host's folder.
-    path: String,
-}
-
 /// An import request.
 #[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ImportRequest {
     /// The systems (1 to 500).
-    systems: Vec<ImportSystem>,
+    systems: Vec<SystemRef>,
     /// Triage (default) or full.
     #[serde(default)]
     investigation_type: InvestigationType,
@@ -313,208 +211,6 @@ pub(crate) async fn get(
     }))
 }
 
-/// The target an import names, or why it is malformed.
-fn import_target(system: &ImportSystem) -> Result<Target, String> {
-    match system {
-        ImportSystem::Ec2(Ec2System {
-            instance_id,
-            region,
-            account_id,
-        }) => Ok(Target {
-            instance_id: Some(instance_id.trim().to_string()),
-            region: Some(region.trim().to_string()),
-            account_id: account_id.clone(),
-            cloud_provider: Some("aws".into()),
-            ..Default::default()
-        }),
-        ImportSystem::Host(HostSystem { hostname, ip }) => {
-            if hostname.as_deref().is_none_or(|h| h.trim().is_empty()) && ip.is_none() {
-                return Err("give the host's hostname or ip".into());
-            }
-            Ok(Target {
-                hostname: hostname.clone(),
-                ips: ip.iter().copied().collect(),
-                ..Default::default()
-            })
-        }
-        ImportSystem::EbsSnapshot(SnapshotSystem {
-            region, account_id, ..
-        })
-        | ImportSystem::S3(S3System {
-            region, account_id, ..
-        }) => Ok(Target {
-            region: Some(region.trim().to_string()),
-            account_id: account_id.clone(),
-            cloud_provider: Some("aws".into()),
-            ..Default::default()
-        }),
-        ImportSystem::Path(_) => Ok(Target::default()),
-    }
-}
-
-/// An `ebs_snapshot` import: the first AWS scope covering the snapshot's account and
-/// region, which lends its role.
-fn snapshot_scope(
-    snapshot_id: &str,
-    region: &str,
-    account_id: Option<&str>,
-    environments: &[&Environment],
-) -> Result<ScopeMatch, String> {
-    let snapshot_id = snapshot_id.trim();
-    let well_formed = snapshot_id.strip_prefix("snap-").is_some_and(|hex| {
-        (8..=17).contains(&hex.len()) && hex.bytes().all(|b| b.is_ascii_hexdigit())
-    });
-    if !well_formed {
-        return Err("snapshot_id must look like snap-0123456789abcdef0".into());
-    }
-    aws_scope(region, account_id, environments, |region, role_name| {
-        (
-            Acquisition::EbsSnapshot {
-                account_id: account_id.map(str::to_string),
-                region: region.to_string(),
-                snapshot_id: snapshot_id.to_string(),
-                role_name,
-            },
-            format!("snapshot {snapshot_id}"),
-        )
-    })
-}
-
-/// An `s3` import: the first AWS scope covering the bucket's account and region.
-fn s3_scope(
-    uri: &str,
-    region: &str,
-    account_id: Option<&str>,
-    environments: &[&Environment],
-) -> Result<ScopeMatch, String> {
-    let address = riposte_model::S3Address::parse(uri.trim())?;
-    aws_scope(region, account_id, environments, |region, role_name| {
-        (
-            Acquisition::S3 {
-                account_id: account_id.map(str::to_string),
-                region: region.to_string(),
-                bucket: address.bucket.clone(),
-                key: address.key.clone(),
-                role_name,
-            },
-            format!("object {address}"),
-        )
-    })
-}
-
-/// The first AWS scope covering `account_id` (when the scope lists accounts) and
-/// `region`: the acquisition `make` builds with its role, or why none covers it.
-fn aws_scope(
-    region: &str,
-    account_id: Option<&str>,
-    environments: &[&Environment],
-    make: impl Fn(&str, Option<String>) -> (Acquisition, String),
-) -> Result<ScopeMatch, String> {
-    let region = region.trim();
-    if region.is_empty()
-        || region.len() > 32
-        || !region
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-    {
-        return Err("region must be an AWS region such as us-east-1".into());
-    }
-    if let Some(account) = account_id
-        && (account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()))
-    {
-        return Err("account_id must be 12 digits".into());
-    }
-    let mut reasons = Vec::new();
-    for env in environments {
-        for (index, scope) in env.scopes.iter().enumerate() {
-            let Scope::Aws(aws) = scope else { continue };
-            if let riposte_model::Accounts::Listed(ids) = &aws.accounts {
-                match account_id {
-                    Some(a) if ids.iter().any(|id| id == a) => {}
-                    Some(a) => {
-                        reasons.push(format!("{}: account {a} is not listed", env.name));
-                        continue;
-                    }
-                    None => {
-                        reasons.push(format!(
-                            "{}: the scope lists accounts; give account_id",
-                            env.name
-                        ));
-                        continue;
-                    }
-                }
-            }
-            if !aws.regions.is_empty()
-                && !aws.regions.iter().any(|r| r.eq_ignore_ascii_case(region))
-            {
-                reasons.push(format!("{}: region {region} is not covered", env.name));
-                continue;
-            }
-            let (acquisition, what) = make(region, aws.role_name.clone());
-            return Ok(ScopeMatch {
-                environment_id: env.id,
-                environment: env.name.clone(),
-                scope_index: index,
-                acquisition,
-                matched_on: format!(
-                    "{what} in account {}, region {region}",
-                    account_id.unwrap_or("(unknown)")
-                ),
-            });
-        }
-    }
-    reasons.truncate(5);
-    Err(if reasons.is_empty() {
-        "no environment has an AWS scope".into()
-    } else {
-        format!("no AWS scope covers it: {}", reasons.join("; "))
-    })
-}
-
-/// A `path` import: the local scope containing the folder (or package or image file), with
-/// it as the host.
-fn path_scope(
-    path: &str,
-    environments: &[&Environment],
-    roots: &riposte_rules::EvidenceRoots,
-) -> Result<ScopeMatch, String> {
-    let canonical = roots.check_evidence(path)?;
-    let host = if canonical.is_file() {
-        riposte_acquire::evidence_file(&canonical)
-            .map(|(key, _)| key)
-            .ok_or_else(|| format!("{path:?} is neither a triage package nor a disk image"))?
-    } else {
-        canonical
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .ok_or_else(|| format!("{path:?} names no host folder"))?
-    };
-    for env in environments {
-        for (index, scope) in env.scopes.iter().enumerate() {
-            let Scope::Local(local) = scope else { continue };
-            let Ok(folder) = PathBuf::from(&local.folder).canonicalize() else {
-                continue;
-            };
-            if canonical.parent() == Some(folder.as_path()) {
-                return Ok(ScopeMatch {
-                    environment_id: env.id,
-                    environment: env.name.clone(),
-                    scope_index: index,
-                    acquisition: Acquisition::Library {
-                        folder: local.folder.clone(),
-                        host: host.clone(),
-                        host_root: canonical.display().to_string(),
-                    },
-                    matched_on: format!("path {}", canonical.display()),
-                });
-            }
-        }
-    }
-    Err(format!(
-        "{path:?} is not a host folder of any environment's local scope"
-    ))
-}
-
 /// Import systems into a project.
 ///
 /// `POST /api/v1/projects/{id}/imports` (analyst): `{"systems": [{"kind": "ec2",
@@ -583,27 +279,9 @@ pub(crate) async fn import(
             .enumerate()
             .map(|(i, system)| {
                 let at = format!("systems[{i}]");
-                let target = import_target(system).map_err(|p| FieldProblem::new(&at, p))?;
-                let scope = match system {
-                    ImportSystem::Path(PathSystem { path }) => path_scope(path, &refs, &roots),
-                    ImportSystem::EbsSnapshot(SnapshotSystem {
-                        snapshot_id,
-                        region,
-                        account_id,
-                    }) => snapshot_scope(snapshot_id, region, account_id.as_deref(), &refs),
-                    ImportSystem::S3(S3System {
-                        uri,
-                        region,
-                        account_id,
-                    }) => s3_scope(uri, region, account_id.as_deref(), &refs),
-                    _ => match resolve_target(&target, &refs) {
-                        Resolution::Covered(scope) => Ok(scope),
-                        Resolution::NotCovered(reasons) => {
-                            Err(format!("no scope covers it: {}", reasons.join("; ")))
-                        }
-                    },
-                }
-                .map_err(|p| FieldProblem::new(&at, p))?;
+                let target = system_target(system).map_err(|p| FieldProblem::new(&at, p))?;
+                let scope = resolve_system(system, &target, &refs, &roots)
+                    .map_err(|p| FieldProblem::new(&at, p))?;
                 Ok((target, scope))
             })
             .collect::<Vec<Result<(Target, ScopeMatch), FieldProblem>>>()

@@ -163,6 +163,12 @@ impl DetectionArgs {
             dirs.push(yara_bundled_dir(self.yara_bundled.as_deref())?);
         }
         dirs.extend(self.yara_rules.iter().cloned());
+        self.compile_yara(dirs)
+    }
+
+    /// The YARA rules of `dirs` compiled (from the cache when it holds them) with this
+    /// command's YARA options; `None` without folders.
+    fn compile_yara(&self, dirs: Vec<PathBuf>) -> Result<Option<YaraDetector>> {
         if dirs.is_empty() {
             return Ok(None);
         }
@@ -198,43 +204,67 @@ impl DetectionArgs {
     }
 
     fn ioc_detector(&self) -> Result<Option<IocDetector>> {
-        if self.iocs.is_empty() {
-            return Ok(None);
-        }
-        let mut indicators = Vec::new();
-        for spec in &self.iocs {
-            let (format, path) = split_format(spec);
-            let path = Path::new(path);
-            let data = std::fs::read(path)
-                .with_context(|| format!("cannot read the IOC feed {}", path.display()))?;
-            let name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| path.display().to_string());
-            let format = match format {
-                Some(f) => f,
-                None => ioc::guess_format(&name, &data)
-                    .with_context(|| format!("the IOC feed {} is empty", path.display()))?,
-            };
-            let import = ioc::importer(format)?
-                .import(&data, &name)
-                .with_context(|| format!("cannot import the IOC feed {}", path.display()))?;
-            for rejected in &import.rejected {
-                tracing::warn!(feed = %path.display(), place = %rejected.place, reason = %rejected.reason, "IOC left out");
-            }
-            if import.indicators.is_empty() {
-                bail!(
-                    "the IOC feed {} yielded no indicator as {format} ({} item(s) left out); force the format with FORMAT:PATH",
-                    path.display(),
-                    import.rejected.len()
-                );
-            }
-            tracing::info!(feed = %path.display(), format, indicators = import.indicators.len(), left_out = import.rejected.len(), "IOC feed loaded");
-            indicators.extend(import.indicators);
-        }
-        let set = Arc::new(IocSet::new(indicators));
-        Ok(Some(IocDetector::new(set, IocDetectorConfig::default())))
+        load_iocs(&self.iocs)
     }
+
+    /// What loads a hunt's own IOC feeds and YARA rule folders on top of the server's
+    /// detectors, for the workers (with this command's YARA options).
+    pub fn hunt_detections(&self) -> riposte_worker::ExtraDetectionsLoader {
+        let args = self.clone();
+        Arc::new(
+            move |engine: DetectionEngine, extra: &riposte_model::ExtraDetections| {
+                let mut engine = engine;
+                if let Some(iocs) = load_iocs(&extra.ioc_feeds).map_err(|e| format!("{e:#}"))? {
+                    engine = engine.with(iocs.clone()).with_files(iocs);
+                }
+                let dirs = extra.yara_rules.iter().map(PathBuf::from).collect();
+                if let Some(yara) = args.compile_yara(dirs).map_err(|e| format!("{e:#}"))? {
+                    engine = engine.with_files(yara);
+                }
+                Ok(engine)
+            },
+        )
+    }
+}
+
+/// The IOC feeds `specs` (`PATH` or `FORMAT:PATH`) as one detector; `None` without feeds.
+fn load_iocs(specs: &[String]) -> Result<Option<IocDetector>> {
+    if specs.is_empty() {
+        return Ok(None);
+    }
+    let mut indicators = Vec::new();
+    for spec in specs {
+        let (format, path) = split_format(spec);
+        let path = Path::new(path);
+        let data = std::fs::read(path)
+            .with_context(|| format!("cannot read the IOC feed {}", path.display()))?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| path.display().to_string());
+        let format = match format {
+            Some(f) => f,
+            None => ioc::guess_format(&name, &data)
+                .with_context(|| format!("the IOC feed {} is empty", path.display()))?,
+        };
+        let import = ioc::importer(format)?
+            .import(&data, &name)
+            .with_context(|| format!("cannot import the IOC feed {}", path.display()))?;
+        for rejected in &import.rejected {
+            tracing::warn!(feed = %path.display(), place = %rejected.place, reason = %rejected.reason, "IOC left out");
+        }
+        if import.indicators.is_empty() {
+            bail!(
+                "the IOC feed {} yielded no indicator as {format} ({} item(s) left out); force the format with FORMAT:PATH",
+                path.display(),
+                import.rejected.len()
+            );
+        }
+        tracing::info!(feed = %path.display(), format, indicators = import.indicators.len(), left_out = import.rejected.len(), "IOC feed loaded");
+        indicators.extend(import.indicators);
+    }
+    let set = Arc::new(IocSet::new(indicators));
+    Ok(Some(IocDetector::new(set, IocDetectorConfig::default())))
 }
 
 /// `FORMAT:PATH` → the format and the path, when FORMAT is an importer's name.

@@ -150,6 +150,7 @@ async fn start_workers(
         .context("loading the detection rules crashed")??;
     let config = WorkerConfig {
         detection: std::sync::Arc::new(engine),
+        extra_detections: Some(args.detection.hunt_detections()),
         correlation: args.detection.correlation(),
         verdict_policy: args.detection.verdict_policy()?,
         evidence_roots: riposte_rules::EvidenceRoots::new(args.evidence_library.clone()),

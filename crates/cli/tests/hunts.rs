@@ -593,3 +593,268 @@ fn schedules_follow_the_time_zone() {
         Utc.with_ymd_and_hms(2026, 12, 13, 7, 0, 0).unwrap()
     );
 }
+
+/// Launches an instance with `tags`; returns its id.
+async fn launch(ec2: &aws_sdk_ec2::Client, tags: &[(&str, &str)]) -> String {
+    use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
+    let mut spec = TagSpecification::builder().resource_type(ResourceType::Instance);
+    for (k, v) in tags {
+        spec = spec.tags(Tag::builder().key(*k).value(*v).build());
+    }
+    let run = ec2
+        .run_instances()
+        .image_id("ami-12c6146b")
+        .min_count(1)
+        .max_count(1)
+        .tag_specifications(spec.build())
+        .send()
+        .await
+        .unwrap();
+    run.instances()[0].instance_id().unwrap().to_string()
+}
+
+/// "Every EC2 instance in account X tagged tier=critical": a real `riposte serve` with the
+/// real AWS SDK against moto lists the scope's instances when the run starts, with the
+/// selector's tags besides the scope's, and investigates each of them (terminated and
+/// untagged ones are left out).
+#[tokio::test]
+async fn an_aws_scope_is_listed_at_run_time_by_its_tags() {
+    use riposte_fakes::moto::{ACCESS_KEY_ID, ACCOUNT_ID, MotoServer, SECRET_ACCESS_KEY};
+    const REGION: &str = "eu-west-2";
+    let moto = MotoServer::start().await;
+    let config =
+        riposte_aws::testing::config(&moto.url(), REGION, ACCESS_KEY_ID, SECRET_ACCESS_KEY).await;
+    let ec2 = aws_sdk_ec2::Client::new(&config);
+    let critical_a = launch(&ec2, &[("tier", "critical"), ("env", "prod")]).await;
+    let critical_b = launch(&ec2, &[("tier", "critical"), ("env", "prod")]).await;
+    let _staging = launch(&ec2, &[("tier", "critical"), ("env", "staging")]).await;
+    let _ordinary = launch(&ec2, &[("tier", "web"), ("env", "prod")]).await;
+    let gone = launch(&ec2, &[("tier", "critical"), ("env", "prod")]).await;
+    ec2.terminate_instances()
+        .instance_ids(&gone)
+        .send()
+        .await
+        .unwrap();
+
+    let tmp = tempfile::tempdir().unwrap();
+    let lib = library(tmp.path());
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let key = common::admin_key(&data);
+    let server = common::serve_binary(&data, &lib, &[], &moto.env(REGION));
+    let http = reqwest::Client::new();
+    let post = |path: &str, body: Value| {
+        http.post(format!("{}/api/v1/{path}", server.base))
+            .bearer_auth(&key)
+            .json(&body)
+            .send()
+    };
+    let resp = post(
+        "environments",
+        json!({"name": "cloud", "scopes": [{"kind": "aws", "accounts": [ACCOUNT_ID], "regions": [REGION], "tags": {"env": "prod"}}]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
+    let resp = post(
+        "hunts",
+        json!({"name": "critical", "schedule": {"cron": "0 2 * * SUN"},
+               "scopes": [{"environment": "cloud", "tags": {"tier": "critical"}}]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), 201);
+    let hunt: Value = resp.json().await.unwrap();
+    let id = hunt["id"].as_str().unwrap();
+    let resp = post(&format!("hunts/{id}/run"), json!({})).await.unwrap();
+    assert_eq!(resp.status(), 202);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let run = loop {
+        let runs = common::get_json(
+            &http,
+            format!("{}/api/v1/hunts/{id}/runs", server.base),
+            &key,
+        )
+        .await;
+        let run = runs["runs"][0].clone();
+        if run["status"] != "starting" {
+            break run;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run never started: {}",
+            server.log()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert!(
+        run["failed_targets"].as_array().unwrap().is_empty(),
+        "{run:#}"
+    );
+    let project = common::get_json(
+        &http,
+        format!(
+            "{}/api/v1/projects/{}",
+            server.base,
+            run["project_id"].as_str().unwrap()
+        ),
+        &key,
+    )
+    .await;
+    let mut hosts: Vec<String> = project["investigations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["host"].as_str().unwrap().to_string())
+        .collect();
+    hosts.sort();
+    let mut expected = vec![critical_a, critical_b];
+    expected.sort();
+    assert_eq!(hosts, expected, "{project:#}");
+}
+
+/// A hunt's own IOC feed and YARA rules run over its systems in a real `riposte serve`
+/// (besides the server's detectors), and only over its systems: the same host imported
+/// without the hunt raises neither.
+#[tokio::test]
+async fn a_hunt_runs_its_own_ioc_feed_and_yara_rules() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lib = library(tmp.path());
+    let rules = lib.join("hunt-rules");
+    std::fs::create_dir_all(rules.join("yara")).unwrap();
+    // The reverse shell's address in the victim's root history (the brute-forcing address
+    // of the corpus log), as an IOC list.
+    std::fs::write(
+        rules.join("c2.csv"),
+        "type,value,description\nipv4,183.62.140.253,reverse shell C2 (hunt list)\n",
+    )
+    .unwrap();
+    std::fs::write(
+        rules.join("yara/revshell.yar"),
+        "rule hunt_bash_dev_tcp { strings: $a = \"/dev/tcp/\" condition: $a }\n",
+    )
+    .unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let key = common::admin_key(&data);
+    let server = common::serve_binary(&data, &lib, &[], &[]);
+    let http = reqwest::Client::new();
+    let url = |path: &str| format!("{}/api/v1/{path}", server.base);
+    let resp = common::post_json(
+        &http,
+        url("environments"),
+        &key,
+        &json!({"name": "lab", "scopes": [{"kind": "local", "folder": lib.display().to_string()}]}),
+    )
+    .await;
+    assert_eq!(resp.status(), 201);
+    let victim = lib.join("victim").display().to_string();
+    let labsz = lib.join("labsz").display().to_string();
+    // Outside the evidence roots: refused, naming the entry.
+    let resp = common::post_json(
+        &http,
+        url("hunts"),
+        &key,
+        &json!({"name": "c2", "schedule": {"cron": "0 2 * * SUN"},
+                "systems": [{"kind": "path", "path": victim}],
+                "detections": {"ioc_feeds": ["/etc/passwd"]}}),
+    )
+    .await;
+    assert_eq!(resp.status(), 422);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["fields"][0]["field"], "detections.ioc_feeds[0]", "{v:#}");
+    let resp = common::post_json(
+        &http,
+        url("hunts"),
+        &key,
+        &json!({"name": "c2", "schedule": {"cron": "0 2 * * SUN"},
+                "systems": [{"kind": "path", "path": victim}, {"kind": "path", "path": labsz}],
+                "detections": {"ioc_feeds": [format!("csv:{}", rules.join("c2.csv").display())],
+                               "yara_rules": [rules.join("yara").display().to_string()]}}),
+    )
+    .await;
+    assert_eq!(resp.status(), 201);
+    let hunt: Value = resp.json().await.unwrap();
+    let id = hunt["id"].as_str().unwrap();
+    let resp = common::post_json(&http, url(&format!("hunts/{id}/run")), &key, &json!({})).await;
+    assert_eq!(resp.status(), 202);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
+    let run = loop {
+        let runs = common::get_json(&http, url(&format!("hunts/{id}/runs")), &key).await;
+        if runs["runs"][0]["status"] == "completed" {
+            break runs["runs"][0].clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run did not complete: {runs:#}\n{}",
+            server.log()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    let project = common::get_json(
+        &http,
+        url(&format!("projects/{}", run["project_id"].as_str().unwrap())),
+        &key,
+    )
+    .await;
+    let detectors = |detail: &Value| -> Vec<(String, String)> {
+        detail["alarms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                (
+                    a["detector"].as_str().unwrap().to_string(),
+                    a["title"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    };
+    for inv in project["investigations"].as_array().unwrap() {
+        let detail = common::get_json(
+            &http,
+            url(&format!("investigations/{}", inv["id"].as_str().unwrap())),
+            &key,
+        )
+        .await;
+        let found = detectors(&detail);
+        let has = |name: &str| found.iter().any(|(d, _)| d == name);
+        if inv["host"] == "victim" {
+            assert!(has("ioc") && has("yara"), "{found:#?}");
+            assert!(
+                found
+                    .iter()
+                    .any(|(d, t)| d == "yara" && t.contains("hunt_bash_dev_tcp")),
+                "{found:#?}"
+            );
+        } else {
+            // LabSZ's log holds the same address (it brute-forced LabSZ too): the feed
+            // matches there; the YARA rule finds no shell history to match.
+            assert!(has("ioc") && !has("yara"), "{found:#?}");
+        }
+    }
+    // The same host imported without the hunt: neither.
+    let resp = common::post_json(&http, url("projects"), &key, &json!({"name": "plain"})).await;
+    let plain: Value = resp.json().await.unwrap();
+    let resp = common::post_json(
+        &http,
+        url(&format!(
+            "projects/{}/imports",
+            plain["id"].as_str().unwrap()
+        )),
+        &key,
+        &json!({"systems": [{"kind": "path", "path": victim}]}),
+    )
+    .await;
+    assert_eq!(resp.status(), 202);
+    let imported: Value = resp.json().await.unwrap();
+    let inv = imported["investigations"][0]["investigation_id"]
+        .as_str()
+        .unwrap();
+    let detail = common::wait_for_finished(&http, &server.base, &key, inv).await;
+    let found = detectors(&detail);
+    assert!(
+        !found.iter().any(|(d, _)| d == "ioc" || d == "yara"),
+        "{found:#?}"
+    );
+}

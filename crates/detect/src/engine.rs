@@ -315,10 +315,13 @@ pub struct EngineRun<'e> {
 }
 
 impl<'e> EngineRun<'e> {
-    pub(crate) fn new(configured: &'e [Box<dyn StreamDetector>], limits: Limits) -> Self {
+    pub(crate) fn new(
+        configured: impl IntoIterator<Item = &'e dyn StreamDetector>,
+        limits: Limits,
+    ) -> Self {
         EngineRun {
             window: Window::new(limits),
-            passes: configured.iter().map(|d| d.start()).collect(),
+            passes: configured.into_iter().map(|d| d.start()).collect(),
             events: 0,
         }
     }

@@ -98,6 +98,9 @@ pub fn run_detectors(events: &[Event]) -> Vec<Alarm> {
 /// takes seconds) and share it.
 #[derive(Default)]
 pub struct DetectionEngine {
+    /// The engine this one adds to (a hunt's IOC feeds and YARA rules on top of the
+    /// server's detectors): its detectors run first, and its limits hold.
+    base: Option<std::sync::Arc<DetectionEngine>>,
     configured: Vec<Box<dyn StreamDetector>>,
     file_detectors: Vec<Box<dyn FileDetector>>,
     limits: Limits,
@@ -107,6 +110,38 @@ impl DetectionEngine {
     /// The registered detectors only.
     pub fn new() -> Self {
         DetectionEngine::default()
+    }
+
+    /// An engine running `base`'s detectors and then those added to it (builder style),
+    /// within `base`'s limits; `base` is shared, not copied.
+    pub fn extending(base: std::sync::Arc<DetectionEngine>) -> Self {
+        DetectionEngine {
+            limits: base.limits,
+            base: Some(base),
+            ..DetectionEngine::default()
+        }
+    }
+
+    /// The configured detectors, the base's first.
+    fn all_configured(&self) -> Vec<&dyn StreamDetector> {
+        let mut all = self
+            .base
+            .as_ref()
+            .map(|b| b.all_configured())
+            .unwrap_or_default();
+        all.extend(self.configured.iter().map(|d| d.as_ref()));
+        all
+    }
+
+    /// The file detectors, the base's first.
+    fn all_file_detectors(&self) -> Vec<&dyn FileDetector> {
+        let mut all = self
+            .base
+            .as_ref()
+            .map(|b| b.all_file_detectors())
+            .unwrap_or_default();
+        all.extend(self.file_detectors.iter().map(|d| d.as_ref()));
+        all
     }
 
     /// Adds a configured detector, run after the registered ones (builder style).
@@ -128,7 +163,7 @@ impl DetectionEngine {
 
     /// Starts a pass over one timeline: feed it the events in timeline order.
     pub fn start(&self) -> EngineRun<'_> {
-        EngineRun::new(&self.configured, self.limits)
+        EngineRun::new(self.all_configured(), self.limits)
     }
 
     /// Adds a detector over collected files (builder style).
@@ -151,13 +186,13 @@ impl DetectionEngine {
 
     /// Whether any file detector is configured (else collected files need not be listed).
     pub fn has_file_detectors(&self) -> bool {
-        !self.file_detectors.is_empty()
+        !self.all_file_detectors().is_empty()
     }
 
     /// The largest file whose content some file detector reads; `None` when none reads
     /// content (collected files need not be fetched).
     pub fn content_limit(&self) -> Option<u64> {
-        self.file_detectors
+        self.all_file_detectors()
             .iter()
             .filter_map(|d| d.content_limit())
             .max()
@@ -165,7 +200,7 @@ impl DetectionEngine {
 
     /// Alarms of the file detectors, in the order they were added.
     pub fn run_files(&self, files: &[CollectedFile]) -> Vec<Alarm> {
-        self.file_detectors
+        self.all_file_detectors()
             .iter()
             .flat_map(|d| d.detect_files(files))
             .collect()
@@ -177,9 +212,9 @@ impl std::fmt::Debug for DetectionEngine {
         let names: Vec<&str> = detectors()
             .iter()
             .map(|d| d.name())
-            .chain(self.configured.iter().map(|d| d.name()))
+            .chain(self.all_configured().iter().map(|d| d.name()))
             .collect();
-        let file_names: Vec<&str> = self.file_detectors.iter().map(|d| d.name()).collect();
+        let file_names: Vec<&str> = self.all_file_detectors().iter().map(|d| d.name()).collect();
         f.debug_struct("DetectionEngine")
             .field("detectors", &names)
             .field("file_detectors", &file_names)

@@ -234,6 +234,27 @@ pub struct ScopeSelector {
     pub regions: Vec<String>,
 }
 
+/// Detections a hunt adds to the server's for its own investigations.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExtraDetections {
+    /// IOC feeds (CSV, STIX 2.1, MISP, LOKI; `FORMAT:PATH` forces the format), files on
+    /// the server inside its evidence library roots.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ioc_feeds: Vec<String>,
+    /// Folders of YARA rules (`.yar`/`.yara`) on the server, inside its evidence library
+    /// roots.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub yara_rules: Vec<String>,
+}
+
+impl ExtraDetections {
+    /// True when it adds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.ioc_feeds.is_empty() && self.yara_rules.is_empty()
+    }
+}
+
 /// What a client sends to create or replace a hunt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -254,6 +275,9 @@ pub struct HuntSpec {
     /// Triage (default) or full.
     #[serde(default)]
     pub investigation_type: InvestigationType,
+    /// IOC feeds and YARA rules run over this hunt's systems besides the server's.
+    #[serde(default, skip_serializing_if = "ExtraDetections::is_empty")]
+    pub detections: ExtraDetections,
     /// Webhooks (name or id) told of each system with alarms (`processing_with_alarms`)
     /// and of each run's end (`hunt_completed`).
     #[serde(default)]

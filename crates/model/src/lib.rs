@@ -36,9 +36,9 @@ pub use evidence::{
     SshOrigin, SystemLayout,
 };
 pub use hunt::{
-    Ec2System, FailedTarget, HostSystem, Hunt, HuntCounts, HuntRun, HuntRunStatus, HuntSchedule,
-    HuntSpec, HuntTrigger, PathSystem, S3System, ScheduleError, ScopeSelector, SnapshotSystem,
-    SystemRef,
+    Ec2System, ExtraDetections, FailedTarget, HostSystem, Hunt, HuntCounts, HuntRun, HuntRunStatus,
+    HuntSchedule, HuntSpec, HuntTrigger, PathSystem, S3System, ScheduleError, ScopeSelector,
+    SnapshotSystem, SystemRef,
 };
 pub use ids::{
     ActionId, AlertId, EnvironmentId, EvidenceId, HuntId, HuntRunId, InvestigationId, JobId,

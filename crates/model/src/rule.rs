@@ -388,6 +388,9 @@ pub struct InvestigationPlan {
     /// For XDR rules: the connection that can contain the host.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connection_id: Option<String>,
+    /// Detections added for this investigation (a hunt's IOC feeds and YARA rules).
+    #[serde(default, skip_serializing_if = "crate::ExtraDetections::is_empty")]
+    pub detections: crate::ExtraDetections,
 }
 
 /// Why an alert did or did not start (or join) an investigation.

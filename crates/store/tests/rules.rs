@@ -61,6 +61,7 @@ fn investigation(
             actions: vec![],
             notifications: vec![],
             connection_id: None,
+            detections: Default::default(),
         }),
         acquisition: None,
         created_at: created,

@@ -514,6 +514,7 @@ pub(crate) async fn start_run(w: &Worker, job: &ClaimedJob) -> Result<(), StageE
             actions: vec![],
             notifications: notifications.clone(),
             connection_id: None,
+            detections: hunt.spec.detections.clone(),
         };
         let inv = start_or_join(
             &mut tx,

@@ -24,8 +24,16 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
+/// Loads a hunt's own detections (IOC feeds, YARA rule folders) into an engine that extends
+/// the server's; the error says what could not be loaded.
+pub type ExtraDetectionsLoader = Arc<
+    dyn Fn(DetectionEngine, &riposte_model::ExtraDetections) -> Result<DetectionEngine, String>
+        + Send
+        + Sync,
+>;
+
 /// How a worker runs.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct WorkerConfig {
     /// Where to POST investigation results.
     pub webhook_url: Option<String>,
@@ -65,6 +73,25 @@ pub struct WorkerConfig {
     pub clock: hunts::Clock,
     /// How often a worker looks for due hunts and finished hunt runs.
     pub hunt_interval: Duration,
+    /// Loads the detections a hunt adds (none: investigations that ask for some fail,
+    /// saying so).
+    pub extra_detections: Option<ExtraDetectionsLoader>,
+}
+
+impl std::fmt::Debug for WorkerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerConfig")
+            .field("public_url", &self.public_url)
+            .field("lease", &self.lease)
+            .field("poll_interval", &self.poll_interval)
+            .field("detection", &self.detection)
+            .field("evidence_roots", &self.evidence_roots)
+            .field("response_dry_run", &self.response_dry_run)
+            .field("clock", &self.clock)
+            .field("hunt_interval", &self.hunt_interval)
+            .field("extra_detections", &self.extra_detections.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for WorkerConfig {
@@ -87,6 +114,7 @@ impl Default for WorkerConfig {
             ebs: riposte_aws::EbsReadOptions::default(),
             clock: hunts::Clock::system(),
             hunt_interval: Duration::from_secs(5),
+            extra_detections: None,
         }
     }
 }
@@ -126,6 +154,12 @@ pub struct Worker {
     webhooks: WebhookSender,
     /// The webhooks and SIEM exports configured in Settings › Integrations.
     dispatcher: riposte_notify::Dispatcher,
+    /// Engines extended with a hunt's detections, by what they add (loaded once).
+    extended: Arc<
+        std::sync::Mutex<
+            std::collections::HashMap<riposte_model::ExtraDetections, Arc<DetectionEngine>>,
+        >,
+    >,
     id: String,
 }
 
@@ -149,6 +183,7 @@ impl Worker {
             config: Arc::new(config),
             webhooks,
             dispatcher,
+            extended: Arc::default(),
             id,
         }
     }
@@ -310,6 +345,47 @@ impl Worker {
                 }
             }
         })
+    }
+
+    /// The detection engine for an investigation: the server's, extended with what its
+    /// plan adds (loaded once per worker and kept).
+    pub(crate) async fn engine_for(
+        &self,
+        extra: &riposte_model::ExtraDetections,
+    ) -> Result<Arc<DetectionEngine>, StageError> {
+        if extra.is_empty() {
+            return Ok(self.config.detection.clone());
+        }
+        if let Some(engine) = self
+            .extended
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(extra)
+        {
+            return Ok(engine.clone());
+        }
+        let Some(loader) = self.config.extra_detections.clone() else {
+            return Err(StageError::Fatal(
+                "this worker cannot load a hunt's IOC feeds and YARA rules".into(),
+            ));
+        };
+        let base = self.config.detection.clone();
+        let wanted = extra.clone();
+        let engine =
+            tokio::task::spawn_blocking(move || loader(DetectionEngine::extending(base), &wanted))
+                .await
+                .map_err(|e| {
+                    StageError::Retry(format!("loading the hunt's detections crashed: {e}"))
+                })?
+                .map_err(|e| {
+                    StageError::Fatal(format!("cannot load the hunt's detections: {e}"))
+                })?;
+        let engine = Arc::new(engine);
+        self.extended
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(extra.clone(), engine.clone());
+        Ok(engine)
     }
 
     pub(crate) fn actor(&self) -> String {

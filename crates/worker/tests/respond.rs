@@ -279,6 +279,7 @@ impl Setup {
                     ],
                 }],
                 connection_id: Some(self.connection_id.clone()),
+                detections: Default::default(),
             }),
             acquisition: None,
             created_at: Utc::now(),

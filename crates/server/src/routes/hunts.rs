@@ -67,6 +67,7 @@ async fn validated(
             found.push(FieldProblem::new(format!("systems[{i}].path"), problem));
         }
     }
+    check_detections(state, &mut spec.detections, &mut found);
     let environments = state.store.list_environments().await?;
     for (i, selector) in spec.scopes.iter().enumerate() {
         let wanted = selector.environment.trim();
@@ -101,6 +102,48 @@ async fn validated(
     }
     problems(found)?;
     Ok((spec.clone(), next.filter(|_| spec.enabled)))
+}
+
+/// A hunt's own IOC feeds (files) and YARA rule folders must lie inside the server's
+/// evidence roots (so no request can make the server read anything else); they are kept
+/// in their canonical form, a feed's `FORMAT:` prefix kept.
+fn check_detections(
+    state: &AppState,
+    detections: &mut riposte_model::ExtraDetections,
+    found: &mut Vec<FieldProblem>,
+) {
+    for (i, feed) in detections.ioc_feeds.iter_mut().enumerate() {
+        let (format, path) = match feed.split_once(':') {
+            Some((format, path)) if !format.contains('/') => (Some(format.to_string()), path),
+            _ => (None, feed.as_str()),
+        };
+        match state.evidence_roots.check_evidence(path) {
+            Ok(canonical) if canonical.is_file() => {
+                let canonical = canonical.display().to_string();
+                *feed = match format {
+                    Some(format) => format!("{format}:{canonical}"),
+                    None => canonical,
+                };
+            }
+            Ok(_) => found.push(FieldProblem::new(
+                format!("detections.ioc_feeds[{i}]"),
+                format!("{path:?} is not a file"),
+            )),
+            Err(problem) => found.push(FieldProblem::new(
+                format!("detections.ioc_feeds[{i}]"),
+                problem,
+            )),
+        }
+    }
+    for (i, folder) in detections.yara_rules.iter_mut().enumerate() {
+        match state.evidence_roots.check(folder) {
+            Ok(canonical) => *folder = canonical.display().to_string(),
+            Err(problem) => found.push(FieldProblem::new(
+                format!("detections.yara_rules[{i}]"),
+                problem,
+            )),
+        }
+    }
 }
 
 /// Create a hunt.

@@ -320,6 +320,7 @@ pub(crate) async fn import(
             actions: vec![],
             notifications: vec![],
             connection_id: None,
+            detections: Default::default(),
         };
         let started = start_or_join(
             &mut tx,

@@ -46,7 +46,13 @@ impl EventSource for StoreTimeline {
 
 pub(crate) async fn run(w: &Worker, job: &ClaimedJob) -> Result<(), StageError> {
     let inv: InvestigationId = payload(job, "investigation_id")?;
-    let engine = w.config.detection.clone();
+    let investigation = w.store.get_investigation(inv).await?;
+    let extra = investigation
+        .as_ref()
+        .and_then(|i| i.plan.as_ref())
+        .map(|p| p.detections.clone())
+        .unwrap_or_default();
+    let engine = w.engine_for(&extra).await?;
     // The file detectors (YARA, IOC hashes and paths) read the collected files: their
     // content is fetched from the evidence store into a scratch folder, removed after.
     let (files, scratch) = if engine.has_file_detectors() {
@@ -55,7 +61,6 @@ pub(crate) async fn run(w: &Worker, job: &ClaimedJob) -> Result<(), StageError> 
     } else {
         (Vec::new(), None)
     };
-    let investigation = w.store.get_investigation(inv).await?;
     // The alert the investigation was opened for, to correlate the timeline with.
     let alert = match investigation.as_ref().and_then(|i| i.alert_ids.first()) {
         Some(id) => w.store.get_alert(*id).await?.map(|a| a.alert),

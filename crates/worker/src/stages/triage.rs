@@ -263,6 +263,7 @@ pub(crate) async fn run(w: &Worker, job: &ClaimedJob) -> Result<(), StageError> 
                 actions: rule.spec.actions.clone(),
                 notifications: rule.spec.notifications.clone(),
                 connection_id: rule.spec.connection_id.clone(),
+                detections: Default::default(),
             };
             let window = Duration::from_secs(u64::from(rule.spec.join_window_minutes) * 60);
             let started = start_or_join(

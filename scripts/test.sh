@@ -29,6 +29,9 @@ done
 [ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)
 command -v ps >/dev/null 2>&1 || need_apt+=(procps)
 command -v ss >/dev/null 2>&1 || need_apt+=(iproute2)
+# The web console's tests drive headless Chromium over WebDriver.
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
 export PATH="$PATH:/usr/sbin:/sbin"
 if ((${#need_apt[@]})); then
   echo "installing: ${need_apt[*]}"

@@ -212,7 +212,7 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
-    tracing::info!(listen = %args.listen, backend = ?store.backend(), workers = workers.len(), "riposte serving");
+    tracing::info!(listen = %args.listen, backend = ?store.backend(), workers = workers.len(), console = %format!("{}/", public_url.trim_end_matches('/')), "riposte serving; open the console and sign in with an API key (riposte apikey create)");
     let state = AppState {
         store,
         master_key: key,

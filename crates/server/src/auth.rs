@@ -1,4 +1,5 @@
-//! API-key authentication (`Authorization: Bearer rip_…`) and role checks.
+//! API-key authentication (`Authorization: Bearer rip_…`), the web console's session
+//! cookie (with its CSRF token on every change), and role checks.
 
 use crate::{ApiError, AppState};
 use axum::extract::FromRequestParts;
@@ -49,6 +50,24 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
         })
 }
 
+/// The name of the console's session cookie.
+pub const SESSION_COOKIE: &str = "riposte_session";
+
+/// The header carrying the console's CSRF token.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The value of cookie `name` in a request, if any.
+pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v)
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
@@ -56,9 +75,37 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let key = bearer(&parts.headers).ok_or_else(|| {
-            ApiError::Unauthorized("missing API key: send `Authorization: Bearer <key>` (create one with `riposte apikey create`)".into())
+        if let Some(key) = bearer(&parts.headers) {
+            return authenticate(state, key).await;
+        }
+        let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else {
+            return Err(ApiError::Unauthorized("missing API key: send `Authorization: Bearer <key>` (create one with `riposte apikey create`)".into()));
+        };
+        let session = state.store.console_session(token).await?.ok_or_else(|| {
+            ApiError::Unauthorized(
+                "the console session ended (signed out, expired, or its key revoked): sign in again"
+                    .into(),
+            )
         })?;
-        authenticate(state, key).await
+        // A change made with the cookie must carry the session's CSRF token: another site
+        // can make the browser send the cookie, never read the token.
+        let safe = matches!(
+            parts.method,
+            axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
+        );
+        if !safe {
+            use subtle::ConstantTimeEq;
+            let sent = parts
+                .headers
+                .get(CSRF_HEADER)
+                .map(|v| v.as_bytes())
+                .unwrap_or_default();
+            if !bool::from(sent.ct_eq(session.csrf.as_bytes())) {
+                return Err(ApiError::Forbidden(
+                    "missing or wrong CSRF token: reload the console and try again".into(),
+                ));
+            }
+        }
+        Ok(Caller(session.key))
     }
 }

@@ -6,6 +6,7 @@
 //! [`openapi()`]); it is generated from the same route table as the router.
 
 mod auth;
+mod console;
 mod error;
 mod openapi;
 mod routes;
@@ -76,6 +77,7 @@ pub fn router(state: AppState) -> Router {
     openapi();
     let (router, _) = routes::routes().split_for_parts();
     router
+        .merge(console::routes())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)

@@ -80,7 +80,7 @@ pub(crate) fn hash_key(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
 }
 
-fn decode(row: &sqlx::any::AnyRow) -> Result<ApiKeyRecord> {
+pub(crate) fn decode(row: &sqlx::any::AnyRow) -> Result<ApiKeyRecord> {
     let role: String = row.try_get("role")?;
     Ok(ApiKeyRecord {
         id: row.try_get("id")?,

@@ -118,6 +118,11 @@ fn migrations(backend: Backend) -> Migrator {
         ),
         migration(14, "ssh", include_str!("../migrations/0014_ssh.sql")),
         migration(15, "hunts", include_str!("../migrations/0015_hunts.sql")),
+        migration(
+            16,
+            "console_sessions",
+            include_str!("../migrations/0016_console_sessions.sql"),
+        ),
     ])
 }
 

@@ -82,10 +82,10 @@ where
 #[tokio::test]
 async fn migrations_are_versioned_and_rerunnable() {
     for_each_backend(|db| async move {
-        assert_eq!(db.store().schema_version().await.unwrap(), 15);
+        assert_eq!(db.store().schema_version().await.unwrap(), 16);
         // Opening again re-runs the migrator, which must be a no-op.
         let again = Store::connect(db.url()).await.unwrap();
-        assert_eq!(again.schema_version().await.unwrap(), 15);
+        assert_eq!(again.schema_version().await.unwrap(), 16);
     })
     .await;
 }

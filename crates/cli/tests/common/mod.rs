@@ -2,6 +2,8 @@
 //! receiver, and an in-process server.
 #![allow(dead_code)]
 
+pub mod browser;
+
 use axum::Router;
 use axum::http::HeaderMap;
 use axum::routing::post;

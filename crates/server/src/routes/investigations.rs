@@ -11,7 +11,7 @@ use riposte_model::{
     InvestigationStatus, Verdict,
 };
 use riposte_store::{Role, TimelineQuery};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 
@@ -245,4 +245,70 @@ pub(crate) async fn timeline(
     }
     let page = state.store.timeline(id, &q).await?;
     Ok(Json(json!(page)))
+}
+
+/// Which stored events to read.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct EventIds {
+    /// Stored event ids (`seq`), comma-separated, at most 100: an alarm's `event_refs`.
+    seq: String,
+}
+
+/// Read events by id.
+///
+/// `GET /api/v1/investigations/{id}/events?seq=12,40` (viewer): the events an alarm
+/// references (its `event_refs`), with their raw records and origins, in the order given;
+/// ids that name no event are left out.
+#[utoipa::path(
+    get,
+    path = "/api/v1/investigations/{id}/events",
+    tag = "investigations",
+    operation_id = "get_investigation_events",
+    security(("api_key" = [])),
+    params(("id" = InvestigationId, Path, description = "The investigation's id"), EventIds),
+    responses(
+        (status = 200, description = "The events found", body = Object),
+        (status = 400, description = "The id is not a UUID, or `seq` is not a list of up to 100 numbers", body = ErrorBody),
+        (status = 401, description = "Missing or unknown API key", body = ErrorBody),
+        (status = 404, description = "No such investigation", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn events(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    query: Result<Query<EventIds>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Viewer)?;
+    let id = parse_id(&id)?;
+    let Query(q) = query.map_err(|e| ApiError::BadRequest(format!("give `seq`: {e}")))?;
+    let seqs: Vec<u64> = q
+        .seq
+        .split(',')
+        .map(|s| s.trim().parse::<u64>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| {
+            ApiError::BadRequest(format!("`seq` must list event ids (numbers): {:?}", q.seq))
+        })?;
+    if seqs.is_empty() || seqs.len() > 100 {
+        return Err(ApiError::BadRequest(
+            "`seq` lists 1 to 100 event ids".into(),
+        ));
+    }
+    if state.store.get_investigation(id).await?.is_none() {
+        return Err(ApiError::NotFound(format!("investigation {id} not found")));
+    }
+    let mut conn = state
+        .store
+        .pool()
+        .acquire()
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    let found = riposte_store::Store::events_by_seq(&mut conn, id, &seqs).await?;
+    let events: Vec<Value> = found
+        .into_iter()
+        .map(|(seq, event)| json!(riposte_store::TimelineEvent { seq, event }))
+        .collect();
+    Ok(Json(json!({"events": events})))
 }

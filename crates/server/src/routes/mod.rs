@@ -66,6 +66,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(investigations::list))
         .routes(routes!(investigations::get))
         .routes(routes!(investigations::timeline))
+        .routes(routes!(investigations::events))
         .routes(routes!(events::query))
         .routes(routes!(environments::create, environments::list))
         .routes(routes!(
@@ -346,6 +347,7 @@ mod tests {
         ("get", "/api/v1/investigations"),
         ("get", "/api/v1/investigations/{id}"),
         ("get", "/api/v1/investigations/{id}/timeline"),
+        ("get", "/api/v1/investigations/{id}/events"),
         ("get", "/api/v1/events"),
         ("post", "/api/v1/environments"),
         ("get", "/api/v1/environments"),

@@ -1,0 +1,462 @@
+//! The web console. Over HTTP: the page and its assets with their security headers,
+//! sessions (cookie attributes, CSRF on every change, roles, sign-out, a revoked key ending
+//! its sessions) on SQLite and Postgres. In headless Chromium against a real server and
+//! workers: sign in; an investigation appears and completes in the list without a reload;
+//! its verdict, an alarm's evidence line and a timeline search hit; SECDO's two example
+//! builder URLs, verbatim with the host changed, prefilled and answered; a viewer sees no
+//! edit controls; a forged change without the CSRF token is refused. Screenshots of each
+//! page go to the folder the test prints.
+
+mod common;
+
+use common::browser::Browser;
+use common::{corpus, library, post_json, serve_state, spawn_workers, wait_for_finished};
+use riposte_server::AppState;
+use riposte_store::testing::{TestDb, both, sqlite};
+use riposte_store::{MasterKey, Role};
+use serde_json::{Value, json};
+use std::path::Path;
+
+/// SECDO's two example URLs, as its documentation writes them, with the host changed.
+const NETWORK_QUERY: &str = "entity=network&action=outgoing_network, incoming_network,failed_network&attr=remote_ip:8.8.8.8|8.8.4.4";
+const PROCESS_QUERY: &str =
+    "entity=process&action=run&attr=file_name: powershell.exe,cmd:*download*|*encoded*";
+
+async fn server(db: &TestDb, root: &Path) -> String {
+    serve_state(AppState {
+        evidence_roots: riposte_rules::EvidenceRoots::new([root.to_path_buf()]),
+        ..AppState::new(db.store().clone(), MasterKey::generate())
+    })
+    .await
+}
+
+/// A cookie-less client (cookies are handled by hand, as a browser would send them).
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Signs in with `key`; returns the cookie pair and the CSRF token.
+async fn sign_in(http: &reqwest::Client, base: &str, key: &str) -> (String, String) {
+    let resp = http
+        .post(format!("{base}/console/session"))
+        .json(&json!({"api_key": key}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let cookie = resp.headers()["set-cookie"].to_str().unwrap().to_string();
+    let body: Value = resp.json().await.unwrap();
+    let pair = cookie.split(';').next().unwrap().to_string();
+    (pair, body["csrf"].as_str().unwrap().to_string())
+}
+
+#[tokio::test]
+async fn the_page_is_served_with_its_security_headers() {
+    let db = sqlite().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let base = server(&db, tmp.path()).await;
+    let http = client();
+    for (path, kind) in [
+        ("/", "text/html"),
+        ("/investigationNG/builder?entity=network", "text/html"),
+        ("/console/app.js", "text/javascript"),
+        ("/console/app.css", "text/css"),
+    ] {
+        let resp = http.get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(resp.status(), 200, "{path}");
+        let h = resp.headers();
+        assert!(
+            h["content-type"].to_str().unwrap().starts_with(kind),
+            "{path}"
+        );
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"));
+        assert_eq!(h["x-content-type-options"], "nosniff");
+    }
+    // Nothing outside: every asset the page names is the server's own.
+    let page = http
+        .get(format!("{base}/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for attr in ["src=\"", "href=\""] {
+        for part in page.split(attr).skip(1) {
+            let target = part.split('"').next().unwrap();
+            assert!(
+                target.starts_with('/') || target.starts_with('#'),
+                "{target}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn sessions_carry_the_key_role_and_every_change_needs_the_csrf_token() {
+    for db in both().await {
+        eprintln!("backend: {}", db.name());
+        let tmp = tempfile::tempdir().unwrap();
+        let base = server(&db, tmp.path()).await;
+        let store = db.store();
+        let (analyst_id, analyst) = store.create_api_key("soc", Role::Analyst).await.unwrap();
+        let (_, viewer) = store.create_api_key("intern", Role::Viewer).await.unwrap();
+        let http = client();
+
+        let resp = http
+            .post(format!("{base}/console/session"))
+            .json(&json!({"api_key": "rip_forged"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 401);
+        assert!(resp.headers().get("set-cookie").is_none());
+
+        let resp = http
+            .post(format!("{base}/console/session"))
+            .json(&json!({"api_key": analyst}))
+            .send()
+            .await
+            .unwrap();
+        let cookie = resp.headers()["set-cookie"].to_str().unwrap().to_string();
+        for part in ["riposte_session=", "HttpOnly", "SameSite=Strict", "Path=/"] {
+            assert!(cookie.contains(part), "{cookie}");
+        }
+        assert!(!cookie.contains("Secure"), "plain HTTP: {cookie}");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["role"], "analyst");
+        let csrf = body["csrf"].as_str().unwrap().to_string();
+        let pair = cookie.split(';').next().unwrap().to_string();
+        // The key itself is never the cookie.
+        assert!(!pair.contains(&analyst));
+
+        let get = |pair: String| {
+            http.get(format!("{base}/api/v1/investigations"))
+                .header("cookie", pair)
+                .send()
+        };
+        assert_eq!(get(pair.clone()).await.unwrap().status(), 200);
+        let whoami: Value = http
+            .get(format!("{base}/console/session"))
+            .header("cookie", &pair)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(whoami["csrf"], csrf.as_str());
+
+        // A change with the cookie alone (what a forged cross-site form sends) is refused.
+        let create = |token: Option<&str>| {
+            let mut req = http
+                .post(format!("{base}/api/v1/projects"))
+                .header("cookie", &pair)
+                .json(&json!({"name": "from the console"}));
+            if let Some(token) = token {
+                req = req.header("x-csrf-token", token);
+            }
+            req.send()
+        };
+        let resp = create(None).await.unwrap();
+        assert_eq!(resp.status(), 403);
+        let err: Value = resp.json().await.unwrap();
+        assert!(err["error"].as_str().unwrap().contains("CSRF"), "{err:#}");
+        assert_eq!(create(Some("not-the-token")).await.unwrap().status(), 403);
+        assert_eq!(create(Some(&csrf)).await.unwrap().status(), 201);
+        assert_eq!(store.list_projects(10, 0).await.unwrap().len(), 1);
+
+        // A viewer's session reads and is refused changes like its key.
+        let (viewer_pair, viewer_csrf) = sign_in(&http, &base, &viewer).await;
+        let resp = http
+            .post(format!("{base}/api/v1/projects"))
+            .header("cookie", &viewer_pair)
+            .header("x-csrf-token", &viewer_csrf)
+            .json(&json!({"name": "nope"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 403);
+
+        // Behind TLS the cookie is Secure.
+        let resp = http
+            .post(format!("{base}/console/session"))
+            .header("x-forwarded-proto", "https")
+            .json(&json!({"api_key": viewer}))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            resp.headers()["set-cookie"]
+                .to_str()
+                .unwrap()
+                .contains("; Secure")
+        );
+
+        // Sign-out needs the token too, then the cookie is dead.
+        let out = |token: &str| {
+            http.delete(format!("{base}/console/session"))
+                .header("cookie", &pair)
+                .header("x-csrf-token", token)
+                .send()
+        };
+        assert_eq!(out("wrong").await.unwrap().status(), 403);
+        let resp = out(&csrf).await.unwrap();
+        assert_eq!(resp.status(), 204);
+        assert!(
+            resp.headers()["set-cookie"]
+                .to_str()
+                .unwrap()
+                .contains("Max-Age=0")
+        );
+        assert_eq!(get(pair.clone()).await.unwrap().status(), 401);
+
+        // Revoking a key ends its sessions.
+        let (pair, _) = sign_in(&http, &base, &analyst).await;
+        assert_eq!(get(pair.clone()).await.unwrap().status(), 200);
+        assert!(store.revoke_api_key(&analyst_id.id).await.unwrap());
+        assert_eq!(get(pair).await.unwrap().status(), 401);
+    }
+}
+
+/// A host folder of `lib` holding corpus EVTX `files` as its Windows event logs.
+fn windows_host(lib: &Path, name: &str, files: &[&str]) {
+    let logs = lib.join(name).join("Windows/System32/winevt/Logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    for file in files {
+        let from = corpus().join("evtx").join(file);
+        std::fs::copy(&from, logs.join(Path::new(file).file_name().unwrap()))
+            .unwrap_or_else(|e| panic!("{}: {e}", from.display()));
+    }
+}
+
+#[tokio::test]
+async fn an_analyst_follows_an_investigation_and_opens_secdo_links_in_chromium() {
+    let db = sqlite().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let lib = library(tmp.path());
+    // The corpus files of the event query tests (a PowerShell download cradle among them).
+    windows_host(
+        &lib,
+        "ws-b",
+        &[
+            "Lateral Movement/LM_DCOM_MSHTA_LethalHTA_Sysmon_3_1.evtx",
+            "Lateral Movement/wmi_remote_registry_sysmon.evtx",
+            "AutomatedTestingTools/panache_sysmon_vs_EDRTestingScript.evtx",
+            "Privilege Escalation/Sysmon_13_1_UAC_Bypass_EventVwrBypass.evtx",
+            "Lateral Movement/lateral_movement_startup_3_11.evtx",
+            "Execution/execution_evasion_visual_studio_prebuild_event.evtx",
+            "Privilege Escalation/Sysmon_13_1_UACBypass_SDCLTBypass.evtx",
+        ],
+    );
+    let store = db.store().clone();
+    let base = server(&db, tmp.path()).await;
+    let _workers = spawn_workers(&store, tmp.path(), 2);
+    let (_, analyst) = store.create_api_key("soc", Role::Analyst).await.unwrap();
+    let (_, viewer) = store.create_api_key("intern", Role::Viewer).await.unwrap();
+    let http = reqwest::Client::new();
+    let shots = std::env::temp_dir().join(format!("riposte-console-{}", std::process::id()));
+    std::fs::create_dir_all(&shots).unwrap();
+    println!("console screenshots: {}", shots.display());
+
+    let browser = Browser::start().await;
+    browser.goto(&format!("{base}/")).await;
+    let key = browser.find("#api-key").await;
+    browser.type_into(&key, "rip_wrong").await;
+    browser
+        .click(&browser.find("button[type=submit]").await)
+        .await;
+    browser.wait_text("main", "unknown or revoked").await;
+    let key = browser.find("#api-key").await;
+    browser.clear(&key).await;
+    browser.type_into(&key, &analyst).await;
+    browser.screenshot(&shots.join("sign-in.png")).await;
+    browser
+        .click(&browser.find("button[type=submit]").await)
+        .await;
+    browser
+        .wait_text("#inv-rows", "No investigations yet")
+        .await;
+
+    // Systems imported now appear, and complete, in the open list.
+    let env = post_json(
+        &http,
+        format!("{base}/api/v1/environments"),
+        &analyst,
+        &json!({"name": "lab", "scopes": [{"kind": "local", "folder": lib.display().to_string()}]}),
+    )
+    .await;
+    assert_eq!(env.status(), 201);
+    let project: Value = post_json(
+        &http,
+        format!("{base}/api/v1/projects"),
+        &analyst,
+        &json!({"name": "console"}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let imported: Value = post_json(
+        &http,
+        format!(
+            "{base}/api/v1/projects/{}/imports",
+            project["id"].as_str().unwrap()
+        ),
+        &analyst,
+        &json!({"systems": [
+            {"kind": "path", "path": lib.join("victim").display().to_string()},
+            {"kind": "path", "path": lib.join("ws-b").display().to_string()}
+        ]}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let victim = imported["investigations"][0]["investigation_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ws_b = imported["investigations"][1]["investigation_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    browser.wait_text("#inv-rows", "victim").await;
+    for inv in [&victim, &ws_b] {
+        wait_for_finished(&http, &base, &analyst, inv).await;
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while browser.text("#inv-rows").await.matches("complete").count() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{}",
+            browser.text("#inv-rows").await
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    browser.screenshot(&shots.join("investigations.png")).await;
+
+    // The victim's story: verdict, an alarm's evidence line, a timeline hit.
+    browser
+        .goto(&format!("{base}/#/investigations/{victim}"))
+        .await;
+    let verdict = browser.wait_text("#verdict", "Activity").await;
+    assert!(
+        verdict.contains("Malicious") || verdict.contains("Suspicious"),
+        "{verdict}"
+    );
+    browser.click(&browser.find(".evref").await).await;
+    browser.wait_text("#evidence-lines", "victim").await;
+    let text = browser.find("#tl-text").await;
+    browser.type_into(&text, "dev/tcp").await;
+    browser
+        .click(&browser.find("#timeline-form button[type=submit]").await)
+        .await;
+    browser.wait_text("#timeline-rows", "183.62.140.253").await;
+    browser.screenshot(&shots.join("investigation.png")).await;
+
+    // SECDO's links, verbatim with the host changed: prefilled, answered as the API does.
+    for (query, fragment) in [
+        (PROCESS_QUERY, true),
+        (NETWORK_QUERY, true),
+        (PROCESS_QUERY, false),
+    ] {
+        let url = if fragment {
+            format!("{base}/#/investigationNG/builder?{query}")
+        } else {
+            format!("{base}/investigationNG/builder?{query}")
+        };
+        browser.goto(&url).await;
+        browser.find("#q-rows").await;
+        let api: Value = http
+            .get(format!("{base}/api/v1/events?{query}"))
+            .bearer_auth(&analyst)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let expected = api["events"].as_array().unwrap().len();
+        let attr = query.split("attr=").nth(1).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let shown = browser
+                .script("return [document.getElementById('q-entity').value, document.getElementById('q-attr').value, [...document.querySelectorAll('#q-actions input:checked')].map(i => i.value).join(','), document.querySelectorAll('#q-rows tr').length, document.getElementById('q-rows').innerText];")
+                .await;
+            let rows = shown[3].as_u64().unwrap_or(0) as usize;
+            let text = shown[4].as_str().unwrap_or_default().to_string();
+            let done = if expected == 0 {
+                text.contains("No events match")
+            } else {
+                rows == expected
+            };
+            if done {
+                assert_eq!(
+                    shown[0],
+                    query
+                        .split('&')
+                        .next()
+                        .unwrap()
+                        .trim_start_matches("entity=")
+                );
+                assert_eq!(
+                    shown[1], attr,
+                    "the attribute filter is shown exactly as given"
+                );
+                if query.starts_with("entity=process") {
+                    assert_eq!(shown[2], "run");
+                    assert!(text.to_lowercase().contains("powershell"), "{text}");
+                } else {
+                    assert_eq!(shown[2], "outgoing_network,incoming_network,failed_network");
+                }
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "builder shows {shown:#} for {query}; the API has {expected}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        assert!(expected > 0 || query.starts_with("entity=network"));
+    }
+    browser.screenshot(&shots.join("query-builder.png")).await;
+
+    // A change forged from the page without the CSRF token is refused; with it, it lands.
+    let forged = browser
+        .script_async("const done = arguments[arguments.length - 1]; fetch('/api/v1/projects', {method: 'POST', credentials: 'same-origin', headers: {'Content-Type': 'application/json'}, body: JSON.stringify({name: 'forged'})}).then(r => done(r.status));")
+        .await;
+    assert_eq!(forged, 403);
+
+    // An analyst can run a hunt from the list; a viewer sees no such control.
+    let hunt = post_json(
+        &http,
+        format!("{base}/api/v1/hunts"),
+        &analyst,
+        &json!({"name": "weekly", "schedule": {"cron": "0 2 * * SUN"}, "scopes": [{"environment": "lab"}]}),
+    )
+    .await;
+    assert_eq!(hunt.status(), 201);
+    browser.goto(&format!("{base}/#/hunts")).await;
+    browser.wait_text("#list-rows", "weekly").await;
+    assert!(browser.exists("button[data-post]").await);
+    browser.click(&browser.find("#signout").await).await;
+    browser.wait_text("main", "Signed out").await;
+    let key = browser.find("#api-key").await;
+    browser.type_into(&key, &viewer).await;
+    browser
+        .click(&browser.find("button[type=submit]").await)
+        .await;
+    browser.wait_text("#role", "viewer").await;
+    browser.goto(&format!("{base}/#/hunts")).await;
+    browser.wait_text("#list-rows", "weekly").await;
+    assert!(
+        !browser.exists("button[data-post]").await,
+        "a viewer sees no Run button"
+    );
+    browser.screenshot(&shots.join("hunts-viewer.png")).await;
+}

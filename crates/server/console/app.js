@@ -1,0 +1,513 @@
+// Riposte's web console: plain JavaScript, no build step, no outside requests. It talks to
+// the same API as every other client, with the session cookie set at sign-in and the
+// session's CSRF token on every change.
+"use strict";
+
+const state = { session: null, timer: null };
+
+// SECDO tools that drop the fragment send /investigationNG/builder?…: same page, by hash.
+if (location.pathname === "/investigationNG/builder") {
+  location.replace("/#/investigationNG/builder" + location.search);
+}
+
+function esc(value) {
+  return String(value ?? "").replace(/[&<>"']/g, (c) => ({
+    "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;",
+  })[c]);
+}
+
+function when(t) {
+  return t ? esc(String(t).replace("T", " ").replace(/\.\d+/, "").replace("+00:00", "Z")) : "—";
+}
+
+function verdictClass(label) {
+  if (!label) return "";
+  if (label.startsWith("Malicious")) return "verdict-malicious";
+  if (label.startsWith("Suspicious")) return "verdict-suspicious";
+  return "verdict-none";
+}
+
+function canWrite() {
+  return state.session && state.session.role !== "viewer";
+}
+
+class ApiError extends Error {}
+
+async function api(method, path, body) {
+  const headers = { Accept: "application/json" };
+  if (method !== "GET" && state.session) headers["X-CSRF-Token"] = state.session.csrf;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const resp = await fetch(path, {
+    method, headers, credentials: "same-origin",
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (resp.status === 204) return null;
+  const data = await resp.json().catch(() => null);
+  if (resp.status === 401 && path !== "/console/session") {
+    state.session = null;
+    signIn("Your session ended: sign in again.");
+    throw new ApiError("signed out");
+  }
+  if (!resp.ok) {
+    let message = (data && data.error) || `${resp.status} ${resp.statusText}`;
+    if (data && Array.isArray(data.fields)) {
+      message += ": " + data.fields.map((f) => `${f.field}: ${f.problem || f.message}`).join("; ");
+    }
+    throw new ApiError(message);
+  }
+  return data;
+}
+
+function main() {
+  return document.getElementById("main");
+}
+
+function showError(where, err) {
+  if (err.message === "signed out") return;
+  const box = document.createElement("div");
+  box.className = "error";
+  box.setAttribute("role", "alert");
+  box.textContent = err.message;
+  where.prepend(box);
+}
+
+function stopTimer() {
+  if (state.timer) clearInterval(state.timer);
+  state.timer = null;
+}
+
+function signIn(message) {
+  stopTimer();
+  document.getElementById("nav").hidden = true;
+  document.getElementById("who").textContent = "";
+  main().innerHTML = `
+    <section class="signin card" aria-labelledby="signin-title">
+      <h1 id="signin-title">Sign in to Riposte</h1>
+      ${message ? `<p class="error" role="alert">${esc(message)}</p>` : ""}
+      <form id="signin-form">
+        <label for="api-key">API key
+          <input id="api-key" name="api_key" type="password" autocomplete="off" required
+                 placeholder="rip_…"></label>
+        <p class="muted">Create one with <code>riposte apikey create --role analyst</code>.</p>
+        <button type="submit">Sign in</button>
+      </form>
+    </section>`;
+  document.getElementById("api-key").focus();
+  document.getElementById("signin-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const key = document.getElementById("api-key").value.trim();
+    try {
+      state.session = await api("POST", "/console/session", { api_key: key });
+      started();
+    } catch (err) {
+      signIn(err.message === "unknown or revoked API key"
+        ? "That key is unknown or revoked: check it, or create one." : err.message);
+    }
+  });
+}
+
+function started() {
+  document.getElementById("nav").hidden = false;
+  document.getElementById("who").innerHTML =
+    `${esc(state.session.name)} (<span id="role">${esc(state.session.role)}</span>)
+     <button class="secondary" id="signout" type="button">Sign out</button>`;
+  document.getElementById("signout").addEventListener("click", async () => {
+    try { await api("DELETE", "/console/session"); } catch (_) { /* signed out anyway */ }
+    state.session = null;
+    signIn("Signed out.");
+  });
+  route();
+}
+
+// ---- Investigations ----
+
+function investigationRows(items) {
+  if (!items.length) {
+    return `<tr><td colspan="6" class="muted">No investigations yet: post an alert that a
+      rule takes, or import systems into a project.</td></tr>`;
+  }
+  return items.map((i) => `
+    <tr data-id="${esc(i.id)}">
+      <td><a href="#/investigations/${esc(i.id)}">${esc(i.title)}</a></td>
+      <td class="status">${esc(i.status)}</td>
+      <td class="${verdictClass(i.verdict)}">${esc(i.verdict || "—")}</td>
+      <td>${esc(i.score ?? "")}</td>
+      <td>${esc(i.host)}</td>
+      <td>${when(i.created_at)}</td>
+    </tr>`).join("");
+}
+
+async function investigations(offset) {
+  main().innerHTML = `
+    <h1>Investigations</h1>
+    <table aria-label="Investigations">
+      <thead><tr><th>Title</th><th>Status</th><th>Verdict</th><th>Score</th><th>Host</th>
+        <th>Started</th></tr></thead>
+      <tbody id="inv-rows"><tr><td colspan="6" class="muted">Loading…</td></tr></tbody>
+    </table>
+    <p><button class="secondary" id="older" type="button">Older</button>
+       <button class="secondary" id="newer" type="button">Newer</button></p>`;
+  const limit = 50;
+  document.getElementById("older").onclick = () => { location.hash = `#/?offset=${offset + limit}`; };
+  document.getElementById("newer").onclick = () => { location.hash = `#/?offset=${Math.max(0, offset - limit)}`; };
+  const refresh = async () => {
+    try {
+      const page = await api("GET", `/api/v1/investigations?limit=${limit}&offset=${offset}`);
+      const rows = document.getElementById("inv-rows");
+      if (rows) rows.innerHTML = investigationRows(page.investigations);
+    } catch (err) {
+      stopTimer();
+      showError(main(), err);
+    }
+  };
+  await refresh();
+  // Live: the list refreshes in place while the page is open.
+  state.timer = setInterval(refresh, 2000);
+}
+
+function alarmRows(alarms) {
+  if (!alarms.length) return `<tr><td colspan="5" class="muted">No alarms.</td></tr>`;
+  return alarms.map((a) => `
+    <tr>
+      <td class="sev-${esc(a.severity)}">${esc(a.severity)}</td>
+      <td>${esc(a.title)}<div class="muted">${esc(a.description)}</div></td>
+      <td>${esc(a.detector)}${a.rule_id ? `<div class="mono">${esc(a.rule_id)}</div>` : ""}</td>
+      <td>${(a.mitre || []).map((m) => esc(m.technique)).join(", ")}</td>
+      <td class="mono">${(a.event_refs || []).slice(0, 5).map((s) =>
+        `<a href="#" data-seq="${esc(s)}" class="evref">event ${esc(s)}</a>`).join(" ")}
+        ${(a.files || []).map((f) => `<div>${esc(f.path)} ${esc((f.matched || []).join("; "))}</div>`).join("")}</td>
+    </tr>`).join("");
+}
+
+function chainHtml(chain) {
+  const nodes = [];
+  if (chain.origin) {
+    nodes.push(`${esc(chain.origin.kind)}${chain.origin.remote_ip ? " from " + esc(chain.origin.remote_ip) : ""}`);
+  }
+  for (const link of chain.links || []) {
+    const what = link.command || link.process || link.kind;
+    nodes.push(`${esc(link.kind)}: ${esc(what)}${link.user ? ` <span class="muted">(${esc(link.user)})</span>` : ""}`);
+  }
+  nodes.push("alarm");
+  return `<div class="chain" role="list" aria-label="${esc(chain.summary)}">${nodes
+    .map((n) => `<span class="node" role="listitem">${n}</span>`)
+    .join('<span class="arrow" aria-hidden="true">→</span>')}</div>
+    <div class="muted">${esc(chain.summary)}</div>`;
+}
+
+function scopeHtml(scope) {
+  if (!scope) return "";
+  const list = (title, items, value) => items && items.length
+    ? `<div><strong>${title}</strong>: ${items.slice(0, 20).map((i) => esc(value(i))).join(", ")}</div>` : "";
+  return list("Hosts", scope.hosts, (i) => i.value) + list("Users", scope.users, (i) => i.value)
+    + list("Addresses", scope.ips, (i) => i.ip || i.value) + list("Files", scope.files, (i) => i.path || i.value)
+    + list("Processes", scope.processes, (i) => i.value);
+}
+
+function eventRows(events, investigation) {
+  if (!events.length) return `<tr><td colspan="5" class="muted">No events match.</td></tr>`;
+  return events.map((e) => `
+    <tr>
+      <td>${when(e.time)}</td>
+      <td>${esc(e.host)}${investigation ? `<div><a href="#/investigations/${esc(e.investigation_id)}">investigation</a>
+        <span class="${verdictClass(e.verdict)}">${esc(e.verdict || "")}</span></div>` : ""}</td>
+      <td>${esc(e.action)}</td>
+      <td>${esc(e.message)}<details><summary>raw record</summary>
+        <pre class="raw">${esc(e.raw || JSON.stringify(e.attributes, null, 1))}</pre>
+        <div class="muted mono">${esc(e.origin && e.origin.parser)} ${esc(e.origin && e.origin.path)}</div></details></td>
+      <td class="mono">${esc(e.seq)}</td>
+    </tr>`).join("");
+}
+
+async function investigation(id) {
+  main().innerHTML = `<p class="muted">Loading…</p>`;
+  let detail;
+  try {
+    detail = await api("GET", `/api/v1/investigations/${encodeURIComponent(id)}`);
+  } catch (err) {
+    main().innerHTML = "";
+    showError(main(), err);
+    return;
+  }
+  const inv = detail.investigation;
+  const verdict = inv.verdict;
+  const story = detail.story || {};
+  main().innerHTML = `
+    <h1>${esc(inv.title)}</h1>
+    <section class="card" aria-labelledby="verdict-title">
+      <h2 id="verdict-title">Verdict</h2>
+      <p id="verdict" class="${verdictClass(verdict && verdict.verdict)}">${esc(verdict ? verdict.verdict : inv.status)}
+        ${verdict ? `<span class="muted">(score ${esc(verdict.score)})</span>` : ""}</p>
+      <ul>${(verdict ? verdict.reasons : []).map((r) => `<li>${esc(r)}</li>`).join("")}</ul>
+      <p class="muted">Host ${esc(inv.host)} · status <span id="inv-status">${esc(inv.status)}</span>
+        · ${esc(detail.events_count)} events · started ${when(inv.created_at)}</p>
+    </section>
+    <section aria-labelledby="alarms-title"><h2 id="alarms-title">Alarms</h2>
+      <table><thead><tr><th>Severity</th><th>Alarm</th><th>Detector / rule</th><th>ATT&amp;CK</th>
+        <th>Evidence</th></tr></thead><tbody>${alarmRows(detail.alarms || [])}</tbody></table>
+      <div id="evidence-lines"></div></section>
+    <section aria-labelledby="story-title"><h2 id="story-title">Story</h2>
+      <div id="chains">${(story.chains || []).map(chainHtml).join("") || '<p class="muted">No causality chain.</p>'}</div>
+      <div class="card">${scopeHtml(story.scope)}</div></section>
+    <section aria-labelledby="timeline-title"><h2 id="timeline-title">Timeline</h2>
+      <form class="inline" id="timeline-form" role="search">
+        <label for="tl-text">Search<input id="tl-text" type="search" placeholder="command line, IP, hash…"></label>
+        <label for="tl-entity">Entity<select id="tl-entity"><option value="">any</option>
+          ${["process", "file", "network", "registry", "logon", "service", "task", "other"].map((v) => `<option>${v}</option>`).join("")}
+        </select></label>
+        <button type="submit">Search</button></form>
+      <table><thead><tr><th>Time</th><th>Host</th><th>Action</th><th>Event</th><th>#</th></tr></thead>
+        <tbody id="timeline-rows"></tbody></table>
+      <p><button class="secondary" id="tl-next" type="button" hidden>Next page</button></p></section>
+    <section aria-labelledby="evidence-title"><h2 id="evidence-title">Evidence (chain of custody)</h2>
+      <table><thead><tr><th>Original path</th><th>Size</th><th>SHA-256</th><th>Collected</th></tr></thead>
+      <tbody>${(detail.evidence || []).slice(0, 500).map((e) => `<tr>
+        <td class="mono">${esc(e.provenance && e.provenance.original_path)}</td><td>${esc(e.size)}</td>
+        <td class="mono">${esc(e.sha256)}</td><td>${when(e.collected_at || (e.provenance && e.provenance.collected_at))}</td></tr>`).join("")
+        || '<tr><td colspan="4" class="muted">No evidence collected.</td></tr>'}</tbody></table></section>
+    <section aria-labelledby="actions-title"><h2 id="actions-title">Response actions</h2>
+      <table><thead><tr><th>Action</th><th>Status</th><th>Target</th><th>When</th></tr></thead>
+      <tbody>${(detail.actions || []).map((a) => `<tr><td>${esc(a.action)}</td><td>${esc(a.status)}</td>
+        <td class="mono">${esc(JSON.stringify(a.target))}</td><td>${when(a.created_at)}</td></tr>`).join("")
+        || '<tr><td colspan="4" class="muted">No response action.</td></tr>'}</tbody></table></section>
+    <section aria-labelledby="audit-title"><h2 id="audit-title">Audit trail</h2>
+      <table><thead><tr><th>When</th><th>Who</th><th>What</th></tr></thead>
+      <tbody>${(detail.audit || []).map((a) => `<tr><td>${when(a.at || a.created_at)}</td><td>${esc(a.actor)}</td>
+        <td>${esc(a.action)}</td></tr>`).join("")}</tbody></table></section>`;
+
+  let cursor = null;
+  const loadTimeline = async (append) => {
+    const params = new URLSearchParams({ limit: "50" });
+    const text = document.getElementById("tl-text").value.trim();
+    const entity = document.getElementById("tl-entity").value;
+    if (text) params.set("text", text);
+    if (entity) params.set("entity", entity);
+    if (append && cursor) params.set("cursor", cursor);
+    try {
+      const page = await api("GET", `/api/v1/investigations/${encodeURIComponent(id)}/timeline?${params}`);
+      const rows = document.getElementById("timeline-rows");
+      rows.innerHTML = (append ? rows.innerHTML : "") + eventRows(page.events, false);
+      cursor = page.next_cursor || null;
+      document.getElementById("tl-next").hidden = !cursor;
+    } catch (err) {
+      showError(document.getElementById("timeline-form"), err);
+    }
+  };
+  document.getElementById("timeline-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    loadTimeline(false);
+  });
+  document.getElementById("tl-next").addEventListener("click", () => loadTimeline(true));
+  // An alarm's evidence: the events behind it, shown with their raw lines.
+  for (const ref of document.querySelectorAll(".evref")) {
+    ref.addEventListener("click", async (e) => {
+      e.preventDefault();
+      const seqs = ref.closest("td").querySelectorAll(".evref");
+      const params = new URLSearchParams({ seq: [...seqs].map((s) => s.dataset.seq).join(",") });
+      const box = document.getElementById("evidence-lines");
+      try {
+        const page = await api("GET", `/api/v1/investigations/${encodeURIComponent(id)}/events?${params}`);
+        box.innerHTML = `<table><tbody>${eventRows(page.events, false)}</tbody></table>`;
+      } catch (err) {
+        showError(box, err);
+      }
+    });
+  }
+  await loadTimeline(false);
+  if (!["complete", "failed"].includes(inv.status)) {
+    state.timer = setInterval(async () => {
+      try {
+        const now = await api("GET", `/api/v1/investigations/${encodeURIComponent(id)}`);
+        if (["complete", "failed"].includes(now.investigation.status)) {
+          stopTimer();
+          investigation(id);
+        } else {
+          document.getElementById("inv-status").textContent = now.investigation.status;
+        }
+      } catch (_) { stopTimer(); }
+    }, 2000);
+  }
+}
+
+// ---- SECDO's query builder ----
+
+const ENTITIES = {
+  process: ["run", "parent", "child", "injection", "injector"],
+  registry: ["exists", "write_registry", "rename_registry", "delete_registry"],
+  file: ["exists", "create_file", "write_file", "read_file", "delete_file", "rename_file"],
+  network: ["outgoing_network", "incoming_network", "failed_network"],
+  host: [],
+};
+
+async function builder(query) {
+  const params = new URLSearchParams(query);
+  const entity = (params.get("entity") || "network").trim();
+  const actions = (params.get("action") || "").split(",").map((a) => a.trim()).filter(Boolean);
+  const attr = params.get("attr") || "";
+  main().innerHTML = `
+    <h1>Event query</h1>
+    <form class="inline" id="builder-form" role="search">
+      <label for="q-entity">Entity<select id="q-entity">${Object.keys(ENTITIES).map((e) =>
+        `<option ${e === entity ? "selected" : ""}>${e}</option>`).join("")}</select></label>
+      <fieldset id="q-actions" class="inline"><legend class="muted">Actions</legend></fieldset>
+      <label for="q-attr">Attributes (name:value, | between alternatives, * wildcards)
+        <input id="q-attr" size="60" value="${esc(attr)}"></label>
+      <button type="submit">Run</button>
+      <button class="secondary" id="q-copy" type="button">Copy URL</button>
+    </form>
+    <p class="muted" id="q-url"></p>
+    <table aria-label="Matching events"><thead><tr><th>Time</th><th>Host / investigation</th><th>Action</th>
+      <th>Event</th><th>#</th></tr></thead><tbody id="q-rows"></tbody></table>
+    <p><button class="secondary" id="q-next" type="button" hidden>More</button></p>`;
+  const fillActions = (chosen) => {
+    const box = document.getElementById("q-actions");
+    const name = document.getElementById("q-entity").value;
+    box.innerHTML = '<legend class="muted">Actions</legend>' + ENTITIES[name].map((a) =>
+      `<label><input type="checkbox" value="${a}" ${chosen.includes(a) ? "checked" : ""}> ${a}</label>`).join("");
+  };
+  fillActions(actions);
+  document.getElementById("q-entity").addEventListener("change", () => fillActions([]));
+  const current = () => {
+    const q = new URLSearchParams();
+    q.set("entity", document.getElementById("q-entity").value);
+    const chosen = [...document.querySelectorAll("#q-actions input:checked")].map((i) => i.value);
+    if (chosen.length) q.set("action", chosen.join(","));
+    const a = document.getElementById("q-attr").value.trim();
+    if (a) q.set("attr", a);
+    return q;
+  };
+  let cursor = null;
+  const run = async (append) => {
+    const q = current();
+    const url = `${location.origin}/#/investigationNG/builder?${q}`;
+    document.getElementById("q-url").textContent = url;
+    if (append && cursor) q.set("cursor", cursor);
+    try {
+      const page = await api("GET", `/api/v1/events?${q}`);
+      const rows = document.getElementById("q-rows");
+      rows.innerHTML = (append ? rows.innerHTML : "") + eventRows(page.events, true);
+      cursor = page.next_cursor || null;
+      document.getElementById("q-next").hidden = !cursor;
+    } catch (err) {
+      document.getElementById("q-rows").innerHTML = "";
+      showError(document.getElementById("builder-form"), err);
+    }
+  };
+  document.getElementById("builder-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    history.replaceState(null, "", `#/investigationNG/builder?${current()}`);
+    run(false);
+  });
+  document.getElementById("q-next").addEventListener("click", () => run(true));
+  document.getElementById("q-copy").addEventListener("click", async () => {
+    const url = document.getElementById("q-url").textContent;
+    try { await navigator.clipboard.writeText(url); } catch (_) { /* shown on the page */ }
+  });
+  // Opened from a link: run it, with the query exactly as given.
+  if (query) {
+    const q = new URLSearchParams(query);
+    document.getElementById("q-url").textContent = `${location.origin}/#/investigationNG/builder?${query}`;
+    try {
+      const page = await api("GET", `/api/v1/events?${q}`);
+      document.getElementById("q-rows").innerHTML = eventRows(page.events, true);
+      cursor = page.next_cursor || null;
+      document.getElementById("q-next").hidden = !cursor;
+    } catch (err) {
+      showError(document.getElementById("builder-form"), err);
+    }
+  }
+}
+
+// ---- Lists ----
+
+async function listPage(title, path, key, columns, empty, actions) {
+  main().innerHTML = `<h1>${esc(title)}</h1><table aria-label="${esc(title)}"><thead><tr>${columns
+    .map((c) => `<th>${esc(c[0])}</th>`).join("")}${actions && canWrite() ? "<th>Actions</th>" : ""}</tr></thead>
+    <tbody id="list-rows"><tr><td class="muted">Loading…</td></tr></tbody></table>`;
+  try {
+    const data = await api("GET", path);
+    const items = data[key] || [];
+    document.getElementById("list-rows").innerHTML = items.length ? items.map((item) => `<tr>${columns
+      .map((c) => `<td>${c[1](item)}</td>`).join("")}${actions && canWrite() ? `<td>${actions(item)}</td>` : ""}</tr>`).join("")
+      : `<tr><td colspan="${columns.length + 1}" class="muted">${esc(empty)}</td></tr>`;
+    for (const button of document.querySelectorAll("button[data-post]")) {
+      button.addEventListener("click", async () => {
+        try {
+          await api("POST", button.dataset.post);
+          route();
+        } catch (err) { showError(main(), err); }
+      });
+    }
+  } catch (err) {
+    showError(main(), err);
+  }
+}
+
+function rules() {
+  return listPage("Rules", "/api/v1/rules", "rules", [
+    ["Name", (r) => esc(r.spec ? r.spec.name : r.name)],
+    ["Source", (r) => esc(r.spec ? r.spec.source : r.source)],
+    ["Enabled", (r) => esc(String(r.enabled ?? (r.spec && r.spec.enabled)))],
+    ["Version", (r) => esc(r.version)],
+  ], "No rules yet: create one (POST /api/v1/rules) to start investigations from alerts.",
+  (r) => (r.enabled ?? (r.spec && r.spec.enabled))
+    ? `<button class="secondary" data-post="/api/v1/rules/${esc(r.id)}/disable" type="button">Disable</button>`
+    : `<button class="secondary" data-post="/api/v1/rules/${esc(r.id)}/enable" type="button">Enable</button>`);
+}
+
+function environments() {
+  return listPage("Environments", "/api/v1/environments", "environments", [
+    ["Name", (e) => esc(e.name)],
+    ["Scopes", (e) => esc((e.scopes || []).map((s) => s.kind).join(", "))],
+    ["Updated", (e) => when(e.updated_at)],
+  ], "No environments yet: add one with the systems Riposte may collect from.");
+}
+
+function alerts() {
+  return listPage("Alerts", "/api/v1/alerts", "alerts", [
+    ["Title", (a) => esc((a.alert && a.alert.title) || a.title)],
+    ["Source", (a) => esc((a.alert && a.alert.source) || a.source)],
+    ["Received", (a) => when(a.received_at || (a.alert && a.alert.received_at))],
+    ["Decision", (a) => esc(a.decision || "")],
+    ["Investigation", (a) => a.investigation_id ? `<a href="#/investigations/${esc(a.investigation_id)}">open</a>` : "—"],
+  ], "No alerts yet: point a source at Riposte (see Settings › Integrations).");
+}
+
+function hunts() {
+  return listPage("Hunts", "/api/v1/hunts", "hunts", [
+    ["Name", (h) => esc(h.name)],
+    ["Schedule", (h) => esc(`${h.schedule.cron} (${h.schedule.time_zone})`)],
+    ["Next run", (h) => when(h.next_run_at)],
+    ["Enabled", (h) => esc(String(h.enabled))],
+  ], "No hunts yet: schedule one (POST /api/v1/hunts).",
+  (h) => `<button class="secondary" data-post="/api/v1/hunts/${esc(h.id)}/run" type="button">Run now</button>`);
+}
+
+// ---- Router ----
+
+function route() {
+  stopTimer();
+  if (!state.session) return;
+  const hash = location.hash.replace(/^#/, "") || "/";
+  const [path, query] = hash.split(/\?(.*)/s);
+  const m = path.match(/^\/investigations\/([0-9a-f-]+)$/i);
+  document.querySelectorAll("#main .error").forEach((e) => e.remove());
+  if (m) return investigation(m[1]);
+  if (path === "/investigationNG/builder") return builder(query || "");
+  if (path === "/rules") return rules();
+  if (path === "/environments") return environments();
+  if (path === "/alerts") return alerts();
+  if (path === "/hunts") return hunts();
+  const offset = Number(new URLSearchParams(query || "").get("offset")) || 0;
+  return investigations(offset);
+}
+
+window.addEventListener("hashchange", route);
+window.addEventListener("DOMContentLoaded", async () => {
+  try {
+    state.session = await api("GET", "/console/session");
+    started();
+  } catch (_) {
+    signIn();
+  }
+});

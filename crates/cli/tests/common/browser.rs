@@ -77,6 +77,26 @@ impl Browser {
         answer["value"].clone()
     }
 
+    /// `POST /element` or `/elements` for a CSS selector.
+    async fn locate(&self, endpoint: &str, css: &str) -> Value {
+        self.call(
+            reqwest::Method::POST,
+            endpoint,
+            Some(json!({"using": "css selector", "value": css})),
+        )
+        .await
+    }
+
+    /// `POST /element/{id}/{op}` with `body`.
+    async fn act(&self, element: &Element, op: &str, body: Value) {
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{}/{op}", element.0),
+            Some(body),
+        )
+        .await;
+    }
+
     /// Opens `url`.
     pub async fn goto(&self, url: &str) {
         self.call(reqwest::Method::POST, "/url", Some(json!({"url": url})))
@@ -87,13 +107,7 @@ impl Browser {
     pub async fn find(&self, css: &str) -> Element {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            let v = self
-                .call(
-                    reqwest::Method::POST,
-                    "/element",
-                    Some(json!({"using": "css selector", "value": css})),
-                )
-                .await;
+            let v = self.locate("/element", css).await;
             if let Some(id) = v[ELEMENT].as_str() {
                 return Element(id.to_string());
             }
@@ -108,25 +122,13 @@ impl Browser {
 
     /// Whether an element matches `css` now.
     pub async fn exists(&self, css: &str) -> bool {
-        let v = self
-            .call(
-                reqwest::Method::POST,
-                "/elements",
-                Some(json!({"using": "css selector", "value": css})),
-            )
-            .await;
+        let v = self.locate("/elements", css).await;
         v.as_array().is_some_and(|a| !a.is_empty())
     }
 
     /// The visible text of the first element matching `css` ("" when none).
     pub async fn text(&self, css: &str) -> String {
-        let v = self
-            .call(
-                reqwest::Method::POST,
-                "/element",
-                Some(json!({"using": "css selector", "value": css})),
-            )
-            .await;
+        let v = self.locate("/element", css).await;
         match v[ELEMENT].as_str() {
             Some(id) => self
                 .call(reqwest::Method::GET, &format!("/element/{id}/text"), None)
@@ -156,32 +158,17 @@ impl Browser {
 
     /// Types `text` into an element.
     pub async fn type_into(&self, element: &Element, text: &str) {
-        self.call(
-            reqwest::Method::POST,
-            &format!("/element/{}/value", element.0),
-            Some(json!({"text": text})),
-        )
-        .await;
+        self.act(element, "value", json!({"text": text})).await;
     }
 
     /// Clears an input.
     pub async fn clear(&self, element: &Element) {
-        self.call(
-            reqwest::Method::POST,
-            &format!("/element/{}/clear", element.0),
-            Some(json!({})),
-        )
-        .await;
+        self.act(element, "clear", json!({})).await;
     }
 
     /// Clicks an element.
     pub async fn click(&self, element: &Element) {
-        self.call(
-            reqwest::Method::POST,
-            &format!("/element/{}/click", element.0),
-            Some(json!({})),
-        )
-        .await;
+        self.act(element, "click", json!({})).await;
     }
 
     /// Runs `script` (a function body) in the page; returns what it returns.

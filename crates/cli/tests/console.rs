@@ -1,7 +1,9 @@
 //! The web console. Over HTTP: the page and its assets with their security headers,
 //! sessions (cookie attributes, CSRF on every change, roles, sign-out, a revoked key ending
 //! its sessions) on SQLite and Postgres. In headless Chromium against a real server and
-//! workers: sign in; an investigation appears and completes in the list without a reload;
+//! workers: sign in; create an environment ("Add group", checked with the resolve preview)
+//! and a rule through the three-step wizard; a SECDO alert's investigation appears and
+//! completes in the list without a reload;
 //! its verdict, an alarm's evidence line and a timeline search hit; SECDO's two example
 //! builder URLs, verbatim with the host changed, prefilled and answered; a viewer sees no
 //! edit controls; a forged change without the CSRF token is refused. Screenshots of each
@@ -282,15 +284,85 @@ async fn an_analyst_follows_an_investigation_and_opens_secdo_links_in_chromium()
         .wait_text("#inv-rows", "No investigations yet")
         .await;
 
-    // Systems imported now appear, and complete, in the open list.
-    let env = post_json(
-        &http,
-        format!("{base}/api/v1/environments"),
-        &analyst,
-        &json!({"name": "lab", "scopes": [{"kind": "local", "folder": lib.display().to_string()}]}),
-    )
-    .await;
-    assert_eq!(env.status(), 201);
+    // An environment through "Add group", checked with the resolve preview.
+    browser.goto(&format!("{base}/#/environments")).await;
+    browser.wait_text("#list-rows", "No environments yet").await;
+    browser
+        .click(&browser.find("#add-group summary").await)
+        .await;
+    browser
+        .type_into(&browser.find("#e-name").await, "lab")
+        .await;
+    browser
+        .type_into(&browser.find("#e-folder").await, &lib.display().to_string())
+        .await;
+    browser
+        .click(&browser.find("#env-form button[type=submit]").await)
+        .await;
+    browser.wait_text("#list-rows", "library folder").await;
+    browser.click(&browser.find("#resolve summary").await).await;
+    browser
+        .type_into(&browser.find("#v-ip").await, "10.20.0.9")
+        .await;
+    browser
+        .click(&browser.find("#resolve-form button[type=submit]").await)
+        .await;
+    browser.wait_text("#resolve-answer", "Covered by lab").await;
+    browser.screenshot(&shots.join("environments.png")).await;
+
+    // A rule through the three-step wizard.
+    browser.goto(&format!("{base}/#/rules")).await;
+    browser.wait_text("#list-rows", "No rules yet").await;
+    browser.click(&browser.find("#new-rule").await).await;
+    browser
+        .type_into(&browser.find("#r-name").await, "secdo-lab")
+        .await;
+    browser
+        .script("const s = document.getElementById('r-source'); s.value = 'secdo'; s.dispatchEvent(new Event('change'));")
+        .await;
+    browser
+        .click(&browser.find("#step-1 button.next").await)
+        .await;
+    browser.find("#step-2:not([hidden]) #r-env").await;
+    browser
+        .script("const s = document.getElementById('r-env'); s.value = [...s.options].find(o => o.text === 'lab').value;")
+        .await;
+    browser
+        .click(&browser.find("#step-2 button.next").await)
+        .await;
+    browser.find("#step-3:not([hidden])").await;
+    let permissions = browser.text("#step-3").await;
+    assert!(permissions.contains("ec2:StopInstances"), "{permissions}");
+    browser.screenshot(&shots.join("rule-wizard.png")).await;
+    browser.click(&browser.find("#r-save").await).await;
+    browser.wait_text("#list-rows", "secdo-lab").await;
+    let rules: Value = http
+        .get(format!("{base}/api/v1/rules"))
+        .bearer_auth(&analyst)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rules["rules"][0]["source"], "secdo", "{rules:#}");
+    assert!(rules["rules"][0]["environment_id"].is_string(), "{rules:#}");
+
+    // A firewall alert about the victim's address starts an investigation that appears,
+    // and completes, in the open list.
+    browser.goto(&format!("{base}/#/")).await;
+    browser
+        .wait_text("#inv-rows", "No investigations yet")
+        .await;
+    let alert = common::post_secdo(&http, &base, &analyst, "10.20.0.9", "console-1").await;
+    browser.wait_text("#inv-rows", "victim").await;
+    let victim = loop {
+        let a = common::get_json(&http, format!("{base}/api/v1/alerts/{alert}"), &analyst).await;
+        if let Some(inv) = a["investigation_id"].as_str() {
+            break inv.to_string();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
     let project: Value = post_json(
         &http,
         format!("{base}/api/v1/projects"),
@@ -308,24 +380,16 @@ async fn an_analyst_follows_an_investigation_and_opens_secdo_links_in_chromium()
             project["id"].as_str().unwrap()
         ),
         &analyst,
-        &json!({"systems": [
-            {"kind": "path", "path": lib.join("victim").display().to_string()},
-            {"kind": "path", "path": lib.join("ws-b").display().to_string()}
-        ]}),
+        &json!({"systems": [{"kind": "path", "path": lib.join("ws-b").display().to_string()}]}),
     )
     .await
     .json()
     .await
     .unwrap();
-    let victim = imported["investigations"][0]["investigation_id"]
+    let ws_b = imported["investigations"][0]["investigation_id"]
         .as_str()
         .unwrap()
         .to_string();
-    let ws_b = imported["investigations"][1]["investigation_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    browser.wait_text("#inv-rows", "victim").await;
     for inv in [&victim, &ws_b] {
         wait_for_finished(&http, &base, &analyst, inv).await;
     }

@@ -420,8 +420,8 @@ async function builder(query) {
 
 // ---- Lists ----
 
-async function listPage(title, path, key, columns, empty, actions) {
-  main().innerHTML = `<h1>${esc(title)}</h1><table aria-label="${esc(title)}"><thead><tr>${columns
+async function listPage(title, path, key, columns, empty, actions, intro) {
+  main().innerHTML = `<h1>${esc(title)}</h1>${intro || ""}<table aria-label="${esc(title)}"><thead><tr>${columns
     .map((c) => `<th>${esc(c[0])}</th>`).join("")}${actions && canWrite() ? "<th>Actions</th>" : ""}</tr></thead>
     <tbody id="list-rows"><tr><td class="muted">Loading…</td></tr></tbody></table>`;
   try {
@@ -430,6 +430,15 @@ async function listPage(title, path, key, columns, empty, actions) {
     document.getElementById("list-rows").innerHTML = items.length ? items.map((item) => `<tr>${columns
       .map((c) => `<td>${c[1](item)}</td>`).join("")}${actions && canWrite() ? `<td>${actions(item)}</td>` : ""}</tr>`).join("")
       : `<tr><td colspan="${columns.length + 1}" class="muted">${esc(empty)}</td></tr>`;
+    for (const button of document.querySelectorAll("button[data-delete]")) {
+      button.addEventListener("click", async () => {
+        if (!confirm("Delete it?")) return;
+        try {
+          await api("DELETE", button.dataset.delete);
+          route();
+        } catch (err) { showError(main(), err); }
+      });
+    }
     for (const button of document.querySelectorAll("button[data-post]")) {
       button.addEventListener("click", async () => {
         try {
@@ -441,36 +450,249 @@ async function listPage(title, path, key, columns, empty, actions) {
   } catch (err) {
     showError(main(), err);
   }
+  wireEnvironmentForms();
+}
+
+const SOURCES = ["any", "guardduty", "crowdstrike", "defender", "sentinelone", "wiz", "secdo", "generic"];
+const ACTIONS = {
+  stop_instance: "Stop the EC2 instance (needs ec2:StopInstances)",
+  isolate_role: "Deny-all policy on the instance's IAM role (needs iam:PutRolePolicy)",
+  isolate_security_group: "Swap the instance's security groups for an empty one (needs ec2:CreateSecurityGroup, ec2:ModifyInstanceAttribute)",
+  contain_host: "Network-contain the host in the XDR (needs the connection's host-containment permission)",
+};
+const EVENTS = ["alert_received", "investigation_started", "processing_complete", "processing_with_alarms",
+  "response_action_taken", "response_action_failed"];
+
+function splitList(text) {
+  return text.split(",").map((t) => t.trim()).filter(Boolean);
+}
+
+function tagsOf(text) {
+  const tags = {};
+  for (const pair of splitList(text)) {
+    const [k, ...v] = pair.split("=");
+    tags[k.trim()] = v.join("=").trim() || "*";
+  }
+  return tags;
 }
 
 function rules() {
   return listPage("Rules", "/api/v1/rules", "rules", [
-    ["Name", (r) => esc(r.spec ? r.spec.name : r.name)],
-    ["Source", (r) => esc(r.spec ? r.spec.source : r.source)],
-    ["Enabled", (r) => esc(String(r.enabled ?? (r.spec && r.spec.enabled)))],
+    ["Name", (r) => esc(r.name)],
+    ["Source", (r) => esc(r.source)],
+    ["Environment", (r) => esc(r.environment_id || "any")],
+    ["Type", (r) => esc(r.investigation_type)],
+    ["Actions", (r) => esc((r.actions || []).map((a) => `${a.action} on ${a.on}`).join(", ") || "—")],
+    ["Enabled", (r) => esc(String(r.enabled))],
     ["Version", (r) => esc(r.version)],
-  ], "No rules yet: create one (POST /api/v1/rules) to start investigations from alerts.",
-  (r) => (r.enabled ?? (r.spec && r.spec.enabled))
+  ], "No rules yet: create one to start investigations from alerts.",
+  (r) => `${r.enabled
     ? `<button class="secondary" data-post="/api/v1/rules/${esc(r.id)}/disable" type="button">Disable</button>`
-    : `<button class="secondary" data-post="/api/v1/rules/${esc(r.id)}/enable" type="button">Enable</button>`);
+    : `<button class="secondary" data-post="/api/v1/rules/${esc(r.id)}/enable" type="button">Enable</button>`}
+    <a href="#/rules/${esc(r.id)}/edit">Edit</a>
+    <button class="secondary" data-delete="/api/v1/rules/${esc(r.id)}" type="button">Delete</button>`,
+  canWrite() ? `<p><a href="#/rules/new" id="new-rule">Create a rule</a></p>` : "");
+}
+
+// The rule wizard: source and filters → environment or XDR connection → investigation,
+// response actions (with the permissions they need) and notifications.
+async function ruleWizard(id) {
+  let rule = null;
+  let environments = [];
+  let connections = [];
+  let webhooks = [];
+  try {
+    environments = (await api("GET", "/api/v1/environments")).environments;
+    connections = (await api("GET", "/api/v1/connections").catch(() => ({ connections: [] }))).connections || [];
+    webhooks = (await api("GET", "/api/v1/webhooks").catch(() => ({ webhooks: [] }))).webhooks || [];
+    if (id) rule = await api("GET", `/api/v1/rules/${encodeURIComponent(id)}`);
+  } catch (err) {
+    main().innerHTML = "";
+    showError(main(), err);
+    return;
+  }
+  const r = rule || { name: "", source: "any", filters: {}, investigation_type: "triage", actions: [], notifications: [] };
+  const f = r.filters || {};
+  main().innerHTML = `
+    <h1>${rule ? "Edit rule" : "New rule"}</h1>
+    <form id="rule-form">
+      <section class="card step" id="step-1" aria-labelledby="s1"><h2 id="s1">1. Source and filters</h2>
+        <label for="r-name">Name<input id="r-name" required value="${esc(r.name)}"></label>
+        <label for="r-source">Alert source<select id="r-source">${SOURCES.map((x) =>
+          `<option ${x === r.source ? "selected" : ""}>${x}</option>`).join("")}</select></label>
+        <label for="r-severity">Lowest severity<select id="r-severity">${["", "low", "medium", "high", "critical"].map((x) =>
+          `<option value="${x}" ${x === (f.min_severity || "") ? "selected" : ""}>${x || "any"}</option>`).join("")}</select></label>
+        <label for="r-findings">Finding types (comma-separated, * and ? wildcards)
+          <input id="r-findings" value="${esc((f.finding_types || []).join(", "))}"></label>
+        <label for="r-titles">Titles (comma-separated patterns)<input id="r-titles" value="${esc((f.titles || []).join(", "))}"></label>
+        <button type="button" class="next" data-to="2">Next</button></section>
+      <section class="card step" id="step-2" hidden aria-labelledby="s2"><h2 id="s2">2. Where the systems are</h2>
+        <label for="r-env">Environment<select id="r-env"><option value="">any environment</option>${environments.map((e) =>
+          `<option value="${esc(e.id)}" ${e.id === r.environment_id ? "selected" : ""}>${esc(e.name)}</option>`).join("")}</select></label>
+        <label for="r-conn">XDR connection (CrowdStrike, Defender)<select id="r-conn"><option value="">none</option>${connections.map((c) =>
+          `<option value="${esc(c.id)}" ${c.id === r.connection_id ? "selected" : ""}>${esc(c.name)} (${esc(c.vendor)})</option>`).join("")}</select></label>
+        <button type="button" class="secondary back" data-to="1">Back</button>
+        <button type="button" class="next" data-to="3">Next</button></section>
+      <section class="card step" id="step-3" hidden aria-labelledby="s3"><h2 id="s3">3. Investigation, response and notifications</h2>
+        <label for="r-type">Investigation<select id="r-type">${["triage", "full"].map((x) =>
+          `<option ${x === r.investigation_type ? "selected" : ""}>${x}</option>`).join("")}</select></label>
+        <fieldset><legend>Response actions</legend>${Object.entries(ACTIONS).map(([a, why]) => {
+          const chosen = (r.actions || []).find((x) => x.action === a);
+          return `<div><label><input type="checkbox" class="r-action" value="${a}" ${chosen ? "checked" : ""}> ${a}</label>
+            <label>on<select class="r-on" data-action="${a}">${["malicious", "suspicious"].map((o) =>
+              `<option ${chosen && chosen.on === o ? "selected" : ""}>${o}</option>`).join("")}</select></label>
+            <span class="muted">${esc(why)}</span></div>`;
+        }).join("")}</fieldset>
+        <fieldset><legend>Notify</legend>${webhooks.length ? webhooks.map((w) => {
+          const chosen = (r.notifications || []).find((n) => n.webhook === w.name || n.webhook === w.id);
+          return `<div><strong>${esc(w.name)}</strong> ${EVENTS.map((e) =>
+            `<label><input type="checkbox" class="r-notify" data-webhook="${esc(w.name)}" value="${e}"
+              ${chosen && chosen.events.includes(e) ? "checked" : ""}> ${e}</label>`).join("")}</div>`;
+        }).join("") : '<span class="muted">No webhooks yet (Settings › Integrations › Webhooks).</span>'}</fieldset>
+        <button type="button" class="secondary back" data-to="2">Back</button>
+        <button type="submit" id="r-save">${rule ? "Save" : "Create rule"}</button></section>
+    </form>`;
+  const show = (n) => {
+    for (const step of document.querySelectorAll(".step")) step.hidden = step.id !== `step-${n}`;
+    document.querySelector(`#step-${n} input, #step-${n} select`)?.focus();
+  };
+  for (const b of document.querySelectorAll("button[data-to]")) b.addEventListener("click", () => show(b.dataset.to));
+  document.getElementById("rule-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const filters = {};
+    if (document.getElementById("r-severity").value) filters.min_severity = document.getElementById("r-severity").value;
+    const findings = splitList(document.getElementById("r-findings").value);
+    if (findings.length) filters.finding_types = findings;
+    const titles = splitList(document.getElementById("r-titles").value);
+    if (titles.length) filters.titles = titles;
+    const notifications = {};
+    for (const box of document.querySelectorAll(".r-notify:checked")) {
+      (notifications[box.dataset.webhook] ||= []).push(box.value);
+    }
+    const spec = {
+      name: document.getElementById("r-name").value.trim(),
+      source: document.getElementById("r-source").value,
+      filters,
+      investigation_type: document.getElementById("r-type").value,
+      actions: [...document.querySelectorAll(".r-action:checked")].map((box) => ({
+        action: box.value, on: document.querySelector(`.r-on[data-action="${box.value}"]`).value,
+      })),
+      notifications: Object.entries(notifications).map(([webhook, events]) => ({ webhook, events })),
+    };
+    const env = document.getElementById("r-env").value;
+    if (env) spec.environment_id = env;
+    const conn = document.getElementById("r-conn").value;
+    if (conn) spec.connection_id = conn;
+    try {
+      if (rule) await api("PUT", `/api/v1/rules/${encodeURIComponent(rule.id)}`, spec);
+      else await api("POST", "/api/v1/rules", spec);
+      location.hash = "#/rules";
+    } catch (err) {
+      document.querySelectorAll("#rule-form .error").forEach((x) => x.remove());
+      showError(document.getElementById("rule-form"), err);
+    }
+  });
+  show(1);
 }
 
 function environments() {
   return listPage("Environments", "/api/v1/environments", "environments", [
     ["Name", (e) => esc(e.name)],
-    ["Scopes", (e) => esc((e.scopes || []).map((s) => s.kind).join(", "))],
+    ["Scopes", (e) => (e.scopes || []).map((s) => esc(scopeText(s))).join("<br>")],
     ["Updated", (e) => when(e.updated_at)],
-  ], "No environments yet: add one with the systems Riposte may collect from.");
+  ], "No environments yet: add a group of systems Riposte may collect from.",
+  (e) => `<button class="secondary" data-delete="/api/v1/environments/${esc(e.id)}" type="button">Delete</button>`,
+  `${canWrite() ? `<details class="card" id="add-group"><summary>Add group</summary>
+    <form id="env-form" class="inline">
+      <label for="e-name">Name<input id="e-name" required></label>
+      <label for="e-kind">Kind<select id="e-kind"><option value="local">library folder</option>
+        <option value="aws">AWS accounts/regions/tags</option><option value="ssh">SSH ranges</option></select></label>
+      <label for="e-folder" class="k-local">Folder (inside the evidence library)<input id="e-folder" size="40"></label>
+      <label for="e-accounts" class="k-aws" hidden>Accounts (comma-separated, or all)<input id="e-accounts" value="all"></label>
+      <label for="e-regions" class="k-aws" hidden>Regions<input id="e-regions" placeholder="us-east-1, eu-west-1"></label>
+      <label for="e-tags" class="k-aws" hidden>Tags (key=value, …)<input id="e-tags" placeholder="env=prod"></label>
+      <label for="e-role" class="k-aws" hidden>Role to assume<input id="e-role" placeholder="RiposteResponder"></label>
+      <label for="e-cidrs" class="k-ssh" hidden>Networks<input id="e-cidrs" placeholder="10.0.0.0/8"></label>
+      <label for="e-hosts" class="k-ssh" hidden>Host name patterns<input id="e-hosts" placeholder="web-*.corp"></label>
+      <label for="e-cred" class="k-ssh" hidden>SSH credential<input id="e-cred"></label>
+      <button type="submit">Add</button></form></details>` : ""}
+   <details class="card" id="resolve"><summary>Which scope covers a system?</summary>
+    <form id="resolve-form" class="inline">
+      <label for="v-host">Host name<input id="v-host"></label><label for="v-ip">IP<input id="v-ip"></label>
+      <label for="v-instance">Instance id<input id="v-instance"></label><label for="v-region">Region<input id="v-region"></label>
+      <button type="submit">Resolve</button></form><div id="resolve-answer"></div></details>`);
+}
+
+function scopeText(s) {
+  if (s.kind === "local") return `library folder ${s.folder}`;
+  if (s.kind === "aws") {
+    return `AWS ${Array.isArray(s.accounts) ? s.accounts.join(", ") : s.accounts} · ${(s.regions || []).join(", ") || "every region"}${Object.keys(s.tags || {}).length ? " · " + Object.entries(s.tags).map(([k, v]) => `${k}=${v}`).join(", ") : ""}`;
+  }
+  return `SSH ${(s.cidrs || []).concat(s.hostname_patterns || []).join(", ")} as ${s.credential}`;
+}
+
+function wireEnvironmentForms() {
+  const kind = document.getElementById("e-kind");
+  if (kind) {
+    kind.addEventListener("change", () => {
+      for (const k of ["local", "aws", "ssh"]) {
+        document.querySelectorAll(`.k-${k}`).forEach((el) => { el.hidden = kind.value !== k; });
+      }
+    });
+    document.getElementById("env-form").addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const v = (id) => document.getElementById(id).value.trim();
+      let scope;
+      if (kind.value === "local") scope = { kind: "local", folder: v("e-folder") };
+      if (kind.value === "aws") {
+        scope = { kind: "aws", accounts: v("e-accounts") === "all" ? "all" : splitList(v("e-accounts")),
+          regions: splitList(v("e-regions")), tags: tagsOf(v("e-tags")) };
+        if (v("e-role")) scope.role_name = v("e-role");
+      }
+      if (kind.value === "ssh") {
+        scope = { kind: "ssh", cidrs: splitList(v("e-cidrs")), hostname_patterns: splitList(v("e-hosts")), credential: v("e-cred") };
+      }
+      try {
+        await api("POST", "/api/v1/environments", { name: v("e-name"), scopes: [scope] });
+        route();
+      } catch (err) {
+        showError(document.getElementById("env-form"), err);
+      }
+    });
+  }
+  const resolve = document.getElementById("resolve-form");
+  if (resolve) {
+    resolve.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const v = (id) => document.getElementById(id).value.trim();
+      const target = {};
+      if (v("v-host")) target.hostname = v("v-host");
+      if (v("v-ip")) target.ips = [v("v-ip")];
+      if (v("v-instance")) target.instance_id = v("v-instance");
+      if (v("v-region")) target.region = v("v-region");
+      const box = document.getElementById("resolve-answer");
+      try {
+        const answer = await api("POST", "/api/v1/environments/resolve", target);
+        box.innerHTML = answer.covered
+          ? `<p>Covered by <strong>${esc(answer.scope.environment)}</strong> (scope ${esc(answer.scope.scope_index)}): ${esc(answer.scope.matched_on)}</p>`
+          : `<p>Not covered:</p><ul>${(answer.reasons || []).map((r) => `<li>${esc(r)}</li>`).join("")}</ul>`;
+      } catch (err) {
+        box.innerHTML = "";
+        showError(box, err);
+      }
+    });
+  }
 }
 
 function alerts() {
   return listPage("Alerts", "/api/v1/alerts", "alerts", [
-    ["Title", (a) => esc((a.alert && a.alert.title) || a.title)],
-    ["Source", (a) => esc((a.alert && a.alert.source) || a.source)],
-    ["Received", (a) => when(a.received_at || (a.alert && a.alert.received_at))],
-    ["Decision", (a) => esc(a.decision || "")],
+    ["Title", (a) => esc(a.title)],
+    ["Source", (a) => esc(a.source)],
+    ["Severity", (a) => `<span class="sev-${esc(a.severity)}">${esc(a.severity)}</span>`],
+    ["Time", (a) => when(a.time)],
+    ["Decision", (a) => esc(a.decision || "pending")],
     ["Investigation", (a) => a.investigation_id ? `<a href="#/investigations/${esc(a.investigation_id)}">open</a>` : "—"],
-  ], "No alerts yet: point a source at Riposte (see Settings › Integrations).");
+  ], "No alerts yet: point a source at Riposte (a push integration, a pull connection, or the SECDO API).");
 }
 
 function hunts() {
@@ -495,6 +717,9 @@ function route() {
   if (m) return investigation(m[1]);
   if (path === "/investigationNG/builder") return builder(query || "");
   if (path === "/rules") return rules();
+  if (path === "/rules/new") return ruleWizard(null);
+  const edit = path.match(/^\/rules\/([0-9a-f-]+)\/edit$/i);
+  if (edit) return ruleWizard(edit[1]);
   if (path === "/environments") return environments();
   if (path === "/alerts") return alerts();
   if (path === "/hunts") return hunts();

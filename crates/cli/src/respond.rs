@@ -9,7 +9,6 @@
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
-use riposte_aws::ReleaseError;
 use riposte_model::{ActionId, ActionRecord, Ec2Target, InvestigationId, ResponseAction};
 use std::path::PathBuf;
 
@@ -192,44 +191,23 @@ async fn release(store: &riposte_store::Store, id: ActionId, xdr: &XdrAccess) ->
                 xdr.master_key_file.display()
             ),
         };
-        let outcome =
-            riposte_worker::respond::release_containment(store, &key, &xdr.outbound, &record).await;
-        return record_release(store, &record, outcome).await;
+        return record_release(store, &record, Some(&key), &xdr.outbound).await;
     }
-    match riposte_aws::respond::release(&record).await {
-        Ok(note) => record_release(store, &record, Ok(note)).await,
-        Err(ReleaseError::Aws(error)) => record_release(store, &record, Err(error)).await,
-        Err(e) => Err(e.into()),
-    }
+    record_release(store, &record, None, &xdr.outbound).await
 }
 
-/// Records a release's outcome on the action: released with its note, or the failure
-/// (then exits non-zero with the vendor's error).
+/// Releases the action and says what it did, or fails with why (a vendor's failure is
+/// recorded on the action).
 async fn record_release(
     store: &riposte_store::Store,
     record: &ActionRecord,
-    outcome: std::result::Result<String, riposte_model::ActionError>,
+    key: Option<&riposte_store::MasterKey>,
+    outbound: &riposte_notify::OutboundPolicy,
 ) -> Result<()> {
-    let id = record.id;
-    match outcome {
-        Ok(note) => {
-            if !store.mark_action_released(id, &actor(), &note).await? {
-                bail!("action {id} was released meanwhile by someone else");
-            }
-            eprintln!("{note}");
-            Ok(())
-        }
-        Err(error) => {
-            store
-                .note_release_failure(id, &format!("release failed: {error}"))
-                .await?;
-            bail!(
-                "releasing {} on {} failed: {error}",
-                record.action,
-                record.target.system_id()
-            )
-        }
-    }
+    let note =
+        riposte_worker::respond::release_action(store, key, outbound, record, &actor()).await?;
+    eprintln!("{note}");
+    Ok(())
 }
 
 async fn list(

@@ -25,11 +25,60 @@ const PROCESS_QUERY: &str =
     "entity=process&action=run&attr=file_name: powershell.exe,cmd:*download*|*encoded*";
 
 async fn server(db: &TestDb, root: &Path) -> String {
+    server_with(db, root, MasterKey::generate()).await
+}
+
+/// A server whose master key is `key` and whose outbound calls may reach loopback (a
+/// local XDR API).
+async fn server_with(db: &TestDb, root: &Path, key: MasterKey) -> String {
     serve_state(AppState {
         evidence_roots: riposte_rules::EvidenceRoots::new([root.to_path_buf()]),
-        ..AppState::new(db.store().clone(), MasterKey::generate())
+        outbound: riposte_notify::OutboundPolicy {
+            allow: vec!["127.0.0.1/32".parse().unwrap()],
+        },
+        ..AppState::new(db.store().clone(), key)
     })
     .await
+}
+
+/// A Falcon API answering the token and device-action calls; records each call's path and
+/// body.
+async fn falcon() -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
+) {
+    use axum::response::IntoResponse;
+    let calls: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>> = Default::default();
+    let seen = calls.clone();
+    let app = axum::Router::new().fallback(move |uri: axum::http::Uri, body: axum::body::Bytes| {
+        let seen = seen.clone();
+        async move {
+            seen.lock()
+                .unwrap()
+                .push((uri.to_string(), String::from_utf8_lossy(&body).into_owned()));
+            if uri.path() == "/oauth2/token" {
+                return (
+                    axum::http::StatusCode::CREATED,
+                    axum::Json(
+                        json!({"access_token": "tok", "token_type": "bearer", "expires_in": 1799}),
+                    ),
+                )
+                    .into_response();
+            }
+            let request: Value = serde_json::from_slice(&body).unwrap_or_default();
+            (
+                axum::http::StatusCode::ACCEPTED,
+                axum::Json(
+                    json!({"meta": {}, "resources": [{"id": request["ids"][0]}], "errors": []}),
+                ),
+            )
+                .into_response()
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (base, calls)
 }
 
 /// A cookie-less client (cookies are handled by hand, as a browser would send them).
@@ -256,7 +305,8 @@ async fn an_analyst_follows_an_investigation_and_opens_secdo_links_in_chromium()
         ],
     );
     let store = db.store().clone();
-    let base = server(&db, tmp.path()).await;
+    let master_key = MasterKey::generate();
+    let base = server_with(&db, tmp.path(), master_key.clone()).await;
     let _workers = spawn_workers(&store, tmp.path(), 2);
     let (_, analyst) = store.create_api_key("soc", Role::Analyst).await.unwrap();
     let (_, viewer) = store.create_api_key("intern", Role::Viewer).await.unwrap();
@@ -422,6 +472,53 @@ async fn an_analyst_follows_an_investigation_and_opens_secdo_links_in_chromium()
         .await;
     browser.wait_text("#timeline-rows", "183.62.140.253").await;
     browser.screenshot(&shots.join("investigation.png")).await;
+
+    // A containment of the victim in the XDR, released from its page.
+    let (falcon_url, falcon_calls) = falcon().await;
+    let connection = store
+        .create_connection(
+            &master_key,
+            &riposte_store::testing::falcon_connection(&falcon_url),
+        )
+        .await
+        .unwrap();
+    let device = "4d8a4c1ef11a4e0b9d1b1f9a6c2e7b3d";
+    let mut record = riposte_model::ActionRecord::new(
+        riposte_model::ResponseAction::ContainHost,
+        riposte_model::ActionTarget::Xdr(riposte_model::XdrHost {
+            vendor: "crowdstrike".into(),
+            host_id: device.into(),
+            connection_id: connection.id.clone(),
+        }),
+        false,
+    );
+    record.investigation_id = Some(victim.parse().unwrap());
+    record.status = riposte_model::ActionStatus::Succeeded;
+    record.change = Some(riposte_model::ActionChange::ContainHost {
+        vendor: "crowdstrike".into(),
+        host_id: device.into(),
+        previous_state: Some("normal".into()),
+        vendor_action_id: None,
+        contained: true,
+    });
+    store.insert_action_record(&record).await.unwrap();
+    browser.goto(&format!("{base}/#/")).await;
+    browser
+        .goto(&format!("{base}/#/investigations/{victim}"))
+        .await;
+    browser
+        .click(&browser.find("button[data-release]").await)
+        .await;
+    browser.wait_text("#action-rows", "released").await;
+    assert!(
+        falcon_calls.lock().unwrap().iter().any(|(path, body)| {
+            path == "/devices/entities/devices-actions/v2?action_name=lift_containment"
+                && body == &format!(r#"{{"ids":["{device}"]}}"#)
+        }),
+        "{:?}",
+        falcon_calls.lock().unwrap()
+    );
+    assert!(!browser.exists("button[data-release]").await);
 
     // SECDO's links, verbatim with the host changed: prefilled, answered as the API does.
     for (query, fragment) in [

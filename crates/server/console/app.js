@@ -266,10 +266,14 @@ async function investigation(id) {
         <td class="mono">${esc(e.sha256)}</td><td>${when(e.collected_at || (e.provenance && e.provenance.collected_at))}</td></tr>`).join("")
         || '<tr><td colspan="4" class="muted">No evidence collected.</td></tr>'}</tbody></table></section>
     <section aria-labelledby="actions-title"><h2 id="actions-title">Response actions</h2>
-      <table><thead><tr><th>Action</th><th>Status</th><th>Target</th><th>When</th></tr></thead>
-      <tbody>${(detail.actions || []).map((a) => `<tr><td>${esc(a.action)}</td><td>${esc(a.status)}</td>
-        <td class="mono">${esc(JSON.stringify(a.target))}</td><td>${when(a.created_at)}</td></tr>`).join("")
-        || '<tr><td colspan="4" class="muted">No response action.</td></tr>'}</tbody></table></section>
+      <table><thead><tr><th>Action</th><th>Status</th><th>Target</th><th>When</th><th></th></tr></thead>
+      <tbody id="action-rows">${(detail.actions || []).map((a) => `<tr><td>${esc(a.action)}${a.dry_run ? " (dry run)" : ""}</td>
+        <td class="action-status">${esc(a.status)}${a.release_note ? `<div class="muted">${esc(a.release_note)}</div>` : ""}
+          ${a.error ? `<div class="error">${esc(a.error.message)}</div>` : ""}</td>
+        <td class="mono">${esc(JSON.stringify(a.target))}</td><td>${when(a.created_at)}</td>
+        <td>${a.status === "succeeded" && !a.dry_run && canWrite()
+          ? `<button type="button" data-release="${esc(a.id)}">Release</button>` : ""}</td></tr>`).join("")
+        || '<tr><td colspan="5" class="muted">No response action.</td></tr>'}</tbody></table></section>
     <section aria-labelledby="audit-title"><h2 id="audit-title">Audit trail</h2>
       <table><thead><tr><th>When</th><th>Who</th><th>What</th></tr></thead>
       <tbody>${(detail.audit || []).map((a) => `<tr><td>${when(a.at || a.created_at)}</td><td>${esc(a.actor)}</td>
@@ -310,6 +314,18 @@ async function investigation(id) {
         box.innerHTML = `<table><tbody>${eventRows(page.events, false)}</tbody></table>`;
       } catch (err) {
         showError(box, err);
+      }
+    });
+  }
+  for (const button of document.querySelectorAll("button[data-release]")) {
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      try {
+        await api("POST", `/api/v1/actions/${encodeURIComponent(button.dataset.release)}/release`);
+        investigation(id);
+      } catch (err) {
+        button.disabled = false;
+        showError(document.getElementById("action-rows").closest("section"), err);
       }
     });
   }

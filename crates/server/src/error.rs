@@ -28,6 +28,9 @@ pub enum ApiError {
     /// still use, or a name taken meanwhile (409).
     #[error("{0}")]
     Conflict(String),
+    /// A vendor's API refused or failed what the request asked it to do (502).
+    #[error("{0}")]
+    Upstream(String),
     /// Body too large (413).
     #[error("request body is larger than {0} bytes")]
     TooLarge(usize),
@@ -58,6 +61,7 @@ impl IntoResponse for ApiError {
             ),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, json!({"error": m})),
             ApiError::Conflict(m) => (StatusCode::CONFLICT, json!({"error": m})),
+            ApiError::Upstream(m) => (StatusCode::BAD_GATEWAY, json!({"error": m})),
             ApiError::TooLarge(_) => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 json!({"error": self.to_string()}),

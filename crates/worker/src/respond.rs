@@ -450,3 +450,78 @@ mod tests {
         assert!(err.contains("has no AWS scope"), "{err}");
     }
 }
+
+/// Why a release did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum ReleaseFailure {
+    /// Nothing to release (a dry run, a failure, already released, not an action Riposte
+    /// can undo), or someone released it meanwhile: nothing was called.
+    #[error("{0}")]
+    Refused(String),
+    /// The vendor refused or failed; recorded on the action.
+    #[error("releasing {action} on {system} failed: {error}")]
+    Failed {
+        /// The action.
+        action: riposte_model::ResponseAction,
+        /// The instance or XDR host.
+        system: String,
+        /// The vendor's answer.
+        error: ActionError,
+    },
+    /// The store failed.
+    #[error("{0}")]
+    Store(#[from] riposte_store::StoreError),
+}
+
+/// Undoes a recorded action — lifts an XDR containment through its connection, restores an
+/// instance's security groups, deletes the deny-all role policy, starts a stopped
+/// instance — and records who did and what it did (or the vendor's failure).
+pub async fn release_action(
+    store: &riposte_store::Store,
+    master_key: Option<&riposte_store::MasterKey>,
+    outbound: &riposte_notify::OutboundPolicy,
+    record: &ActionRecord,
+    actor: &str,
+) -> Result<String, ReleaseFailure> {
+    if record.status != ActionStatus::Succeeded {
+        return Err(ReleaseFailure::Refused(format!(
+            "action {} is {}: only a succeeded action can be released",
+            record.id, record.status
+        )));
+    }
+    let outcome = if matches!(record.target, ActionTarget::Xdr(_)) {
+        let Some(master_key) = master_key else {
+            return Err(ReleaseFailure::Refused(
+                "lifting a containment needs the server's master key (it opens the connection's credential)".into(),
+            ));
+        };
+        release_containment(store, master_key, outbound, record).await
+    } else {
+        match riposte_aws::respond::release(record).await {
+            Ok(note) => Ok(note),
+            Err(riposte_aws::respond::ReleaseError::Aws(error)) => Err(error),
+            Err(other) => return Err(ReleaseFailure::Refused(other.to_string())),
+        }
+    };
+    match outcome {
+        Ok(note) => {
+            if !store.mark_action_released(record.id, actor, &note).await? {
+                return Err(ReleaseFailure::Refused(format!(
+                    "action {} was released meanwhile by someone else",
+                    record.id
+                )));
+            }
+            Ok(note)
+        }
+        Err(error) => {
+            store
+                .note_release_failure(record.id, &format!("release failed: {error}"))
+                .await?;
+            Err(ReleaseFailure::Failed {
+                action: record.action,
+                system: record.target.system_id().to_string(),
+                error,
+            })
+        }
+    }
+}

@@ -9,6 +9,7 @@
 //! per path. Never use plain `.route(...)`: that route would be served but undocumented
 //! (a unit test below refuses it).
 
+mod actions;
 mod alerts;
 mod body;
 mod connections;
@@ -67,6 +68,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(investigations::get))
         .routes(routes!(investigations::timeline))
         .routes(routes!(investigations::events))
+        .routes(routes!(actions::release))
         .routes(routes!(events::query))
         .routes(routes!(environments::create, environments::list))
         .routes(routes!(
@@ -348,6 +350,7 @@ mod tests {
         ("get", "/api/v1/investigations/{id}"),
         ("get", "/api/v1/investigations/{id}/timeline"),
         ("get", "/api/v1/investigations/{id}/events"),
+        ("post", "/api/v1/actions/{id}/release"),
         ("get", "/api/v1/events"),
         ("post", "/api/v1/environments"),
         ("get", "/api/v1/environments"),

@@ -459,6 +459,16 @@ async fn an_analyst_follows_an_investigation_and_opens_secdo_links_in_chromium()
         .goto(&format!("{base}/#/investigations/{victim}"))
         .await;
     let verdict = browser.wait_text("#verdict", "Activity").await;
+    // The SECDO alert that started it, normalized and raw.
+    browser.wait_text("#alert-box", "Check Point").await;
+    assert!(
+        browser
+            .script("return document.querySelector('#alert-box pre').textContent")
+            .await
+            .as_str()
+            .unwrap()
+            .contains("OutgoingConnectionEvent")
+    );
     assert!(
         verdict.contains("Malicious") || verdict.contains("Suspicious"),
         "{verdict}"
@@ -620,4 +630,115 @@ async fn an_analyst_follows_an_investigation_and_opens_secdo_links_in_chromium()
         "a viewer sees no Run button"
     );
     browser.screenshot(&shots.join("hunts-viewer.png")).await;
+}
+
+/// How fast the investigation page renders for a big timeline, and a timeline page
+/// change, measured in Chromium (`performance.now()`); printed, not asserted. The size is
+/// `RIPOSTE_CONSOLE_EVENTS` (default 20,000; the note's figures are for 1,000,000).
+#[tokio::test]
+async fn a_big_investigation_renders_and_pages_in_chromium() {
+    use chrono::{TimeZone, Utc};
+    use riposte_model::{
+        Action, Event, EventOrigin, Investigation, InvestigationId, InvestigationStatus, Target,
+    };
+    let total: u64 = std::env::var("RIPOSTE_CONSOLE_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    let db = sqlite().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let store = db.store().clone();
+    let base = server(&db, tmp.path()).await;
+    let (_, viewer) = store.create_api_key("intern", Role::Viewer).await.unwrap();
+    let inv = Investigation {
+        id: InvestigationId::new(),
+        title: "big host".into(),
+        status: InvestigationStatus::Complete,
+        target: Target::default(),
+        host: "big".into(),
+        alert_ids: Vec::new(),
+        verdict: None,
+        error: None,
+        project_id: None,
+        plan: None,
+        acquisition: None,
+        created_at: Utc::now(),
+        updated_at: Utc::now(),
+    };
+    let mut tx = store.begin().await.unwrap();
+    riposte_store::Store::create_investigation(&mut tx, &inv)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let started = std::time::Instant::now();
+    let chunk = 50_000;
+    for first in (0..total).step_by(chunk as usize) {
+        let events: Vec<Event> = (first..(first + chunk).min(total))
+            .map(|i| {
+                Event::new(
+                    Some(Utc.timestamp_opt(1_700_000_000 + i as i64, 0).unwrap()),
+                    "big",
+                    Action::ProcessRun,
+                    format!("process svchost.exe -k task{}", i % 97),
+                    EventOrigin {
+                        parser: "bench".into(),
+                        path: "/bench".into(),
+                        record: Some(i),
+                    },
+                )
+                .with("file_name", "svchost.exe")
+            })
+            .collect();
+        let mut tx = store.begin().await.unwrap();
+        riposte_store::Store::insert_events(&mut tx, inv.id, first, &events)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+    println!(
+        "{total} events stored in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    let browser = Browser::start().await;
+    browser.goto(&format!("{base}/")).await;
+    browser
+        .type_into(&browser.find("#api-key").await, &viewer)
+        .await;
+    browser
+        .click(&browser.find("button[type=submit]").await)
+        .await;
+    browser.find("#inv-rows a").await;
+    // A fresh load of the page, timed from navigation start to the timeline's first rows.
+    browser.goto("about:blank").await;
+    browser
+        .goto(&format!("{base}/#/investigations/{}", inv.id))
+        .await;
+    browser.find("#timeline-rows tr").await;
+    let first_render = browser.script("return performance.now()").await;
+    let shown = browser.text("#inv-status").await;
+    assert_eq!(shown, "complete");
+    let summary = browser.text("#verdict-title + p + ul + p").await;
+    assert!(summary.contains(&format!("{total} events")), "{summary}");
+    // The next page, timed from the click to the rows replaced.
+    let page_change = browser
+        .script_async(
+            "const done = arguments[arguments.length - 1];
+             const rows = document.getElementById('timeline-rows');
+             const before = rows.children.length;
+             const t0 = performance.now();
+             new MutationObserver((_, o) => { if (rows.children.length > before) { o.disconnect(); done(performance.now() - t0); } })
+               .observe(rows, {childList: true});
+             document.getElementById('tl-next').click();",
+        )
+        .await;
+    let rows = browser
+        .script("return document.querySelectorAll('#timeline-rows tr').length")
+        .await;
+    assert_eq!(rows, 100, "two pages of 50");
+    println!(
+        "investigation page with {total} events: first render {:.0} ms after navigation start; next timeline page {:.0} ms",
+        first_render.as_f64().unwrap_or_default(),
+        page_change.as_f64().unwrap_or_default()
+    );
 }

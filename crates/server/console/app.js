@@ -242,6 +242,8 @@ async function investigation(id) {
       <p class="muted">Host ${esc(inv.host)} · status <span id="inv-status">${esc(inv.status)}</span>
         · ${esc(detail.events_count)} events · started ${when(inv.created_at)}</p>
     </section>
+    <section aria-labelledby="alert-title" id="alert-section" hidden><h2 id="alert-title">Originating alert</h2>
+      <div class="card" id="alert-box"></div></section>
     <section aria-labelledby="alarms-title"><h2 id="alarms-title">Alarms</h2>
       <table><thead><tr><th>Severity</th><th>Alarm</th><th>Detector / rule</th><th>ATT&amp;CK</th>
         <th>Evidence</th></tr></thead><tbody>${alarmRows(detail.alarms || [])}</tbody></table>
@@ -316,6 +318,20 @@ async function investigation(id) {
         showError(box, err);
       }
     });
+  }
+  if ((inv.alert_ids || []).length) {
+    try {
+      const alert = await api("GET", `/api/v1/alerts/${encodeURIComponent(inv.alert_ids[0])}`);
+      document.getElementById("alert-section").hidden = false;
+      document.getElementById("alert-box").innerHTML = `
+        <p><strong>${esc(alert.title)}</strong> <span class="sev-${esc(alert.severity)}">${esc(alert.severity)}</span>
+          · ${esc(alert.source)} (${esc(alert.vendor)} ${esc(alert.product)}) · ${when(alert.time)}</p>
+        <p class="muted">${esc(alert.finding_type)} · target ${esc(JSON.stringify(alert.target))}</p>
+        <p>${esc(alert.decision || "")}${inv.alert_ids.length > 1 ? ` · ${inv.alert_ids.length - 1} more alert(s) joined` : ""}</p>
+        <details><summary>raw payload</summary><pre class="raw">${esc(JSON.stringify(alert.raw, null, 2))}</pre></details>`;
+    } catch (err) {
+      showError(document.getElementById("alert-box"), err);
+    }
   }
   for (const button of document.querySelectorAll("button[data-release]")) {
     button.addEventListener("click", async () => {

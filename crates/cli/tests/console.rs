@@ -274,6 +274,12 @@ async fn sessions_carry_the_key_role_and_every_change_needs_the_csrf_token() {
     }
 }
 
+/// The page passes the accessibility check.
+async fn check_page(browser: &Browser) {
+    let problems = browser.accessibility_problems().await;
+    assert!(problems.is_empty(), "accessibility: {problems:#?}");
+}
+
 /// A host folder of `lib` holding corpus EVTX `files` as its Windows event logs.
 fn windows_host(lib: &Path, name: &str, files: &[&str]) {
     let logs = lib.join(name).join("Windows/System32/winevt/Logs");
@@ -326,6 +332,27 @@ async fn an_analyst_follows_an_investigation_and_opens_secdo_links_in_chromium()
     let key = browser.find("#api-key").await;
     browser.clear(&key).await;
     browser.type_into(&key, &analyst).await;
+    check_page(&browser).await;
+    // The check finds what it looks for: an unlabelled field, faint text.
+    browser
+        .script("document.body.insertAdjacentHTML('beforeend', '<div id=bad><input id=naked><p>faint</p></div>'); document.querySelector('#bad p').style.color = '#ddd';")
+        .await;
+    let problems = browser.accessibility_problems().await;
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("unlabelled input naked")),
+        "{problems:#?}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("contrast") && p.contains("faint")),
+        "{problems:#?}"
+    );
+    browser
+        .script("document.getElementById('bad').remove()")
+        .await;
     browser.screenshot(&shots.join("sign-in.png")).await;
     browser
         .click(&browser.find("button[type=submit]").await)
@@ -358,6 +385,7 @@ async fn an_analyst_follows_an_investigation_and_opens_secdo_links_in_chromium()
         .click(&browser.find("#resolve-form button[type=submit]").await)
         .await;
     browser.wait_text("#resolve-answer", "Covered by lab").await;
+    check_page(&browser).await;
     browser.screenshot(&shots.join("environments.png")).await;
 
     // A rule through the three-step wizard.
@@ -383,6 +411,7 @@ async fn an_analyst_follows_an_investigation_and_opens_secdo_links_in_chromium()
     browser.find("#step-3:not([hidden])").await;
     let permissions = browser.text("#step-3").await;
     assert!(permissions.contains("ec2:StopInstances"), "{permissions}");
+    check_page(&browser).await;
     browser.screenshot(&shots.join("rule-wizard.png")).await;
     browser.click(&browser.find("#r-save").await).await;
     browser.wait_text("#list-rows", "secdo-lab").await;
@@ -452,6 +481,7 @@ async fn an_analyst_follows_an_investigation_and_opens_secdo_links_in_chromium()
         );
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
+    check_page(&browser).await;
     browser.screenshot(&shots.join("investigations.png")).await;
 
     // The victim's story: verdict, an alarm's evidence line, a timeline hit.
@@ -481,6 +511,7 @@ async fn an_analyst_follows_an_investigation_and_opens_secdo_links_in_chromium()
         .click(&browser.find("#timeline-form button[type=submit]").await)
         .await;
     browser.wait_text("#timeline-rows", "183.62.140.253").await;
+    check_page(&browser).await;
     browser.screenshot(&shots.join("investigation.png")).await;
 
     // A containment of the victim in the XDR, released from its page.
@@ -595,6 +626,7 @@ async fn an_analyst_follows_an_investigation_and_opens_secdo_links_in_chromium()
         }
         assert!(expected > 0 || query.starts_with("entity=network"));
     }
+    check_page(&browser).await;
     browser.screenshot(&shots.join("query-builder.png")).await;
 
     // A change forged from the page without the CSRF token is refused; with it, it lands.
@@ -629,6 +661,23 @@ async fn an_analyst_follows_an_investigation_and_opens_secdo_links_in_chromium()
         !browser.exists("button[data-post]").await,
         "a viewer sees no Run button"
     );
+    // Dark, as the system asks: still readable.
+    browser.prefer_dark(true).await;
+    let body = browser
+        .script("return getComputedStyle(document.body).backgroundColor")
+        .await;
+    assert_eq!(body, "rgb(13, 17, 23)", "the dark palette applies");
+    check_page(&browser).await;
+    browser
+        .screenshot(&shots.join("hunts-viewer-dark.png"))
+        .await;
+    browser
+        .goto(&format!("{base}/#/investigations/{victim}"))
+        .await;
+    browser.wait_text("#verdict", "Activity").await;
+    check_page(&browser).await;
+    browser.prefer_dark(false).await;
+    check_page(&browser).await;
     browser.screenshot(&shots.join("hunts-viewer.png")).await;
 }
 

@@ -191,6 +191,30 @@ impl Browser {
         .await
     }
 
+    /// The accessibility problems of the page as it is (see `a11y.js`): missing landmarks,
+    /// labels or names, and text below WCAG AA contrast.
+    pub async fn accessibility_problems(&self) -> Vec<String> {
+        let found = self.script(include_str!("a11y.js")).await;
+        found
+            .as_array()
+            .unwrap_or_else(|| panic!("the accessibility check failed: {found:#}"))
+            .iter()
+            .map(|p| p.as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    /// Emulates the user's dark (or light) colour scheme preference.
+    pub async fn prefer_dark(&self, dark: bool) {
+        let scheme = if dark { "dark" } else { "light" };
+        self.call(
+            reqwest::Method::POST,
+            "/goog/cdp/execute",
+            Some(json!({"cmd": "Emulation.setEmulatedMedia",
+                "params": {"features": [{"name": "prefers-color-scheme", "value": scheme}]}})),
+        )
+        .await;
+    }
+
     /// Saves a PNG screenshot of the page.
     pub async fn screenshot(&self, path: &Path) {
         use base64::Engine;

@@ -791,3 +791,145 @@ async fn a_big_investigation_renders_and_pages_in_chromium() {
         page_change.as_f64().unwrap_or_default()
     );
 }
+
+/// Settings in Chromium, as an admin: a webhook with a live template preview (a broken
+/// template shows why), added and sent a test that arrives; a push integration and an API
+/// key, each secret shown once (the key works, then is revoked and stops working).
+#[tokio::test]
+async fn an_admin_configures_webhooks_integrations_and_keys_in_chromium() {
+    let db = sqlite().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let store = db.store().clone();
+    let base = server_with(&db, tmp.path(), MasterKey::generate()).await;
+    let (_, admin) = store.create_api_key("root", Role::Admin).await.unwrap();
+    let (hook, received) = common::webhook_receiver().await;
+    let http = reqwest::Client::new();
+    let browser = Browser::start().await;
+    browser.goto(&format!("{base}/")).await;
+    browser
+        .type_into(&browser.find("#api-key").await, &admin)
+        .await;
+    browser
+        .click(&browser.find("button[type=submit]").await)
+        .await;
+    browser.find("#inv-rows").await;
+    browser.goto(&format!("{base}/#/settings")).await;
+    browser.wait_text("#wh-rows", "No webhooks yet").await;
+    browser.click(&browser.find("#wh-add summary").await).await;
+    // The preset's own body first, then the template as it is typed.
+    browser
+        .wait_text("#wh-preview", "\"event\": \"test\"")
+        .await;
+    let template = browser.find("#wh-template").await;
+    browser
+        .type_into(&template, r#"{"text": "$Title on $Nope"}"#)
+        .await;
+    browser.wait_text("#wh-preview", "Nope").await;
+    assert!(
+        browser
+            .script("return document.getElementById('wh-preview').classList.contains('error')")
+            .await
+            .as_bool()
+            .unwrap()
+    );
+    browser.clear(&template).await;
+    browser
+        .type_into(&template, r#"{"text": "$Title on $Host"}"#)
+        .await;
+    browser
+        .wait_text(
+            "#wh-preview",
+            r#"{"text": "Test notification from Riposte to this webhook on test-host"}"#,
+        )
+        .await;
+    browser
+        .type_into(&browser.find("#wh-name").await, "soc")
+        .await;
+    browser
+        .type_into(&browser.find("#wh-url").await, &hook)
+        .await;
+    check_page(&browser).await;
+    browser
+        .click(&browser.find("#wh-form button[type=submit]").await)
+        .await;
+    browser.wait_text("#wh-rows", "soc").await;
+    browser
+        .click(&browser.find("button[data-test]").await)
+        .await;
+    browser.wait_text("#settings-msg", "Test delivered").await;
+    {
+        let got = received.lock().unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(
+            got[0].1["text"],
+            "Test notification from Riposte to soc on test-host"
+        );
+    }
+
+    // A push integration: its URL listed, its secret shown once.
+    browser
+        .type_into(&browser.find("#int-name").await, "gd")
+        .await;
+    browser
+        .script("document.getElementById('int-source').value = 'guardduty';")
+        .await;
+    browser
+        .click(&browser.find("#int-form button[type=submit]").await)
+        .await;
+    let secret = browser.wait_text("#one-time", "Secret of gd").await;
+    assert!(
+        browser.text("#one-time-value").await.len() >= 20,
+        "{secret}"
+    );
+    browser.wait_text("#int-rows", "/hooks/").await;
+
+    // An API key: shown once, works, revoked, stops working.
+    browser
+        .type_into(&browser.find("#key-name").await, "siem")
+        .await;
+    browser
+        .click(&browser.find("#key-form button[type=submit]").await)
+        .await;
+    browser
+        .wait_text("#one-time", "API key siem (viewer)")
+        .await;
+    let key = browser.text("#one-time-value").await;
+    let status = |key: String| {
+        let http = http.clone();
+        let url = format!("{base}/api/v1/investigations");
+        async move {
+            http.get(url)
+                .bearer_auth(key)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(status(key.clone()).await, 200);
+    check_page(&browser).await;
+    browser
+        .screenshot(&std::env::temp_dir().join("riposte-console-settings.png"))
+        .await;
+    let revoke = browser
+        .script("return [...document.querySelectorAll('#key-rows tr')].find(r => r.textContent.includes('siem')).querySelector('button').dataset.revoke")
+        .await;
+    browser
+        .click(
+            &browser
+                .find(&format!(
+                    "button[data-revoke='{}']",
+                    revoke.as_str().unwrap()
+                ))
+                .await,
+        )
+        .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while status(key.clone()).await != 401 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the revoked key still works"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

@@ -18,6 +18,36 @@ use riposte_store::{
 };
 use std::time::Duration;
 
+/// The sample notification "Send test" sends, and previews show.
+fn sample_context(webhook: &str) -> NotificationContext {
+    NotificationContext {
+        title: format!("Test notification from Riposte to {webhook}"),
+        details: "If you can read this, the webhook works.".into(),
+        verdict: Some("Suspicious Activity".into()),
+        score: Some(0),
+        severity: Some("informational".into()),
+        host: Some("test-host".into()),
+        time: Some(Utc::now()),
+        ..Default::default()
+    }
+}
+
+/// The body a webhook with `preset`, `template` (the preset's when `None`) and `settings`
+/// would send for the sample notification: what the console's live preview shows. The
+/// error names what is wrong (an unknown preset, a template that does not render).
+pub fn preview(
+    preset_name: &str,
+    template: Option<&str>,
+    settings: &serde_json::Value,
+) -> Result<String, String> {
+    let preset = preset(preset_name).ok_or_else(|| format!("unknown preset `{preset_name}`"))?;
+    let template = template.unwrap_or(preset.default_template());
+    crate::template::check(template, preset.extra_variables()).map_err(|e| e.to_string())?;
+    let mut vars = Variables::new(Occasion::Test, &sample_context("this webhook"));
+    preset.add_variables(settings, &mut vars);
+    render(template, &vars).map_err(|e| e.to_string())
+}
+
 /// Header naming the event (`processing_with_alarms`, …, `test`).
 pub const EVENT_HEADER: &str = "X-Riposte-Event";
 
@@ -168,16 +198,7 @@ impl Dispatcher {
     /// Sends one sample notification to `webhook` (Settings › "Send test"), once, whether
     /// it is enabled or not; the attempt is logged with the event `test`.
     pub async fn send_test(&self, webhook: &Webhook) -> Result<TargetOutcome, NotifyError> {
-        let context = NotificationContext {
-            title: format!("Test notification from Riposte to {}", webhook.name),
-            details: "If you can read this, the webhook works.".into(),
-            verdict: Some("Suspicious Activity".into()),
-            score: Some(0),
-            severity: Some("informational".into()),
-            host: Some("test-host".into()),
-            time: Some(Utc::now()),
-            ..Default::default()
-        };
+        let context = sample_context(&webhook.name);
         let once = Webhook {
             max_attempts: 1,
             ..webhook.clone()

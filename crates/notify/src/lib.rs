@@ -23,7 +23,7 @@ pub mod template;
 mod webhook;
 
 pub use credential::Credential;
-pub use dispatch::{DELIVERY_HEADER, Dispatcher, EVENT_HEADER, TargetOutcome};
+pub use dispatch::{DELIVERY_HEADER, Dispatcher, EVENT_HEADER, TargetOutcome, preview};
 pub use guard::{OutboundPolicy, allow_hint, embedded_ipv4, is_public, normalize};
 pub use outbound::{
     EXCERPT_CHARS, GuardedClient, OutboundRequest, OutboundResponse, parse_retry_after, redact_url,

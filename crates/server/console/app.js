@@ -737,6 +737,180 @@ function hunts() {
   (h) => `<button class="secondary" data-post="/api/v1/hunts/${esc(h.id)}/run" type="button">Run now</button>`);
 }
 
+// ---- Settings: integrations, connections, webhooks, SIEM exports, API keys ----
+
+function isAdmin() {
+  return state.session && state.session.role === "admin";
+}
+
+function secretBox(title, value) {
+  return `<div class="card" role="alert" id="one-time"><strong>${esc(title)}</strong>
+    <p class="muted">Shown once: copy it now.</p><pre class="raw" id="one-time-value">${esc(value)}</pre></div>`;
+}
+
+async function settings() {
+  main().innerHTML = `<h1>Settings</h1>
+    <div id="settings-msg"></div>
+    <section aria-labelledby="wh-title"><h2 id="wh-title">Webhooks</h2>
+      <table><thead><tr><th>Name</th><th>Preset</th><th>Events</th><th>URL</th><th>Enabled</th><th></th></tr></thead>
+      <tbody id="wh-rows"></tbody></table>
+      ${isAdmin() ? `<details class="card" id="wh-add"><summary>Add a webhook</summary>
+      <form id="wh-form">
+        <label for="wh-name">Name<input id="wh-name" required></label>
+        <label for="wh-preset">Preset<select id="wh-preset">${["custom", "slack", "teams", "jira"].map((p) => `<option>${p}</option>`).join("")}</select></label>
+        <label for="wh-url">URL<input id="wh-url" type="url" required size="50"></label>
+        <fieldset><legend>Events</legend>${EVENTS.concat(["hunt_completed"]).map((e) =>
+          `<label><input type="checkbox" class="wh-event" value="${e}" ${e === "processing_with_alarms" ? "checked" : ""}> ${e}</label>`).join("")}</fieldset>
+        <label for="wh-template">Template ($Title, $Event, $Details, $Verdict, $Host, $Url, …; empty: the preset's)
+          <textarea id="wh-template" rows="4" cols="70"></textarea></label>
+        <p class="muted">Preview of the sample notification:</p><pre class="raw" id="wh-preview" aria-live="polite"></pre>
+        <button type="submit">Add webhook</button></form></details>` : ""}</section>
+    <section aria-labelledby="int-title"><h2 id="int-title">Push integrations</h2>
+      <table><thead><tr><th>Name</th><th>Source</th><th>Push URL</th><th></th></tr></thead><tbody id="int-rows"></tbody></table>
+      ${isAdmin() ? `<form id="int-form" class="inline">
+        <label for="int-name">Name<input id="int-name" required></label>
+        <label for="int-source">Source<select id="int-source">${SOURCES.filter((x) => x !== "any").map((x) => `<option>${x}</option>`).join("")}</select></label>
+        <button type="submit">Add integration</button></form>` : ""}</section>
+    <section aria-labelledby="conn-title"><h2 id="conn-title">XDR and cloud connections</h2>
+      <table><thead><tr><th>Name</th><th>Vendor</th><th>Enabled</th><th>Last poll</th><th>Last error</th><th></th></tr></thead>
+      <tbody id="conn-rows"></tbody></table><div id="conn-msg" aria-live="polite"></div></section>
+    <section aria-labelledby="siem-title"><h2 id="siem-title">SIEM exports</h2>
+      <table><thead><tr><th>Name</th><th>Kind</th><th>Events</th><th>Enabled</th></tr></thead><tbody id="siem-rows"></tbody></table></section>
+    ${isAdmin() ? `<section aria-labelledby="key-title"><h2 id="key-title">API keys</h2>
+      <table><thead><tr><th>Name</th><th>Role</th><th>Prefix</th><th>Created</th><th></th></tr></thead><tbody id="key-rows"></tbody></table>
+      <form id="key-form" class="inline">
+        <label for="key-name">Name<input id="key-name" required></label>
+        <label for="key-role">Role<select id="key-role"><option>viewer</option><option>analyst</option><option>admin</option></select></label>
+        <button type="submit">Create key</button></form></section>` : ""}`;
+  const msg = document.getElementById("settings-msg");
+  const fill = async (id, path, key, row, empty) => {
+    try {
+      const items = (await api("GET", path))[key] || [];
+      document.getElementById(id).innerHTML = items.map(row).join("")
+        || `<tr><td colspan="6" class="muted">${esc(empty)}</td></tr>`;
+    } catch (err) {
+      showError(document.getElementById(id).closest("section"), err);
+    }
+  };
+  await Promise.all([
+    fill("wh-rows", "/api/v1/webhooks", "webhooks", (w) => `<tr><td>${esc(w.name)}</td><td>${esc(w.preset)}</td>
+      <td>${esc((w.events || []).join(", "))}</td><td class="mono">${esc(w.url)}</td><td>${esc(String(w.enabled))}</td>
+      <td>${canWrite() ? `<button type="button" class="secondary" data-test="${esc(w.id)}">Send test</button>` : ""}</td></tr>`,
+      "No webhooks yet: add one to tell Slack, Teams, JIRA or your own receiver."),
+    fill("int-rows", "/api/v1/integrations", "integrations", (i) => `<tr><td>${esc(i.name)}</td><td>${esc(i.source)}</td>
+      <td class="mono">${esc(i.url)}</td><td>${isAdmin() ? `<button type="button" class="secondary" data-rotate="${esc(i.id)}">Rotate secret</button>` : ""}</td></tr>`,
+      "No push integrations yet: add one per sender (GuardDuty via EventBridge, CrowdStrike, Wiz…)."),
+    fill("conn-rows", "/api/v1/connections", "connections", (c) => `<tr><td>${esc(c.name)}</td><td>${esc(c.vendor)}</td>
+      <td>${esc(String(c.enabled))}</td><td>${when(c.last_polled_at)}</td><td>${esc(c.last_error || "")}</td>
+      <td>${canWrite() ? `<button type="button" class="secondary" data-conn-test="${esc(c.id)}">Test</button>
+        <button type="button" class="secondary" data-conn-poll="${esc(c.id)}">Poll now</button>` : ""}</td></tr>`,
+      "No connections yet: connect CrowdStrike, Defender or GuardDuty to pull their alerts."),
+    fill("siem-rows", "/api/v1/siem-exports", "siem_exports", (x) => `<tr><td>${esc(x.name)}</td><td>${esc(x.kind)}</td>
+      <td>${esc((x.events || []).join(", "))}</td><td>${esc(String(x.enabled))}</td></tr>`,
+      "No SIEM exports yet: push alarms and verdicts to Splunk or Elasticsearch."),
+    isAdmin() ? fill("key-rows", "/api/v1/apikeys", "apikeys", (k) => `<tr><td>${esc(k.name)}</td><td>${esc(k.role)}</td>
+      <td class="mono">${esc(k.prefix)}</td><td>${when(k.created_at)}</td>
+      <td><button type="button" class="secondary" data-revoke="${esc(k.id)}">Revoke</button></td></tr>`, "No keys.") : null,
+  ]);
+  const click = (selector, handler) => {
+    for (const b of document.querySelectorAll(selector)) {
+      b.addEventListener("click", async () => {
+        try { await handler(b); } catch (err) { showError(msg, err); }
+      });
+    }
+  };
+  click("button[data-test]", async (b) => {
+    const r = await api("POST", `/api/v1/webhooks/${encodeURIComponent(b.dataset.test)}/test`);
+    msg.innerHTML = r.ok ? `<p class="card" role="status">Test delivered (HTTP ${esc(r.status_code)}).</p>`
+      : `<p class="error" role="alert">Test failed: ${esc(r.error || r.status_code)} ${esc(r.response_excerpt || "")}</p>`;
+  });
+  click("button[data-rotate]", async (b) => {
+    const r = await api("POST", `/api/v1/integrations/${encodeURIComponent(b.dataset.rotate)}/secret`);
+    msg.innerHTML = secretBox("New integration secret", r.secret);
+  });
+  click("button[data-conn-test]", async (b) => {
+    const r = await api("POST", `/api/v1/connections/${encodeURIComponent(b.dataset.connTest)}/test`);
+    document.getElementById("conn-msg").innerHTML = r.ok ? `<p class="card">Connection works.</p>`
+      : `<p class="error" role="alert">${esc(r.error || JSON.stringify(r))}</p>`;
+  });
+  click("button[data-conn-poll]", async (b) => {
+    await api("POST", `/api/v1/connections/${encodeURIComponent(b.dataset.connPoll)}/poll`);
+    document.getElementById("conn-msg").innerHTML = `<p class="card">Poll queued.</p>`;
+  });
+  click("button[data-revoke]", async (b) => {
+    await api("DELETE", `/api/v1/apikeys/${encodeURIComponent(b.dataset.revoke)}`);
+    settings();
+  });
+  const preview = async () => {
+    const box = document.getElementById("wh-preview");
+    if (!box) return;
+    const template = document.getElementById("wh-template").value;
+    const request = { preset: document.getElementById("wh-preset").value };
+    if (template.trim()) request.template = template;
+    try {
+      const r = await api("POST", "/api/v1/webhooks/preview", request);
+      box.classList.remove("error");
+      box.textContent = r.body;
+    } catch (err) {
+      box.classList.add("error");
+      box.textContent = err.message;
+    }
+  };
+  let pending = null;
+  for (const id of ["wh-template", "wh-preset"]) {
+    document.getElementById(id)?.addEventListener("input", () => {
+      clearTimeout(pending);
+      pending = setTimeout(preview, 250);
+    });
+  }
+  if (document.getElementById("wh-form")) {
+    preview();
+    document.getElementById("wh-form").addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const body = {
+        name: document.getElementById("wh-name").value.trim(),
+        preset: document.getElementById("wh-preset").value,
+        url: document.getElementById("wh-url").value.trim(),
+        events: [...document.querySelectorAll(".wh-event:checked")].map((c) => c.value),
+      };
+      const template = document.getElementById("wh-template").value;
+      if (template.trim()) body.template = template;
+      try {
+        await api("POST", "/api/v1/webhooks", body);
+        settings();
+      } catch (err) {
+        showError(document.getElementById("wh-form"), err);
+      }
+    });
+  }
+  document.getElementById("int-form")?.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    try {
+      const r = await api("POST", "/api/v1/integrations", {
+        name: document.getElementById("int-name").value.trim(),
+        source: document.getElementById("int-source").value,
+      });
+      await settings();
+      document.getElementById("settings-msg").innerHTML = secretBox(`Secret of ${r.name} (push to ${r.url})`, r.secret);
+    } catch (err) {
+      showError(document.getElementById("int-form"), err);
+    }
+  });
+  document.getElementById("key-form")?.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    try {
+      const r = await api("POST", "/api/v1/apikeys", {
+        name: document.getElementById("key-name").value.trim(),
+        role: document.getElementById("key-role").value,
+      });
+      await settings();
+      document.getElementById("settings-msg").innerHTML = secretBox(`API key ${r.name} (${r.role})`, r.key);
+    } catch (err) {
+      showError(document.getElementById("key-form"), err);
+    }
+  });
+}
+
 // ---- Router ----
 
 function route() {
@@ -755,6 +929,7 @@ function route() {
   if (path === "/environments") return environments();
   if (path === "/alerts") return alerts();
   if (path === "/hunts") return hunts();
+  if (path === "/settings") return settings();
   const offset = Number(new URLSearchParams(query || "").get("offset")) || 0;
   return investigations(offset);
 }

@@ -153,6 +153,24 @@ pub(crate) const HUNT: Limits = Limits {
     keys: None,
 };
 
+/// `POST /api/v1/webhooks/preview`.
+pub(crate) const WEBHOOK_PREVIEW: Limits = Limits {
+    name: "webhooks/preview",
+    fields: &[("template", Chars(64 * 1024)), ("settings", Items(20))],
+    string_bytes: RESOURCE_STRING_BYTES,
+    items: RESOURCE_ITEMS,
+    keys: None,
+};
+
+/// `POST /api/v1/apikeys`.
+pub(crate) const API_KEY: Limits = Limits {
+    name: "apikeys",
+    fields: &[("name", Chars(100))],
+    string_bytes: RESOURCE_STRING_BYTES,
+    items: RESOURCE_ITEMS,
+    keys: Some(&["name", "role"]),
+};
+
 /// `POST/PUT /api/v1/webhooks`.
 pub(crate) const WEBHOOK: Limits = Limits {
     name: "webhooks",
@@ -286,8 +304,10 @@ pub(crate) const VENDOR_ALERT: Limits = Limits {
 
 /// Every table, for the README check.
 #[cfg(test)]
-const ALL: [&Limits; 13] = [
+const ALL: [&Limits; 15] = [
     &ENVIRONMENT,
+    &WEBHOOK_PREVIEW,
+    &API_KEY,
     &HUNT,
     &RESOLVE,
     &RULE,

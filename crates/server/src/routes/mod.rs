@@ -11,6 +11,7 @@
 
 mod actions;
 mod alerts;
+mod apikeys;
 mod body;
 mod connections;
 mod credentials;
@@ -92,6 +93,9 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(webhooks::create, webhooks::list))
         .routes(routes!(webhooks::get, webhooks::update, webhooks::delete))
         .routes(routes!(webhooks::test))
+        .routes(routes!(webhooks::preview))
+        .routes(routes!(apikeys::create, apikeys::list))
+        .routes(routes!(apikeys::revoke))
         .routes(routes!(webhooks::deliveries))
         .routes(routes!(siem_exports::create, siem_exports::list))
         .routes(routes!(
@@ -351,6 +355,10 @@ mod tests {
         ("get", "/api/v1/investigations/{id}/timeline"),
         ("get", "/api/v1/investigations/{id}/events"),
         ("post", "/api/v1/actions/{id}/release"),
+        ("post", "/api/v1/webhooks/preview"),
+        ("post", "/api/v1/apikeys"),
+        ("get", "/api/v1/apikeys"),
+        ("delete", "/api/v1/apikeys/{id}"),
         ("get", "/api/v1/events"),
         ("post", "/api/v1/environments"),
         ("get", "/api/v1/environments"),

@@ -6,7 +6,7 @@
 //! everyone — admins included — reads it masked (`https://hooks.slack.com/services/***`);
 //! admins replace it but never read it back.
 
-use super::{audit, field, required_name};
+use super::{audit, field, invalid, limits, required_name, typed_body};
 use crate::openapi::{ErrorBody, ValidationErrorBody};
 use crate::{ApiError, AppState, Caller};
 use axum::Json;
@@ -18,9 +18,10 @@ use chrono::{DateTime, Utc};
 use riposte_model::NotificationEvent;
 use riposte_notify::presets::{preset, preset_names};
 use riposte_notify::{Credential, Dispatcher, GuardedClient, template};
+use riposte_rules::FieldProblem;
 use riposte_sources::FieldError;
 use riposte_store::{DeliveryTarget, Role, SecretChange, Webhook, WebhookSpec};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
@@ -718,4 +719,59 @@ pub(crate) async fn deliveries(
         .list_deliveries(DeliveryTarget::Webhook, &id, 200)
         .await?;
     Ok(Json(json!({"deliveries": attempts})))
+}
+
+/// What to preview.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PreviewRequest {
+    /// `custom`, `slack`, `teams` or `jira`.
+    preset: String,
+    /// The template (the preset's when absent).
+    #[serde(default)]
+    template: Option<String>,
+    /// The preset's settings (JIRA project key, issue type).
+    #[serde(default)]
+    settings: Option<Value>,
+}
+
+/// Preview a webhook's body.
+///
+/// `POST /api/v1/webhooks/preview` (analyst): the body a webhook with this preset and
+/// template would send for the sample notification, as the console's live preview shows
+/// it; 422 naming `template` (or `preset`) when it cannot render. Nothing is sent.
+#[utoipa::path(
+    post,
+    path = "/api/v1/webhooks/preview",
+    tag = "webhooks",
+    operation_id = "preview_webhook",
+    security(("api_key" = [])),
+    request_body = PreviewRequest,
+    responses(
+        (status = 200, description = "The rendered body", body = Object),
+        (status = 400, description = "The body is not JSON", body = ErrorBody),
+        (status = 401, description = "Missing or unknown API key", body = ErrorBody),
+        (status = 403, description = "The key's role is below analyst", body = ErrorBody),
+        (status = 422, description = "The template or preset is wrong, named", body = ValidationErrorBody),
+    ),
+)]
+pub(crate) async fn preview(
+    State(_state): State<AppState>,
+    caller: Caller,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Analyst)?;
+    let request: PreviewRequest = typed_body(body, &limits::WEBHOOK_PREVIEW)?;
+    let settings = request.settings.unwrap_or_else(|| json!({}));
+    match riposte_notify::preview(&request.preset, request.template.as_deref(), &settings) {
+        Ok(rendered) => Ok(Json(json!({"body": rendered}))),
+        Err(problem) => {
+            let field = if problem.starts_with("unknown preset") {
+                "preset"
+            } else {
+                "template"
+            };
+            invalid(vec![FieldProblem::new(field, problem)])
+        }
+    }
 }

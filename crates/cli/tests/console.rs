@@ -435,6 +435,15 @@ async fn an_analyst_follows_an_investigation_and_opens_secdo_links_in_chromium()
         .await;
     let alert = common::post_secdo(&http, &base, &analyst, "10.20.0.9", "console-1").await;
     browser.wait_text("#inv-rows", "victim").await;
+    // The source's card lists the alert.
+    browser
+        .goto(&format!("{base}/#/detections/integrations"))
+        .await;
+    browser
+        .wait_text("section[data-source=secdo]", "started by rule secdo-lab")
+        .await;
+    check_page(&browser).await;
+    browser.goto(&format!("{base}/#/")).await;
     let victim = loop {
         let a = common::get_json(&http, format!("{base}/api/v1/alerts/{alert}"), &analyst).await;
         if let Some(inv) = a["investigation_id"].as_str() {
@@ -511,6 +520,32 @@ async fn an_analyst_follows_an_investigation_and_opens_secdo_links_in_chromium()
         .click(&browser.find("#timeline-form button[type=submit]").await)
         .await;
     browser.wait_text("#timeline-rows", "183.62.140.253").await;
+    // The event's origin opens its evidence item.
+    browser
+        .click(&browser.find("#timeline-rows details summary").await)
+        .await;
+    browser
+        .click(&browser.find("#timeline-rows .to-evidence").await)
+        .await;
+    let highlighted = browser.text("#evidence-rows tr.highlight").await;
+    assert!(highlighted.contains("/root/.bash_history"), "{highlighted}");
+    // A time range before anything happened finds nothing.
+    browser
+        .script("document.getElementById('tl-to').value = '2000-01-01T00:00:00';")
+        .await;
+    browser
+        .click(&browser.find("#timeline-form button[type=submit]").await)
+        .await;
+    browser.wait_text("#timeline-rows", "No events match").await;
+    browser
+        .script("document.getElementById('tl-to').value = '';")
+        .await;
+    // The pipeline's stages, done.
+    let stages = browser.text("#job-rows").await;
+    assert!(
+        stages.contains("collect") && stages.contains("detect"),
+        "{stages}"
+    );
     check_page(&browser).await;
     browser.screenshot(&shots.join("investigation.png")).await;
 

@@ -179,6 +179,11 @@ function alarmRows(alarms) {
     </tr>`).join("");
 }
 
+function jobRows(jobs) {
+  return jobs.map((j) => `<tr><td>${esc(j.kind)}</td><td>${esc(j.status)}</td><td>${esc(j.attempts)}</td>
+    <td>${esc(j.progress || j.last_error || "")}</td></tr>`).join("") || '<tr><td colspan="4" class="muted">No jobs.</td></tr>';
+}
+
 function chainHtml(chain) {
   const nodes = [];
   if (chain.origin) {
@@ -214,7 +219,8 @@ function eventRows(events, investigation) {
       <td>${esc(e.action)}</td>
       <td>${esc(e.message)}<details><summary>raw record</summary>
         <pre class="raw">${esc(e.raw || JSON.stringify(e.attributes, null, 1))}</pre>
-        <div class="muted mono">${esc(e.origin && e.origin.parser)} ${esc(e.origin && e.origin.path)}</div></details></td>
+        <div class="muted mono">${esc(e.origin && e.origin.parser)}
+          <a href="#" class="to-evidence" data-path="${esc(e.origin && e.origin.path)}">${esc(e.origin && e.origin.path)}</a></div></details></td>
       <td class="mono">${esc(e.seq)}</td>
     </tr>`).join("");
 }
@@ -242,6 +248,9 @@ async function investigation(id) {
       <p class="muted">Host ${esc(inv.host)} · status <span id="inv-status">${esc(inv.status)}</span>
         · ${esc(detail.events_count)} events · started ${when(inv.created_at)}</p>
     </section>
+    <section aria-labelledby="jobs-title"><h2 id="jobs-title">Pipeline</h2>
+      <table><thead><tr><th>Stage</th><th>Status</th><th>Attempts</th><th>Progress</th></tr></thead>
+      <tbody id="job-rows">${jobRows(detail.jobs || [])}</tbody></table></section>
     <section aria-labelledby="alert-title" id="alert-section" hidden><h2 id="alert-title">Originating alert</h2>
       <div class="card" id="alert-box"></div></section>
     <section aria-labelledby="alarms-title"><h2 id="alarms-title">Alarms</h2>
@@ -254,6 +263,8 @@ async function investigation(id) {
     <section aria-labelledby="timeline-title"><h2 id="timeline-title">Timeline</h2>
       <form class="inline" id="timeline-form" role="search">
         <label for="tl-text">Search<input id="tl-text" type="search" placeholder="command line, IP, hash…"></label>
+        <label for="tl-from">From<input id="tl-from" type="datetime-local" step="1"></label>
+        <label for="tl-to">To<input id="tl-to" type="datetime-local" step="1"></label>
         <label for="tl-entity">Entity<select id="tl-entity"><option value="">any</option>
           ${["process", "file", "network", "registry", "logon", "service", "task", "other"].map((v) => `<option>${v}</option>`).join("")}
         </select></label>
@@ -263,7 +274,7 @@ async function investigation(id) {
       <p><button class="secondary" id="tl-next" type="button" hidden>Next page</button></p></section>
     <section aria-labelledby="evidence-title"><h2 id="evidence-title">Evidence (chain of custody)</h2>
       <table><thead><tr><th>Original path</th><th>Size</th><th>SHA-256</th><th>Collected</th></tr></thead>
-      <tbody>${(detail.evidence || []).slice(0, 500).map((e) => `<tr>
+      <tbody id="evidence-rows">${(detail.evidence || []).slice(0, 500).map((e) => `<tr data-path="${esc(e.provenance && e.provenance.original_path)}">
         <td class="mono">${esc(e.provenance && e.provenance.original_path)}</td><td>${esc(e.size)}</td>
         <td class="mono">${esc(e.sha256)}</td><td>${when(e.collected_at || (e.provenance && e.provenance.collected_at))}</td></tr>`).join("")
         || '<tr><td colspan="4" class="muted">No evidence collected.</td></tr>'}</tbody></table></section>
@@ -288,6 +299,12 @@ async function investigation(id) {
     const entity = document.getElementById("tl-entity").value;
     if (text) params.set("text", text);
     if (entity) params.set("entity", entity);
+    const micros = (id) => {
+      const v = document.getElementById(id).value;
+      return v ? String(Date.parse(v + "Z") * 1000) : null;
+    };
+    if (micros("tl-from")) params.set("from_us", micros("tl-from"));
+    if (micros("tl-to")) params.set("to_us", micros("tl-to"));
     if (append && cursor) params.set("cursor", cursor);
     try {
       const page = await api("GET", `/api/v1/investigations/${encodeURIComponent(id)}/timeline?${params}`);
@@ -333,6 +350,19 @@ async function investigation(id) {
       showError(document.getElementById("alert-box"), err);
     }
   }
+  // An event's origin opens its evidence item (hash and provenance).
+  main().onclick = (e) => {
+    const link = e.target.closest(".to-evidence");
+    if (!link) return;
+    e.preventDefault();
+    const row = [...document.querySelectorAll("#evidence-rows tr")].find((r) => r.dataset.path === link.dataset.path);
+    if (row) {
+      row.classList.add("highlight");
+      row.scrollIntoView({ block: "center" });
+      row.setAttribute("tabindex", "-1");
+      row.focus();
+    }
+  };
   for (const button of document.querySelectorAll("button[data-release]")) {
     button.addEventListener("click", async () => {
       button.disabled = true;
@@ -355,6 +385,7 @@ async function investigation(id) {
           investigation(id);
         } else {
           document.getElementById("inv-status").textContent = now.investigation.status;
+          document.getElementById("job-rows").innerHTML = jobRows(now.jobs || []);
         }
       } catch (_) { stopTimer(); }
     }, 2000);
@@ -911,10 +942,46 @@ async function settings() {
   });
 }
 
+// ---- Detections › Integrations: one card per source ----
+
+const SOURCE_NAMES = {
+  guardduty: "Amazon GuardDuty", crowdstrike: "CrowdStrike Falcon", defender: "Microsoft Defender",
+  sentinelone: "SentinelOne", wiz: "Wiz", secdo: "SECDO enrichment API (firewalls, AV)", generic: "Generic alerts",
+};
+
+async function integrationCards() {
+  main().innerHTML = `<h1>Integrations</h1><div id="cards"><p class="muted">Loading…</p></div>`;
+  try {
+    const [ints, conns, alerts] = await Promise.all([
+      api("GET", "/api/v1/integrations"),
+      api("GET", "/api/v1/connections"),
+      api("GET", "/api/v1/alerts?limit=200"),
+    ]);
+    document.getElementById("cards").innerHTML = Object.entries(SOURCE_NAMES).map(([source, name]) => {
+      const pushes = (ints.integrations || []).filter((i) => i.source === source);
+      const pulls = (conns.connections || []).filter((c) => c.vendor === source);
+      const recent = (alerts.alerts || []).filter((a) => a.source === source).slice(0, 5);
+      const intake = source === "secdo"
+        ? `<p>POST <code>${esc(location.origin)}/publicapi/v2/enrich_with_secdo/</code> with an API key as <code>apikey</code>.</p>`
+        : source === "generic" ? `<p>POST <code>${esc(location.origin)}/api/v1/alerts</code> with an API key.</p>` : "";
+      return `<section class="card source-card" data-source="${source}" aria-labelledby="card-${source}">
+        <h2 id="card-${source}">${esc(name)}</h2>${intake}
+        ${pushes.map((i) => `<p>Push: <strong>${esc(i.name)}</strong> <code>${esc(i.url)}</code></p>`).join("")}
+        ${pulls.map((c) => `<p>Pull: <strong>${esc(c.name)}</strong> ${c.enabled ? "enabled" : "disabled"}, last poll ${when(c.last_polled_at)}${c.last_error ? ` <span class="error">${esc(c.last_error)}</span>` : ""}</p>`).join("")}
+        ${!pushes.length && !pulls.length && !intake ? '<p class="muted">Not connected: add a push integration or a connection in Settings.</p>' : ""}
+        <h3>Recent alerts</h3>${recent.length ? `<ul>${recent.map((a) => `<li>${when(a.time)} ${esc(a.title)} — ${esc(a.decision || "pending")}${a.investigation_id ? ` <a href="#/investigations/${esc(a.investigation_id)}">investigation</a>` : ""}</li>`).join("")}</ul>` : '<p class="muted">None yet.</p>'}
+      </section>`;
+    }).join("");
+  } catch (err) {
+    showError(main(), err);
+  }
+}
+
 // ---- Router ----
 
 function route() {
   stopTimer();
+  main().onclick = null;
   if (!state.session) return;
   const hash = location.hash.replace(/^#/, "") || "/";
   const [path, query] = hash.split(/\?(.*)/s);
@@ -930,6 +997,7 @@ function route() {
   if (path === "/alerts") return alerts();
   if (path === "/hunts") return hunts();
   if (path === "/settings") return settings();
+  if (path === "/detections/integrations") return integrationCards();
   const offset = Number(new URLSearchParams(query || "").get("offset")) || 0;
   return investigations(offset);
 }

@@ -46,3 +46,11 @@ echo "(full record: curl -H 'Authorization: Bearer <key>' $api/investigations/$I
 echo
 echo "== The same triage offline: riposte investigate demo/evidence-library/db01"
 "$RIPOSTE" investigate demo/evidence-library/db01 2>/dev/null
+
+# On a terminal, keep the server up so the investigation can be opened in the console.
+if [ -t 0 ] && [ -z "${CI:-}" ]; then
+  echo
+  echo "== The web console: http://127.0.0.1:$PORT/#/investigations/$INV"
+  echo "   sign in with the API key $KEY"
+  read -r -p "   (press Enter to stop the server) " _
+fi

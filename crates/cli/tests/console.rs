@@ -918,6 +918,68 @@ async fn an_admin_configures_webhooks_integrations_and_keys_in_chromium() {
     );
     browser.wait_text("#int-rows", "/hooks/").await;
 
+    // An XDR connection, tested with the vendor's answer shown; a SIEM export.
+    let (falcon_url, falcon_calls) = falcon().await;
+    browser
+        .click(&browser.find("#conn-add summary").await)
+        .await;
+    browser
+        .type_into(&browser.find("#conn-name").await, "falcon-eu")
+        .await;
+    let settings = browser.find("#conn-settings").await;
+    browser.clear(&settings).await;
+    browser
+        .type_into(
+            &settings,
+            &json!({"base_url": falcon_url, "client_id": "riposte-client"}).to_string(),
+        )
+        .await;
+    browser
+        .type_into(&browser.find("#conn-secret").await, "falcon-secret")
+        .await;
+    browser
+        .click(&browser.find("#conn-form button[type=submit]").await)
+        .await;
+    browser.wait_text("#conn-rows", "falcon-eu").await;
+    browser
+        .click(&browser.find("button[data-conn-test]").await)
+        .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while browser.text("#conn-msg").await.trim().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the connection test showed nothing"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        falcon_calls
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(path, _)| path == "/oauth2/token"),
+        "the test asked the vendor"
+    );
+    browser
+        .click(&browser.find("#siem-add summary").await)
+        .await;
+    browser
+        .type_into(&browser.find("#siem-name").await, "splunk")
+        .await;
+    browser
+        .type_into(
+            &browser.find("#siem-url").await,
+            &hook.replace("/hook", "/collector"),
+        )
+        .await;
+    browser
+        .type_into(&browser.find("#siem-token").await, "hec-token")
+        .await;
+    browser
+        .click(&browser.find("#siem-form button[type=submit]").await)
+        .await;
+    browser.wait_text("#siem-rows", "splunk_hec").await;
+
     // An API key: shown once, works, revoked, stops working.
     browser
         .type_into(&browser.find("#key-name").await, "siem")

@@ -804,9 +804,25 @@ async function settings() {
         <button type="submit">Add integration</button></form>` : ""}</section>
     <section aria-labelledby="conn-title"><h2 id="conn-title">XDR and cloud connections</h2>
       <table><thead><tr><th>Name</th><th>Vendor</th><th>Enabled</th><th>Last poll</th><th>Last error</th><th></th></tr></thead>
-      <tbody id="conn-rows"></tbody></table><div id="conn-msg" aria-live="polite"></div></section>
+      <tbody id="conn-rows"></tbody></table><div id="conn-msg" aria-live="polite"></div>
+      ${isAdmin() ? `<details class="card" id="conn-add"><summary>Add a connection</summary><form id="conn-form">
+        <label for="conn-name">Name<input id="conn-name" required></label>
+        <label for="conn-vendor">Vendor<select id="conn-vendor"><option>crowdstrike</option><option>defender</option>
+          <option>guardduty</option></select></label>
+        <label for="conn-settings">Settings (JSON: CrowdStrike <code>base_url</code>, <code>client_id</code>; Defender
+          <code>tenant_id</code>, <code>client_id</code>; GuardDuty <code>regions</code>)
+          <textarea id="conn-settings" rows="3" cols="70">{}</textarea></label>
+        <label for="conn-secret">Secret (client secret; sealed, never shown again)<input id="conn-secret" type="password" autocomplete="off"></label>
+        <button type="submit">Add connection</button></form></details>` : ""}</section>
     <section aria-labelledby="siem-title"><h2 id="siem-title">SIEM exports</h2>
-      <table><thead><tr><th>Name</th><th>Kind</th><th>Events</th><th>Enabled</th></tr></thead><tbody id="siem-rows"></tbody></table></section>
+      <table><thead><tr><th>Name</th><th>Kind</th><th>Events</th><th>Enabled</th></tr></thead><tbody id="siem-rows"></tbody></table>
+      ${isAdmin() ? `<details class="card" id="siem-add"><summary>Add a SIEM export</summary><form id="siem-form">
+        <label for="siem-name">Name<input id="siem-name" required></label>
+        <label for="siem-kind">Kind<select id="siem-kind"><option value="splunk_hec">Splunk HEC</option>
+          <option value="elasticsearch">Elasticsearch / OpenSearch</option></select></label>
+        <label for="siem-url">URL<input id="siem-url" type="url" required size="50"></label>
+        <label for="siem-token">Token (sealed, never shown again)<input id="siem-token" type="password" autocomplete="off"></label>
+        <button type="submit">Add export</button></form></details>` : ""}</section>
     ${isAdmin() ? `<section aria-labelledby="key-title"><h2 id="key-title">API keys</h2>
       <table><thead><tr><th>Name</th><th>Role</th><th>Prefix</th><th>Created</th><th></th></tr></thead><tbody id="key-rows"></tbody></table>
       <form id="key-form" class="inline">
@@ -925,6 +941,41 @@ async function settings() {
       document.getElementById("settings-msg").innerHTML = secretBox(`Secret of ${r.name} (push to ${r.url})`, r.secret);
     } catch (err) {
       showError(document.getElementById("int-form"), err);
+    }
+  });
+  document.getElementById("conn-form")?.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    let settingsJson;
+    try {
+      settingsJson = JSON.parse(document.getElementById("conn-settings").value || "{}");
+    } catch (err) {
+      showError(document.getElementById("conn-form"), new ApiError(`settings: not JSON (${err.message})`));
+      return;
+    }
+    const body = { name: document.getElementById("conn-name").value.trim(),
+      vendor: document.getElementById("conn-vendor").value, settings: settingsJson };
+    const secret = document.getElementById("conn-secret").value;
+    if (secret) body.secret = secret;
+    try {
+      await api("POST", "/api/v1/connections", body);
+      settings();
+    } catch (err) {
+      showError(document.getElementById("conn-form"), err);
+    }
+  });
+  document.getElementById("siem-form")?.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const kind = document.getElementById("siem-kind").value;
+    const token = document.getElementById("siem-token").value;
+    const body = { name: document.getElementById("siem-name").value.trim(), kind,
+      url: document.getElementById("siem-url").value.trim(),
+      events: ["processing_with_alarms", "response_action_taken", "response_action_failed"] };
+    if (token) body.auth = kind === "splunk_hec" ? { type: "splunk", token } : { type: "bearer", token };
+    try {
+      await api("POST", "/api/v1/siem-exports", body);
+      settings();
+    } catch (err) {
+      showError(document.getElementById("siem-form"), err);
     }
   });
   document.getElementById("key-form")?.addEventListener("submit", async (e) => {

@@ -689,8 +689,9 @@ fn print_text(r: &Report) {
         for a in &r.alarms {
             let mitre: Vec<&str> = a.mitre.iter().map(|m| m.technique.as_str()).collect();
             println!(
-                "  [{:<8}] {}  {}",
+                "  [{:<8}] {}{}  {}",
                 a.severity.as_str().to_uppercase(),
+                if a.hunting { "(hunting) " } else { "" },
                 a.title,
                 if mitre.is_empty() {
                     String::new()

@@ -360,6 +360,7 @@ mod tests {
             event_refs: vec![0, 7, u64::MAX],
             rule_id: None,
             files: Vec::new(),
+            hunting: false,
         };
         assert!(chains(&[alarm], &[]).is_empty());
     }

@@ -94,6 +94,9 @@ pub struct SigmaRule {
     pub file: PathBuf,
     /// The events it applies to.
     pub scope: RuleScope,
+    /// A hunting-tier rule (tagged `detection.threat-hunting`): its alarms are marked
+    /// `hunting`.
+    pub hunting: bool,
     compiled: CompiledRule,
 }
 
@@ -207,6 +210,44 @@ correlation:
     condition:
         gte: 10
 "#;
+
+    #[test]
+    fn rules_tagged_threat_hunting_raise_hunting_alarms() {
+        let yaml = r#"
+title: Whoami Lead
+id: 99999999-2222-3333-4444-555555555555
+logsource:
+    product: windows
+    category: process_creation
+detection:
+    selection:
+        Image|endswith: '\whoami.exe'
+    condition: selection
+level: medium
+tags:
+    - attack.discovery
+    - detection.threat-hunting
+"#;
+        let hunting = SigmaRules::from_yaml("hunt.yml", yaml);
+        assert!(hunting.rules()[0].hunting);
+        let plain = SigmaRules::from_yaml("rules.yml", RULES);
+        assert!(!plain.rules()[0].hunting);
+        let mut event = evtx("Microsoft-Windows-Sysmon/Operational", "1", 1);
+        event
+            .attributes
+            .insert("Image".into(), "C:\\Windows\\System32\\whoami.exe".into());
+        event
+            .attributes
+            .insert("ParentImage".into(), "C:\\Windows\\cmd.exe".into());
+        let alarms = Sigma::new(hunting).detect(std::slice::from_ref(&event));
+        assert_eq!(alarms.len(), 1, "{alarms:?}");
+        assert!(alarms[0].hunting);
+        let alarms = Sigma::new(plain).detect(std::slice::from_ref(&event));
+        assert!(
+            alarms.iter().all(|a| !a.hunting) && !alarms.is_empty(),
+            "{alarms:?}"
+        );
+    }
 
     fn evtx(channel: &str, event_id: &str, record: u64) -> Event {
         let origin = EventOrigin {

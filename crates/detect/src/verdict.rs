@@ -12,6 +12,15 @@
 //!    high alarm is enough for Malicious, one medium for Suspicious, and low or
 //!    informational alarms alone never change the verdict.
 //!
+//! 5. **Hunting-tier alarms** (Sigma rules tagged `detection.threat-hunting`, SigmaHQ's
+//!    `rules-threat-hunting/`) add nothing to the score: they are leads, listed in the
+//!    reasons as `(+0, hunting)`. They never make a verdict Malicious. With
+//!    `hunting_suspicious_at` = N > 0, N or more *different* hunting rules make a verdict
+//!    that is otherwise No Evidence Suspicious. The default is 0 (off), set from the
+//!    corpus: an ordinary Sysmon log fires 6 different hunting rules, while no attack
+//!    sample that the other detections miss fires more than 1, so every threshold either
+//!    flags ordinary systems or adds nothing.
+//!
 //! Reasons list every alarm with a non-zero weight, most severe first, as
 //! `[high] Successful SSH logon after brute force … (+60)`; repeats show `(+0, repeat)`,
 //! and a capped sum says so in a last line.
@@ -76,6 +85,9 @@ pub struct VerdictPolicy {
     pub malicious_at: u32,
     /// Score from which the verdict is Suspicious (default 15).
     pub suspicious_at: u32,
+    /// Different hunting-tier rules that together make a verdict Suspicious (default 0:
+    /// hunting hits never change the verdict).
+    pub hunting_suspicious_at: u32,
 }
 
 impl Default for VerdictPolicy {
@@ -86,6 +98,7 @@ impl Default for VerdictPolicy {
             max_score: 100,
             malicious_at: 60,
             suspicious_at: 15,
+            hunting_suspicious_at: 0,
         }
     }
 }
@@ -143,7 +156,7 @@ impl VerdictPolicy {
     pub fn decide(&self, alarms: &[Alarm]) -> VerdictSummary {
         let mut ranked: Vec<&Alarm> = alarms
             .iter()
-            .filter(|a| self.weights.of(a.severity) > 0)
+            .filter(|a| !a.hunting && self.weights.of(a.severity) > 0)
             .collect();
         ranked.sort_by_key(|a| std::cmp::Reverse(a.severity)); // stable: detector order within a level
         let mut counted: HashSet<(&str, Severity)> = HashSet::new();
@@ -166,13 +179,35 @@ impl VerdictPolicy {
         if score < sum {
             reasons.push(format!("score capped at {} (sum {sum})", self.max_score));
         }
-        let verdict = if score >= self.malicious_at {
+        let mut verdict = if score >= self.malicious_at {
             Verdict::Malicious
         } else if score >= self.suspicious_at {
             Verdict::Suspicious
         } else {
             Verdict::NoEvidence
         };
+        let mut hunting: Vec<&Alarm> = alarms.iter().filter(|a| a.hunting).collect();
+        hunting.sort_by_key(|a| std::cmp::Reverse(a.severity));
+        let distinct: HashSet<&str> = hunting.iter().map(|a| a.detector.as_str()).collect();
+        for alarm in &hunting {
+            reasons.push(format!(
+                "[{}] {} (+0, hunting)",
+                alarm.severity, alarm.title
+            ));
+        }
+        let mut score = score;
+        if verdict == Verdict::NoEvidence
+            && self.hunting_suspicious_at > 0
+            && distinct.len() >= self.hunting_suspicious_at as usize
+        {
+            verdict = Verdict::Suspicious;
+            score = score.max(self.suspicious_at);
+            reasons.push(format!(
+                "{} different hunting rules fired (Suspicious from {})",
+                distinct.len(),
+                self.hunting_suspicious_at
+            ));
+        }
         VerdictSummary {
             verdict,
             score,
@@ -197,7 +232,46 @@ mod tests {
             event_refs: Vec::new(),
             rule_id: None,
             files: Vec::new(),
+            hunting: false,
         }
+    }
+
+    #[test]
+    fn hunting_hits_add_nothing_by_default_and_several_make_suspicious_when_asked() {
+        let hunt = |n: u32| Alarm {
+            hunting: true,
+            ..alarm(
+                &format!("sigma:hunt-{n}"),
+                Severity::High,
+                &format!("lead {n}"),
+            )
+        };
+        let leads: Vec<Alarm> = (0..4).map(hunt).chain([hunt(0)]).collect();
+        let v = VerdictPolicy::default().decide(&leads);
+        assert_eq!((v.verdict, v.score), (Verdict::NoEvidence, 0));
+        assert_eq!(v.reasons.len(), 5);
+        assert!(
+            v.reasons.iter().all(|r| r.ends_with("(+0, hunting)")),
+            "{:?}",
+            v.reasons
+        );
+        let asking = VerdictPolicy {
+            hunting_suspicious_at: 4,
+            ..Default::default()
+        };
+        // Four different rules (a repeat does not count twice): Suspicious, never more.
+        let v = asking.decide(&leads);
+        assert_eq!((v.verdict, v.score), (Verdict::Suspicious, 15));
+        assert_eq!(
+            v.reasons.last().unwrap(),
+            "4 different hunting rules fired (Suspicious from 4)"
+        );
+        let v = asking.decide(&leads[..3]);
+        assert_eq!(v.verdict, Verdict::NoEvidence);
+        // With a real finding, the finding decides.
+        let mut with_finding = leads.clone();
+        with_finding.push(alarm("ssh", Severity::High, "logon after brute force"));
+        assert_eq!(asking.decide(&with_finding).verdict, Verdict::Malicious);
     }
 
     #[test]

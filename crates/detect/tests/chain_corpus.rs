@@ -100,6 +100,7 @@ fn alarm_on(title: &str, refs: Vec<u64>) -> Alarm {
         event_refs: refs,
         rule_id: None,
         files: Vec::new(),
+        hunting: false,
     }
 }
 

@@ -70,6 +70,7 @@ fn alarm(refs: Vec<u64>) -> Alarm {
         event_refs: refs,
         rule_id: None,
         files: Vec::new(),
+        hunting: false,
     }
 }
 

@@ -36,6 +36,14 @@ pub struct Alarm {
     /// The collected files that triggered it (YARA and IOC matches on files).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<AlarmFile>,
+    /// A hunting-tier finding (a Sigma rule tagged `detection.threat-hunting`): shown, but
+    /// counted toward the verdict only as the verdict policy's hunting rule allows.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub hunting: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 /// A collected file behind an alarm.

@@ -170,7 +170,7 @@ function alarmRows(alarms) {
   return alarms.map((a) => `
     <tr>
       <td class="sev-${esc(a.severity)}">${esc(a.severity)}</td>
-      <td>${esc(a.title)}<div class="muted">${esc(a.description)}</div></td>
+      <td>${a.hunting ? '<span class="tag" title="hunting tier: a lead, not counted toward the verdict">hunting</span> ' : ""}${esc(a.title)}<div class="muted">${esc(a.description)}</div></td>
       <td>${esc(a.detector)}${a.rule_id ? `<div class="mono">${esc(a.rule_id)}</div>` : ""}</td>
       <td>${(a.mitre || []).map((m) => esc(m.technique)).join(", ")}</td>
       <td class="mono">${(a.event_refs || []).slice(0, 5).map((s) =>

@@ -604,6 +604,7 @@ async fn evidence_alarms_and_audit_are_recorded() {
                 sha256: None,
                 matched: vec!["$a".into()],
             }],
+            hunting: false,
         };
         Store::replace_alarms(&mut conn, inv.id, &[alarm.clone(), alarm.clone()])
             .await

@@ -94,6 +94,7 @@ impl FileScan {
                     })
                     .collect(),
             }],
+            hunting: false,
         }
     }
 }

@@ -459,6 +459,7 @@ impl<'e> Findings<'e> {
                         event_refs: refs.into_iter().map(|i| i as u64).collect(),
                         rule_id: Some(finding.rule.into()),
                         files: Vec::new(),
+                        hunting: false,
                     }
                 },
             )

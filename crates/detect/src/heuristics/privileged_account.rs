@@ -257,6 +257,7 @@ fn alarm(user: &str, reason: &Reason<'_>, refs: &[usize], events: &[Event]) -> A
         event_refs,
         rule_id: None,
         files: Vec::new(),
+        hunting: false,
     }
 }
 

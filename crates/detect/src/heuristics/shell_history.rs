@@ -293,6 +293,7 @@ fn alarm(rule: usize, cmd: &str, occurrences: &[usize], events: &[Event]) -> Ala
         event_refs: occurrences.iter().take(50).map(|&i| i as u64).collect(),
         rule_id: None,
         files: Vec::new(),
+        hunting: false,
     }
 }
 

@@ -327,6 +327,7 @@ impl SshBruteForce {
                 event_refs: refs,
                 rule_id: None,
                 files: Vec::new(),
+                hunting: false,
             },
             Some(first) => {
                 let user = first.user.as_deref().unwrap_or("an unknown user");
@@ -362,6 +363,7 @@ impl SshBruteForce {
                     event_refs: refs,
                     rule_id: None,
                     files: Vec::new(),
+                    hunting: false,
                 }
             }
         };

@@ -204,6 +204,7 @@ impl IocDetector {
             event_refs,
             rule_id: Some(ioc.value.clone()),
             files: Vec::new(),
+            hunting: false,
         }
     }
 }

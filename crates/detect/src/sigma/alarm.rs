@@ -43,5 +43,6 @@ pub fn alarm(rule: &SigmaRule, refs: Vec<u64>, count: u64) -> Alarm {
         event_refs: refs,
         rule_id: Some(rule_name),
         files: Vec::new(),
+        hunting: rule.hunting,
     }
 }

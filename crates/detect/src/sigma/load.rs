@@ -235,11 +235,19 @@ pub(super) fn load_yaml(file: &Path, text: &str) -> (Vec<SigmaRule>, Vec<Unsuppo
             description: rule.description.clone(),
             file: file.to_path_buf(),
             scope,
+            hunting: rule
+                .tags
+                .iter()
+                .any(|t| t.to_string().eq_ignore_ascii_case(HUNTING_TAG)),
             compiled,
         });
     }
     (rules, unsupported)
 }
+
+/// The tag SigmaHQ gives its threat-hunting rules (`rules-threat-hunting/`): leads worth a
+/// look, too noisy to be findings on their own.
+pub const HUNTING_TAG: &str = "detection.threat-hunting";
 
 /// Sigma `level` → severity; a rule without one is informational.
 fn severity(level: Option<Level>) -> Severity {

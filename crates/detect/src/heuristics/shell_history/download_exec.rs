@@ -268,5 +268,6 @@ fn alarm(d: &Download, exec: usize, events: &[Event]) -> Alarm {
         event_refs: refs,
         rule_id: None,
         files: Vec::new(),
+        hunting: false,
     }
 }

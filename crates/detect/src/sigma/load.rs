@@ -23,8 +23,8 @@ pub enum UnsupportedReason {
     Parse(String),
     /// A detection the evaluator cannot compile (unknown modifier, bad regex, …).
     Compile(String),
-    /// A correlation rule: they aggregate over time and are not evaluated here.
-    Correlation,
+    /// A correlation rule that cannot be run (its type, its condition, a missing rule).
+    Correlation(String),
     /// A filter rule (Sigma filters amend other rules' detections; not applied).
     Filter,
     /// No Riposte parser produces events of the rule's logsource.
@@ -38,7 +38,7 @@ impl UnsupportedReason {
             UnsupportedReason::Unreadable(_) => "unreadable",
             UnsupportedReason::Parse(_) => "parse error",
             UnsupportedReason::Compile(_) => "compile error",
-            UnsupportedReason::Correlation => "correlation rule",
+            UnsupportedReason::Correlation(_) => "correlation rule",
             UnsupportedReason::Filter => "filter rule",
             UnsupportedReason::Logsource(_) => "logsource without events",
         }
@@ -51,7 +51,7 @@ impl fmt::Display for UnsupportedReason {
             UnsupportedReason::Unreadable(e) => write!(f, "unreadable: {e}"),
             UnsupportedReason::Parse(e) => write!(f, "parse error: {e}"),
             UnsupportedReason::Compile(e) => write!(f, "compile error: {e}"),
-            UnsupportedReason::Correlation => f.write_str("correlation rules are not evaluated"),
+            UnsupportedReason::Correlation(why) => write!(f, "correlation rule: {why}"),
             UnsupportedReason::Filter => f.write_str("filter rules are not applied"),
             UnsupportedReason::Logsource(e) => f.write_str(e),
         }
@@ -76,6 +76,8 @@ pub struct LoadReport {
     pub files: usize,
     /// Rules compiled and in the set.
     pub loaded: usize,
+    /// Correlation rules that run.
+    pub correlations: usize,
     /// Rules and files left out, with the reason.
     pub unsupported: Vec<Unsupported>,
 }
@@ -137,26 +139,42 @@ pub(super) fn rule_files(dir: &Path) -> Result<Vec<PathBuf>, SigmaError> {
     Ok(files)
 }
 
+/// What one file (or YAML text) gave: its rules, its correlations (not yet resolved), and
+/// what was left out.
+pub(super) type Loaded = (
+    Vec<SigmaRule>,
+    Vec<(PathBuf, rsigma_parser::CorrelationRule)>,
+    Vec<Unsupported>,
+);
+
 /// Reads, parses and compiles every file, in parallel; rules keep the files' order.
-pub(super) fn load_files(files: &[PathBuf]) -> (Vec<SigmaRule>, LoadReport) {
-    let per_file: Vec<(Vec<SigmaRule>, Vec<Unsupported>)> =
-        files.par_iter().map(|file| load_file(file)).collect();
+pub(super) fn load_files(
+    files: &[PathBuf],
+) -> (
+    Vec<SigmaRule>,
+    Vec<(PathBuf, rsigma_parser::CorrelationRule)>,
+    LoadReport,
+) {
+    let per_file: Vec<Loaded> = files.par_iter().map(|file| load_file(file)).collect();
     let mut rules = Vec::new();
+    let mut correlations = Vec::new();
     let mut report = LoadReport {
         files: files.len(),
         ..LoadReport::default()
     };
-    for (loaded, unsupported) in per_file {
+    for (loaded, parsed, unsupported) in per_file {
         rules.extend(loaded);
+        correlations.extend(parsed);
         report.unsupported.extend(unsupported);
     }
     report.loaded = rules.len();
-    (rules, report)
+    (rules, correlations, report)
 }
 
-fn load_file(file: &Path) -> (Vec<SigmaRule>, Vec<Unsupported>) {
+fn load_file(file: &Path) -> Loaded {
     let unreadable = |message: String| {
         (
+            Vec::new(),
             Vec::new(),
             vec![Unsupported {
                 file: file.to_path_buf(),
@@ -182,8 +200,9 @@ fn load_file(file: &Path) -> (Vec<SigmaRule>, Vec<Unsupported>) {
 }
 
 /// Parses and compiles the rules of one YAML text (`file` names it in the report).
-pub(super) fn load_yaml(file: &Path, text: &str) -> (Vec<SigmaRule>, Vec<Unsupported>) {
+pub(super) fn load_yaml(file: &Path, text: &str) -> Loaded {
     let mut rules = Vec::new();
+    let mut correlations = Vec::new();
     let mut unsupported = Vec::new();
     let mut leave_out = |title: Option<String>, reason| {
         unsupported.push(Unsupported {
@@ -196,17 +215,14 @@ pub(super) fn load_yaml(file: &Path, text: &str) -> (Vec<SigmaRule>, Vec<Unsuppo
         Ok(c) => c,
         Err(e) => {
             leave_out(None, UnsupportedReason::Parse(e.to_string()));
-            return (rules, unsupported);
+            return (rules, correlations, unsupported);
         }
     };
     for error in &collection.errors {
         leave_out(None, UnsupportedReason::Parse(error.clone()));
     }
     for correlation in &collection.correlations {
-        leave_out(
-            Some(correlation.title.clone()),
-            UnsupportedReason::Correlation,
-        );
+        correlations.push((file.to_path_buf(), correlation.clone()));
     }
     for filter in &collection.filters {
         leave_out(Some(filter.title.clone()), UnsupportedReason::Filter);
@@ -235,6 +251,7 @@ pub(super) fn load_yaml(file: &Path, text: &str) -> (Vec<SigmaRule>, Vec<Unsuppo
             description: rule.description.clone(),
             file: file.to_path_buf(),
             scope,
+            name: rule.name.clone(),
             hunting: rule
                 .tags
                 .iter()
@@ -242,7 +259,7 @@ pub(super) fn load_yaml(file: &Path, text: &str) -> (Vec<SigmaRule>, Vec<Unsuppo
             compiled,
         });
     }
-    (rules, unsupported)
+    (rules, correlations, unsupported)
 }
 
 /// The tag SigmaHQ gives its threat-hunting rules (`rules-threat-hunting/`): leads worth a
@@ -250,7 +267,7 @@ pub(super) fn load_yaml(file: &Path, text: &str) -> (Vec<SigmaRule>, Vec<Unsuppo
 pub const HUNTING_TAG: &str = "detection.threat-hunting";
 
 /// Sigma `level` → severity; a rule without one is informational.
-fn severity(level: Option<Level>) -> Severity {
+pub(super) fn severity(level: Option<Level>) -> Severity {
     match level {
         Some(Level::Critical) => Severity::Critical,
         Some(Level::High) => Severity::High,

@@ -136,6 +136,7 @@ impl StreamDetector for Sigma {
         Box::new(SigmaPass {
             sigma: self,
             by_rule: BTreeMap::new(),
+            correlations: super::correlate::CorrelationPass::new(&self.rules.correlations),
         })
     }
 }
@@ -144,24 +145,52 @@ impl StreamDetector for Sigma {
 struct SigmaPass<'s> {
     sigma: &'s Sigma,
     by_rule: BTreeMap<usize, (u64, Vec<u64>)>,
+    correlations: super::correlate::CorrelationPass,
 }
 
 impl Pass for SigmaPass<'_> {
     fn observe(&mut self, batch: Batch<'_>) {
+        // Matches come in event order, as the correlations need them.
         for (rule, position) in self.sigma.matches(batch.events) {
             let (count, refs) = self.by_rule.entry(rule).or_default();
             *count += 1;
             if refs.len() < alarm::MAX_EVENT_REFS {
                 refs.push(batch.ids[position]);
             }
+            self.correlations.observe(
+                &self.sigma.rules.correlations,
+                rule,
+                &batch.events[position],
+                batch.ids[position],
+            );
         }
     }
 
     fn finish(self: Box<Self>) -> Vec<Alarm> {
-        let rules = &self.sigma.rules.rules;
-        self.by_rule
+        let set = &self.sigma.rules;
+        // Rules a correlation references raise no alarm of their own unless it says
+        // `generate: true` (the Sigma specification's default).
+        let quiet: std::collections::HashSet<usize> = set
+            .correlations
+            .iter()
+            .filter(|c| !c.generate)
+            .flat_map(|c| c.rules.iter().copied())
+            .collect();
+        let loud: std::collections::HashSet<usize> = set
+            .correlations
+            .iter()
+            .filter(|c| c.generate)
+            .flat_map(|c| c.rules.iter().copied())
+            .collect();
+        let mut alarms: Vec<Alarm> = self
+            .by_rule
             .into_iter()
-            .filter_map(|(index, (count, refs))| Some(alarm::alarm(rules.get(index)?, refs, count)))
-            .collect()
+            .filter(|(index, _)| !quiet.contains(index) || loud.contains(index))
+            .filter_map(|(index, (count, refs))| {
+                Some(alarm::alarm(set.rules.get(index)?, refs, count))
+            })
+            .collect();
+        alarms.extend(self.correlations.finish(&set.correlations));
+        alarms
     }
 }

@@ -80,18 +80,17 @@ pub(super) fn resolve(
                 reason: UnsupportedReason::Correlation(why),
             })
         };
-        let predicates = match &c.condition {
-            CorrelationCondition::Threshold { predicates, .. } => predicates.clone(),
+        let (predicates, field) = match &c.condition {
+            CorrelationCondition::Threshold {
+                predicates, field, ..
+            } => (
+                predicates.clone(),
+                field.as_ref().and_then(|f| f.first().cloned()),
+            ),
             CorrelationCondition::Extended(_) => {
                 leave_out("extended (boolean) conditions are not evaluated".into());
                 continue;
             }
-        };
-        let field = match &c.condition {
-            CorrelationCondition::Threshold { field, .. } => {
-                field.as_ref().and_then(|f| f.first().cloned())
-            }
-            CorrelationCondition::Extended(_) => None,
         };
         let kind = match c.correlation_type {
             CorrelationType::EventCount => CorrelationKind::EventCount,

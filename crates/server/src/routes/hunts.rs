@@ -61,13 +61,24 @@ async fn validated(
         if let Err(problem) = riposte_worker::imports::system_target(system) {
             found.push(FieldProblem::new(format!("systems[{i}]"), problem));
         }
-        if let SystemRef::Path(p) = system
-            && let Err(problem) = state.evidence_roots.check_evidence(&p.path)
-        {
-            found.push(FieldProblem::new(format!("systems[{i}].path"), problem));
-        }
     }
-    check_detections(state, &mut spec.detections, &mut found);
+    // Paths are checked on disk: off the async threads.
+    let roots = state.evidence_roots.clone();
+    let (spec, on_disk) = tokio::task::spawn_blocking(move || {
+        let mut on_disk = Vec::new();
+        for (i, system) in spec.systems.iter().enumerate() {
+            if let SystemRef::Path(p) = system
+                && let Err(problem) = roots.check_evidence(&p.path)
+            {
+                on_disk.push(FieldProblem::new(format!("systems[{i}].path"), problem));
+            }
+        }
+        check_detections(&roots, &mut spec.detections, &mut on_disk);
+        (spec, on_disk)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.into()))?;
+    found.extend(on_disk);
     let environments = state.store.list_environments().await?;
     for (i, selector) in spec.scopes.iter().enumerate() {
         let wanted = selector.environment.trim();
@@ -101,14 +112,15 @@ async fn validated(
         }
     }
     problems(found)?;
-    Ok((spec.clone(), next.filter(|_| spec.enabled)))
+    let next = next.filter(|_| spec.enabled);
+    Ok((spec, next))
 }
 
 /// A hunt's own IOC feeds (files) and YARA rule folders must lie inside the server's
 /// evidence roots (so no request can make the server read anything else); they are kept
 /// in their canonical form, a feed's `FORMAT:` prefix kept.
 fn check_detections(
-    state: &AppState,
+    roots: &riposte_rules::EvidenceRoots,
     detections: &mut riposte_model::ExtraDetections,
     found: &mut Vec<FieldProblem>,
 ) {
@@ -117,7 +129,7 @@ fn check_detections(
             Some((format, path)) if !format.contains('/') => (Some(format.to_string()), path),
             _ => (None, feed.as_str()),
         };
-        match state.evidence_roots.check_evidence(path) {
+        match roots.check_evidence(path) {
             Ok(canonical) if canonical.is_file() => {
                 let canonical = canonical.display().to_string();
                 *feed = match format {
@@ -136,7 +148,7 @@ fn check_detections(
         }
     }
     for (i, folder) in detections.yara_rules.iter_mut().enumerate() {
-        match state.evidence_roots.check(folder) {
+        match roots.check(folder) {
             Ok(canonical) => *folder = canonical.display().to_string(),
             Err(problem) => found.push(FieldProblem::new(
                 format!("detections.yara_rules[{i}]"),

@@ -121,9 +121,13 @@ impl SigmaRules {
         for dir in dirs {
             files.extend(load::rule_files(dir.as_ref())?);
         }
-        let (rules, parsed, mut report) = load::load_files(&files);
-        let correlations = correlate::resolve(parsed, &rules, &mut report.unsupported);
+        let (mut rules, parsed, mut report) = load::load_files(&files);
+        let mut correlations = correlate::resolve(parsed, &rules, &mut report.unsupported);
         report.correlations = correlations.len();
+        for dir in dirs {
+            let levels = load::level_tuning(dir.as_ref(), &mut report.unsupported);
+            report.tuned += tune_levels(&levels, &mut rules, &mut correlations);
+        }
         tracing::info!(
             files = report.files,
             loaded = report.loaded,
@@ -146,6 +150,7 @@ impl SigmaRules {
             files: 1,
             loaded: rules.len(),
             correlations: correlations.len(),
+            tuned: 0,
             unsupported,
         };
         SigmaRules {
@@ -174,6 +179,34 @@ impl SigmaRules {
     pub fn report(&self) -> &LoadReport {
         &self.report
     }
+}
+
+/// Sets the level of every rule and correlation whose id `levels` names (the last entry
+/// for an id wins); returns how many changed.
+fn tune_levels(
+    levels: &[(String, Severity)],
+    rules: &mut [SigmaRule],
+    correlations: &mut [SigmaCorrelation],
+) -> usize {
+    if levels.is_empty() {
+        return 0;
+    }
+    let by_id: std::collections::HashMap<&str, Severity> =
+        levels.iter().map(|(id, s)| (id.as_str(), *s)).collect();
+    let mut tuned = 0;
+    let mut tune = |id: Option<&String>, severity: &mut Severity| {
+        if let Some(&level) = id.and_then(|id| by_id.get(id.as_str())) {
+            tuned += usize::from(*severity != level);
+            *severity = level;
+        }
+    };
+    for rule in rules.iter_mut() {
+        tune(rule.id.as_ref(), &mut rule.severity);
+    }
+    for correlation in correlations.iter_mut() {
+        tune(correlation.id.as_ref(), &mut correlation.severity);
+    }
+    tuned
 }
 
 /// Where the bundled rules are: `configured` when given; else `detections/sigma` next to
@@ -270,6 +303,125 @@ tags:
         assert!(
             alarms.iter().all(|a| !a.hunting) && !alarms.is_empty(),
             "{alarms:?}"
+        );
+    }
+
+    /// A Hayabusa-style Sysmon rule on process creation (EventID 1) and `RuleName`.
+    fn sysmon_rule(rule_name: &str, condition: &str) -> String {
+        format!(
+            r#"
+title: Proc Exec (Sysmon Alert)
+id: 99999999-2222-3333-4444-000000000001
+level: high
+logsource:
+    product: windows
+    service: sysmon
+detection:
+    selection_basic:
+        Channel: Microsoft-Windows-Sysmon/Operational
+        EventID: 1
+    rule_name:
+{rule_name}
+    condition: {condition}
+ruletype: Hayabusa
+"#
+        )
+    }
+
+    #[test]
+    fn rules_that_echo_the_hosts_sysmon_tags_join_the_hunting_tier() {
+        let empty = "        - RuleName: ''\n        - RuleName: '-'";
+        let tagged = "        RuleName|contains: 'technique_id='";
+        let tier = |rule_name, condition| {
+            let rules = SigmaRules::from_yaml("sysmon.yml", &sysmon_rule(rule_name, condition));
+            assert_eq!(rules.rules().len(), 1, "{}", rules.report());
+            rules.rules()[0].hunting
+        };
+        // Fires on every tagged event: the configuration's judgement, not the rule's.
+        assert!(tier(empty, "selection_basic and not rule_name"));
+        assert!(tier(empty, "selection_basic and not 1 of rule_*"));
+        assert!(tier(tagged, "selection_basic and rule_name"));
+        // Keeps the untagged events (Hayabusa's "Proc Injection"): judged on its own.
+        assert!(!tier(empty, "selection_basic and rule_name"));
+        assert!(!tier(tagged, "selection_basic and not rule_name"));
+        // The alarm of a tag echo is a hunting alarm.
+        let mut event = evtx("Microsoft-Windows-Sysmon/Operational", "1", 1);
+        event
+            .attributes
+            .insert("RuleName".into(), "technique_id=T1059".into());
+        let rules = SigmaRules::from_yaml(
+            "sysmon.yml",
+            &sysmon_rule(empty, "selection_basic and not rule_name"),
+        );
+        let alarms = Sigma::new(rules).detect(std::slice::from_ref(&event));
+        assert_eq!(alarms.len(), 1, "{alarms:?}");
+        assert!(alarms[0].hunting);
+    }
+
+    #[test]
+    fn deprecated_aggregations_are_reported_as_such() {
+        let yaml = r#"
+title: Password Guessing
+id: 99999999-2222-3333-4444-000000000002
+level: medium
+logsource:
+    product: windows
+    service: security
+detection:
+    selection:
+        Channel: Security
+        EventID: 4625
+    condition: selection | count() by IpAddress >= 5
+    timeframe: 5m
+"#;
+        let rules = SigmaRules::from_yaml("count.yml", yaml);
+        assert!(rules.rules().is_empty());
+        let report = rules.report();
+        assert_eq!(
+            report.counts().get("deprecated aggregation"),
+            Some(&1),
+            "{report}"
+        );
+        assert!(
+            report.to_string().contains(
+                "deprecated aggregation `selection | count() by IpAddress >= 5`: not run; write it as a correlation rule"
+            ),
+            "{report}"
+        );
+    }
+
+    #[test]
+    fn a_level_tuning_file_changes_levels_by_id_and_reports_bad_lines() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        std::fs::write(dir.path().join("rule.yml"), RULES).expect("writable");
+        let id = SigmaRules::from_yaml("rules.yml", RULES).rules()[0]
+            .id
+            .clone()
+            .expect("the test rule has an id");
+        let before = SigmaRules::load(&[dir.path()]).expect("loads");
+        assert_eq!(before.report().tuned, 0);
+        std::fs::write(
+            dir.path().join(load::LEVEL_TUNING_FILE),
+            format!(
+                "id,new_level\n# why\n{id},critical # was lower\nnot-a-line\n99999999-0000-0000-0000-000000000000,extreme\n"
+            ),
+        )
+        .expect("writable");
+        let tuned = SigmaRules::load(&[dir.path()]).expect("loads");
+        assert_eq!(tuned.rules()[0].severity, Severity::Critical);
+        assert_ne!(before.rules()[0].severity, Severity::Critical);
+        assert_eq!(tuned.report().tuned, 1);
+        let bad: Vec<String> = tuned
+            .report()
+            .unsupported
+            .iter()
+            .filter(|u| matches!(u.reason, UnsupportedReason::LevelTuning(_)))
+            .map(|u| u.reason.to_string())
+            .collect();
+        assert_eq!(bad.len(), 2, "{bad:?}");
+        assert!(
+            bad[0].contains("line 4") && bad[1].contains("line 5"),
+            "{bad:?}"
         );
     }
 

@@ -6,6 +6,10 @@
 //! 2. Repeats do not add up: alarms from the same `detector` at the same severity count
 //!    once (`count_repeats = false`). Forty internet scanners brute-forcing SSH are one
 //!    finding, not a compromise; findings of different detectors do add up.
+//!    Alarms of different rules on exactly the same events are one finding too
+//!    (`count_same_events = false`): two rule sets that both judge one 4732 "member added
+//!    to Administrators" record count it once, at the more severe alarm's weight, and the
+//!    other shows `(+0, same events as …)`.
 //! 3. The score is the sum, capped at `max_score` (100).
 //! 4. Malicious Activity Identified at `malicious_at` (60) or more, Suspicious Activity at
 //!    `suspicious_at` (15) or more, otherwise No Evidence Found. With the defaults one
@@ -27,7 +31,7 @@
 
 use riposte_model::{Alarm, Severity, Verdict, VerdictSummary};
 use serde::Deserialize;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// Points per alarm severity.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -88,6 +92,9 @@ pub struct VerdictPolicy {
     /// Different hunting-tier rules that together make a verdict Suspicious (default 0:
     /// hunting hits never change the verdict).
     pub hunting_suspicious_at: u32,
+    /// Whether alarms of different rules on exactly the same events all add their weight
+    /// (default false: the same events are one finding, worth its most severe alarm).
+    pub count_same_events: bool,
 }
 
 impl Default for VerdictPolicy {
@@ -99,6 +106,7 @@ impl Default for VerdictPolicy {
             malicious_at: 60,
             suspicious_at: 15,
             hunting_suspicious_at: 0,
+            count_same_events: false,
         }
     }
 }
@@ -160,11 +168,28 @@ impl VerdictPolicy {
             .collect();
         ranked.sort_by_key(|a| std::cmp::Reverse(a.severity)); // stable: detector order within a level
         let mut counted: HashSet<(&str, Severity)> = HashSet::new();
+        // The event sets already counted, with the title of the alarm that counted them.
+        let mut findings: HashMap<Vec<u64>, &str> = HashMap::new();
         let mut sum: u32 = 0;
         let mut reasons = Vec::with_capacity(ranked.len() + 1);
         for alarm in ranked {
             let weight = self.weights.of(alarm.severity);
             let first = counted.insert((alarm.detector.as_str(), alarm.severity));
+            let mut events = alarm.event_refs.clone();
+            events.sort_unstable();
+            events.dedup();
+            let same_events = match findings.get(&events) {
+                Some(title) if !events.is_empty() && !self.count_same_events => Some(*title),
+                _ => None,
+            };
+            if let Some(title) = same_events {
+                reasons.push(format!(
+                    "[{}] {} (+0, same events as {title})",
+                    alarm.severity, alarm.title
+                ));
+                continue;
+            }
+            findings.entry(events).or_insert(alarm.title.as_str());
             if first || self.count_repeats {
                 sum = sum.saturating_add(weight);
                 reasons.push(format!("[{}] {} (+{weight})", alarm.severity, alarm.title));
@@ -272,6 +297,49 @@ mod tests {
         let mut with_finding = leads.clone();
         with_finding.push(alarm("ssh", Severity::High, "logon after brute force"));
         assert_eq!(asking.decide(&with_finding).verdict, Verdict::Malicious);
+    }
+
+    #[test]
+    fn rules_on_the_very_same_events_are_one_finding() {
+        let on = |detector: &str, severity, events: &[u64]| Alarm {
+            event_refs: events.to_vec(),
+            ..alarm(detector, severity, detector)
+        };
+        // Two rule sets judging one 4732 record, and a third rule on another record.
+        let alarms = [
+            on("sigma:sigmahq-admin-group", Severity::Medium, &[7]),
+            on("sigma:hayabusa-admin-group", Severity::Low, &[7]),
+            on("sigma:user-created", Severity::Low, &[3]),
+        ];
+        let v = VerdictPolicy::default().decide(&alarms);
+        assert_eq!((v.verdict, v.score), (Verdict::Suspicious, 25));
+        assert!(
+            v.reasons.contains(
+                &"[low] sigma:hayabusa-admin-group (+0, same events as sigma:sigmahq-admin-group)"
+                    .to_string()
+            ),
+            "{:?}",
+            v.reasons
+        );
+        // Overlapping but different event sets, and alarms without events, still add up.
+        let alarms = [
+            on("a", Severity::Medium, &[7, 8]),
+            on("b", Severity::Medium, &[8, 7, 9]),
+            on("c", Severity::Medium, &[]),
+            on("d", Severity::Medium, &[]),
+        ];
+        assert_eq!(VerdictPolicy::default().decide(&alarms).score, 80);
+        // Asked for, the same events count once per rule.
+        let counting = VerdictPolicy {
+            count_same_events: true,
+            ..Default::default()
+        };
+        let alarms = [
+            on("a", Severity::Medium, &[7]),
+            on("b", Severity::Medium, &[7]),
+        ];
+        assert_eq!(counting.decide(&alarms).score, 40);
+        assert_eq!(VerdictPolicy::default().decide(&alarms).score, 20);
     }
 
     #[test]

@@ -28,6 +28,14 @@ fn corpus() -> PathBuf {
     dir
 }
 
+/// What Riposte runs by default: the bundled `detections/sigma` (SigmaHQ's three folders at
+/// the corpus' commit, Hayabusa's own rules, the level tuning), loaded once.
+fn bundled() -> &'static Sigma {
+    static BUNDLED: OnceLock<Sigma> = OnceLock::new();
+    BUNDLED
+        .get_or_init(|| Sigma::new(SigmaRules::load_bundled(None).expect("the bundled rules load")))
+}
+
 /// SigmaHQ's three rule folders, loaded once for all tests.
 fn sigma() -> &'static Sigma {
     static SIGMA: OnceLock<Sigma> = OnceLock::new();
@@ -87,15 +95,15 @@ fn the_whole_sigmahq_set_loads_and_reports_what_it_leaves_out() {
             assert!(why.contains("no parser produces"), "{why}");
         }
     }
-    // Measured. Every rule parses and compiles; the 634 left out are for logsources no
+    // Measured. Every rule parses and compiles; the 633 left out are for logsources no
     // parser produces (azure, macos, gcp, okta, web servers, proxies, …).
-    assert_eq!(report.loaded, 3_120, "{report}");
+    assert_eq!(report.loaded, 3_121, "{report}");
     assert_eq!(
         counts.get("logsource without events"),
-        Some(&634),
+        Some(&633),
         "{report}"
     );
-    assert_eq!(report.unsupported.len(), 634);
+    assert_eq!(report.unsupported.len(), 633);
 }
 
 /// A regression sample: the rule it tests, its log, the record and count it expects.
@@ -239,7 +247,7 @@ fn check_sample(
 
 #[test]
 fn attack_samples_raise_alarms_per_tactic() {
-    let sigma = sigma();
+    let sigma = bundled();
     let evtx = corpus().join("evtx");
     let mut per_tactic: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let files = evtx_files(&evtx);
@@ -346,7 +354,7 @@ fn evtx_files(dir: &Path) -> Vec<PathBuf> {
 /// looked at again.
 #[test]
 fn hunting_hits_alone_flag_attacks_but_not_ordinary_logs() {
-    let sigma = sigma();
+    let sigma = bundled();
     let policy = VerdictPolicy::default();
     let hunting_rules = sigma_rules_hunting();
     assert!(hunting_rules >= 100, "{hunting_rules} hunting rules loaded");
@@ -419,4 +427,107 @@ fn sigma_rules_hunting() -> usize {
         .iter()
         .filter(|r| r.hunting)
         .count()
+}
+
+/// Hayabusa's own rules (bundled under `detections/sigma/hayabusa`, DRL 1.1) load: its
+/// Sigma rules and correlations run; its deprecated `| count()` rules (each shipped with a
+/// correlation twin) and one rule without a condition are reported; the rules that only
+/// echo the host's Sysmon `RuleName` tag (Hayabusa names them `…_RuleAlert`) are exactly
+/// the ones in the hunting tier.
+#[test]
+fn hayabusa_rules_load_and_their_sysmon_tag_rules_are_leads() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../detections/sigma/hayabusa");
+    let rules = SigmaRules::load(&[&dir]).expect("the Hayabusa folder loads");
+    let report = rules.report();
+    println!("{report}");
+    assert_eq!(report.files, 193, "{report}");
+    let counts = report.counts();
+    assert_eq!(counts.get("deprecated aggregation"), Some(&3), "{report}");
+    assert_eq!(counts.get("parse error"), Some(&1), "{report}");
+    assert_eq!(counts.get("logsource without events"), None, "{report}");
+    assert_eq!(report.loaded, 189, "{report}");
+    assert_eq!(report.correlations, 3, "{report}");
+    let file_name = |r: &riposte_detect::sigma::SigmaRule| {
+        r.file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    let hunting: Vec<String> = rules
+        .rules()
+        .iter()
+        .filter(|r| r.hunting)
+        .map(file_name)
+        .collect();
+    let rule_alerts: Vec<String> = rules
+        .rules()
+        .iter()
+        .map(file_name)
+        .filter(|n| n.contains("RuleAlert"))
+        .collect();
+    assert_eq!(hunting, rule_alerts);
+    assert_eq!(hunting.len(), 18, "{hunting:?}");
+}
+
+/// The bundled rules on the ordinary logs: no verdict above the one measured and explained
+/// in `testdata/evtx_gaps.md` ("Verdicts on ordinary logs"), and the Sysmon log's verdict
+/// owes nothing to the Sysmon-tag rules (they are hunting-tier: checked file by file in
+/// `hunting_hits_alone_flag_attacks_but_not_ordinary_logs`).
+#[test]
+fn ordinary_logs_stay_at_their_explained_verdicts() {
+    let ceilings: &[(&str, Verdict)] = &[
+        (
+            "2-system-Microsoft-Windows-LiveId%4Operational.evtx",
+            Verdict::NoEvidence,
+        ),
+        (
+            "2-vss_0-Microsoft-Windows-RemoteDesktopServices-RdpCoreTS%4Operational.evtx",
+            Verdict::NoEvidence,
+        ),
+        (
+            "2-vss_0-Microsoft-Windows-TerminalServices-RemoteConnectionManager%4Operational.evtx",
+            Verdict::NoEvidence,
+        ),
+        ("2-vss_7-System.evtx", Verdict::Suspicious),
+        (
+            "E_Windows_system32_winevt_logs_Microsoft-Windows-CAPI2%4Operational.evtx",
+            Verdict::NoEvidence,
+        ),
+        (
+            "E_Windows_system32_winevt_logs_Microsoft-Windows-Shell-Core%4Operational.evtx",
+            Verdict::NoEvidence,
+        ),
+        ("Security_with_size_t.evtx", Verdict::Suspicious),
+        ("new-user-security.evtx", Verdict::Suspicious),
+        ("post-Security.evtx", Verdict::Suspicious),
+        ("security.evtx", Verdict::Suspicious),
+        ("sysmon.evtx", Verdict::Malicious),
+        ("system.evtx", Verdict::Malicious),
+    ];
+    let files = evtx_files(&corpus().join("evtx-ordinary"));
+    assert_eq!(files.len(), ceilings.len());
+    let policy = VerdictPolicy::default();
+    for file in files {
+        let name = file
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        let events = parse_evtx(&file);
+        let mut alarms = bundled().detect(&events);
+        alarms.extend(riposte_detect::run_detectors(&events));
+        let decision = policy.decide(&alarms);
+        println!(
+            "{name}: {:?} {}: {:?}",
+            decision.verdict, decision.score, decision.reasons
+        );
+        let ceiling = ceilings.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
+        assert!(
+            ceiling.is_some_and(|c| decision.verdict <= c),
+            "{name}: {:?} (score {}) above {ceiling:?}: {:?}",
+            decision.verdict,
+            decision.score,
+            decision.reasons
+        );
+    }
 }

@@ -10,6 +10,7 @@ use riposte_model::Severity;
 use rsigma_parser::{Level, parse_sigma_yaml};
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 /// Largest rule file read; SigmaHQ's biggest is a few tens of KiB.
 const MAX_RULE_FILE: u64 = 4 * 1024 * 1024;
@@ -29,6 +30,11 @@ pub enum UnsupportedReason {
     Filter,
     /// No Riposte parser produces events of the rule's logsource.
     Logsource(String),
+    /// A deprecated `condition: … | count() by …` aggregation; correlation rules replace
+    /// it (Hayabusa ships each such rule with its correlation twin).
+    Aggregation(String),
+    /// A line of a `level_tuning.txt` that cannot be applied.
+    LevelTuning(String),
 }
 
 impl UnsupportedReason {
@@ -41,6 +47,8 @@ impl UnsupportedReason {
             UnsupportedReason::Correlation(_) => "correlation rule",
             UnsupportedReason::Filter => "filter rule",
             UnsupportedReason::Logsource(_) => "logsource without events",
+            UnsupportedReason::Aggregation(_) => "deprecated aggregation",
+            UnsupportedReason::LevelTuning(_) => "level tuning",
         }
     }
 }
@@ -54,6 +62,11 @@ impl fmt::Display for UnsupportedReason {
             UnsupportedReason::Correlation(why) => write!(f, "correlation rule: {why}"),
             UnsupportedReason::Filter => f.write_str("filter rules are not applied"),
             UnsupportedReason::Logsource(e) => f.write_str(e),
+            UnsupportedReason::Aggregation(condition) => write!(
+                f,
+                "deprecated aggregation `{condition}`: not run; write it as a correlation rule"
+            ),
+            UnsupportedReason::LevelTuning(why) => write!(f, "level tuning: {why}"),
         }
     }
 }
@@ -78,6 +91,8 @@ pub struct LoadReport {
     pub loaded: usize,
     /// Correlation rules that run.
     pub correlations: usize,
+    /// Rules whose level a `level_tuning.txt` changed.
+    pub tuned: usize,
     /// Rules and files left out, with the reason.
     pub unsupported: Vec<Unsupported>,
 }
@@ -97,9 +112,11 @@ impl fmt::Display for LoadReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "{} rules loaded from {} files; {} left out",
+            "{} rules loaded from {} files ({} correlations, {} levels tuned); {} left out",
             self.loaded,
             self.files,
+            self.correlations,
+            self.tuned,
             self.unsupported.len()
         )?;
         for (kind, n) in self.counts() {
@@ -114,6 +131,54 @@ impl fmt::Display for LoadReport {
         }
         Ok(())
     }
+}
+
+/// The file, at the top of a rule directory, that changes rules' levels: Hayabusa's
+/// format, a header `id,new_level` then one `rule id,level` per line, `#` comments.
+pub const LEVEL_TUNING_FILE: &str = "level_tuning.txt";
+
+/// The levels `dir/level_tuning.txt` sets, by rule id (none when there is no such file);
+/// lines that cannot be used are reported.
+pub(super) fn level_tuning(
+    dir: &Path,
+    unsupported: &mut Vec<Unsupported>,
+) -> Vec<(String, Severity)> {
+    let file = dir.join(LEVEL_TUNING_FILE);
+    let text = match std::fs::read_to_string(&file) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
+        Err(e) => {
+            unsupported.push(Unsupported {
+                file,
+                title: None,
+                reason: UnsupportedReason::Unreadable(e.to_string()),
+            });
+            return Vec::new();
+        }
+    };
+    let mut levels = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or_default().trim();
+        if line.is_empty() || (number == 0 && line.replace(' ', "") == "id,new_level") {
+            continue;
+        }
+        let parsed = line.split_once(',').and_then(|(id, level)| {
+            let level = Level::from_str(level.trim()).ok()?;
+            Some((id.trim().to_string(), severity(Some(level))))
+        });
+        match parsed {
+            Some(tuned) if !tuned.0.is_empty() => levels.push(tuned),
+            _ => unsupported.push(Unsupported {
+                file: file.clone(),
+                title: None,
+                reason: UnsupportedReason::LevelTuning(format!(
+                    "line {}: expected `rule id,level` (informational, low, medium, high, critical), got {line:?}",
+                    number + 1
+                )),
+            }),
+        }
+    }
+    levels
 }
 
 /// Every `.yml`/`.yaml` file under `dir`, sorted.
@@ -219,7 +284,13 @@ pub(super) fn load_yaml(file: &Path, text: &str) -> Loaded {
         }
     };
     for error in &collection.errors {
-        leave_out(None, UnsupportedReason::Parse(error.clone()));
+        let reason = match deprecated_aggregation(text) {
+            Some(condition) if error.contains("Condition parse error") => {
+                UnsupportedReason::Aggregation(condition)
+            }
+            _ => UnsupportedReason::Parse(error.clone()),
+        };
+        leave_out(None, reason);
     }
     for correlation in &collection.correlations {
         correlations.push((file.to_path_buf(), correlation.clone()));
@@ -255,7 +326,8 @@ pub(super) fn load_yaml(file: &Path, text: &str) -> Loaded {
             hunting: rule
                 .tags
                 .iter()
-                .any(|t| t.to_string().eq_ignore_ascii_case(HUNTING_TAG)),
+                .any(|t| t.to_string().eq_ignore_ascii_case(HUNTING_TAG))
+                || echoes_sysmon_tag(&rule.detection),
             compiled,
         });
     }
@@ -265,6 +337,91 @@ pub(super) fn load_yaml(file: &Path, text: &str) -> Loaded {
 /// The tag SigmaHQ gives its threat-hunting rules (`rules-threat-hunting/`): leads worth a
 /// look, too noisy to be findings on their own.
 pub const HUNTING_TAG: &str = "detection.threat-hunting";
+
+/// The Sysmon field that carries the name of the host's own Sysmon configuration rule that
+/// tagged an event.
+const SYSMON_RULE_NAME: &str = "RuleName";
+
+/// Whether a rule fires only on events the host's Sysmon configuration tagged (a
+/// `RuleName`): it selects a non-empty `RuleName`, or excludes the empty ones (`''`, `-`)
+/// with `not`. Its hits then say what the configuration tagged, not what the rule itself
+/// recognises: Hayabusa's "… (Sysmon Alert)" rules fire on every tagged event, by the
+/// hundred on ordinary systems. Such rules join the hunting tier: shown, not counted
+/// toward the verdict. Rules that keep the *untagged* events (Hayabusa's "Proc Injection")
+/// judge the event itself and stay as they are.
+fn echoes_sysmon_tag(detections: &rsigma_parser::Detections) -> bool {
+    use rsigma_parser::{Detection, SigmaValue};
+    /// `Some(true)`: selects tagged events; `Some(false)`: selects untagged events.
+    fn selects(detection: &Detection) -> Option<bool> {
+        match detection {
+            Detection::AllOf(items) => items
+                .iter()
+                .filter(|i| i.field.name.as_deref() == Some(SYSMON_RULE_NAME))
+                .map(|i| {
+                    !i.values.iter().all(|v| match v {
+                        SigmaValue::String(s) => matches!(s.original.trim(), "" | "-"),
+                        SigmaValue::Null => true,
+                        _ => false,
+                    })
+                })
+                .reduce(|a, b| a || b),
+            Detection::AnyOf(parts) | Detection::And(parts) => {
+                parts.iter().filter_map(selects).reduce(|a, b| a || b)
+            }
+            Detection::ArrayMatch { body, .. } => selects(body),
+            Detection::Conditional { named, .. } => {
+                named.values().filter_map(selects).reduce(|a, b| a || b)
+            }
+            Detection::Keywords(_) => None,
+        }
+    }
+    let negated = |name: &str| {
+        detections.condition_strings.iter().any(|condition| {
+            let words: Vec<&str> = condition
+                .split(|c: char| c.is_whitespace() || c == '(' || c == ')')
+                .filter(|w| !w.is_empty())
+                .collect();
+            words.windows(2).enumerate().any(|(i, pair)| {
+                let target = match pair {
+                    ["not", "1" | "all"] => words.get(i + 3).copied(),
+                    ["not", name] => Some(*name),
+                    _ => None,
+                };
+                target.is_some_and(|pattern| glob_matches(pattern, name))
+            })
+        })
+    };
+    detections
+        .named
+        .iter()
+        .any(|(name, detection)| match selects(detection) {
+            Some(true) => !negated(name),
+            Some(false) => negated(name),
+            None => false,
+        })
+}
+
+/// A condition's identifier pattern (`filter*`, `them`) against a detection name.
+fn glob_matches(pattern: &str, name: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => name.starts_with(prefix),
+        None => pattern == name || pattern == "them",
+    }
+}
+
+/// The `condition` of a deprecated aggregation rule (`selection | count() by X > 3`), if
+/// the text holds one.
+fn deprecated_aggregation(text: &str) -> Option<String> {
+    text.lines().find_map(|line| {
+        let condition = line.trim().strip_prefix("condition:")?.trim();
+        let (_, aggregation) = condition.split_once('|')?;
+        let function = aggregation.trim_start();
+        ["count(", "min(", "max(", "avg(", "sum("]
+            .iter()
+            .any(|f| function.starts_with(f))
+            .then(|| condition.trim_matches(['\'', '"']).to_string())
+    })
+}
 
 /// Sigma `level` → severity; a rule without one is informational.
 pub(super) fn severity(level: Option<Level>) -> Severity {

@@ -69,6 +69,12 @@ pub const WINDOWS_SERVICES: &[(&str, &[&str])] = &[
     ),
     ("dns-server", &["DNS Server"]),
     (
+        "dns-server-analytic",
+        &["Microsoft-Windows-DNS-Server/Analytical"],
+    ),
+    ("ntfs", &["Microsoft-Windows-Ntfs/Operational"]),
+    ("vhdmp", &["Microsoft-Windows-VHDMP-Operational"]),
+    (
         "dns-client",
         &["Microsoft-Windows-DNS Client Events/Operational"],
     ),

@@ -431,7 +431,8 @@ fn sigma_rules_hunting() -> usize {
 
 /// Hayabusa's own rules (bundled under `detections/sigma/hayabusa`, DRL 1.1) load: its
 /// Sigma rules and correlations run; its deprecated `| count()` rules (each shipped with a
-/// correlation twin) and one rule without a condition are reported; the rules that only
+/// correlation twin), its informational timeline labels and one rule without a condition
+/// are reported; the rules that only
 /// echo the host's Sysmon `RuleName` tag (Hayabusa names them `…_RuleAlert`) are exactly
 /// the ones in the hunting tier.
 #[test]
@@ -445,7 +446,9 @@ fn hayabusa_rules_load_and_their_sysmon_tag_rules_are_leads() {
     assert_eq!(counts.get("deprecated aggregation"), Some(&3), "{report}");
     assert_eq!(counts.get("parse error"), Some(&1), "{report}");
     assert_eq!(counts.get("logsource without events"), None, "{report}");
-    assert_eq!(report.loaded, 189, "{report}");
+    // Its informational rules label every logon, process start, … for its timeline.
+    assert_eq!(counts.get("timeline label"), Some(&100), "{report}");
+    assert_eq!(report.loaded, 89, "{report}");
     assert_eq!(report.correlations, 3, "{report}");
     let file_name = |r: &riposte_detect::sigma::SigmaRule| {
         r.file

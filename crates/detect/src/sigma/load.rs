@@ -35,6 +35,10 @@ pub enum UnsupportedReason {
     Aggregation(String),
     /// A line of a `level_tuning.txt` that cannot be applied.
     LevelTuning(String),
+    /// An informational Hayabusa rule (`ruletype: Hayabusa`): it labels every event of
+    /// its kind (each logon, each process start) for Hayabusa's timeline; as alarms they
+    /// would bury the findings, and they carry no weight in a verdict.
+    TimelineLabel,
 }
 
 impl UnsupportedReason {
@@ -49,6 +53,7 @@ impl UnsupportedReason {
             UnsupportedReason::Logsource(_) => "logsource without events",
             UnsupportedReason::Aggregation(_) => "deprecated aggregation",
             UnsupportedReason::LevelTuning(_) => "level tuning",
+            UnsupportedReason::TimelineLabel => "timeline label",
         }
     }
 }
@@ -67,6 +72,9 @@ impl fmt::Display for UnsupportedReason {
                 "deprecated aggregation `{condition}`: not run; write it as a correlation rule"
             ),
             UnsupportedReason::LevelTuning(why) => write!(f, "level tuning: {why}"),
+            UnsupportedReason::TimelineLabel => f.write_str(
+                "informational Hayabusa rule: it labels every event of its kind for a timeline; not an alarm",
+            ),
         }
     }
 }
@@ -300,6 +308,10 @@ pub(super) fn load_yaml(file: &Path, text: &str) -> Loaded {
     }
     for rule in &collection.rules {
         let title = Some(rule.title.clone());
+        if is_timeline_label(rule) {
+            leave_out(title, UnsupportedReason::TimelineLabel);
+            continue;
+        }
         let scope = match RuleScope::of(&rule.logsource) {
             Ok(scope) => scope,
             Err(why) => {
@@ -337,6 +349,16 @@ pub(super) fn load_yaml(file: &Path, text: &str) -> Loaded {
 /// The tag SigmaHQ gives its threat-hunting rules (`rules-threat-hunting/`): leads worth a
 /// look, too noisy to be findings on their own.
 pub const HUNTING_TAG: &str = "detection.threat-hunting";
+
+/// An informational rule of Hayabusa's own (`ruletype: Hayabusa`, `level: informational`).
+fn is_timeline_label(rule: &rsigma_parser::SigmaRule) -> bool {
+    let hayabusa = rule
+        .custom_attributes
+        .get("ruletype")
+        .and_then(|v| v.as_str())
+        .is_some_and(|t| t.eq_ignore_ascii_case("hayabusa"));
+    hayabusa && matches!(rule.level, Some(Level::Informational) | None)
+}
 
 /// The Sysmon field that carries the name of the host's own Sysmon configuration rule that
 /// tagged an event.

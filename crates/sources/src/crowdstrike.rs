@@ -1,14 +1,19 @@
 //! CrowdStrike Falcon detections: the Alerts API v2 entity (`GET /alerts/entities/alerts/v2`,
 //! alone or in its `{"resources": [...]}` response), and the Event Streams detection
 //! summaries (`DetectionSummaryEvent`, `EppDetectionSummaryEvent`,
-//! `IdpDetectionSummaryEvent`, `MobileDetectionSummaryEvent`).
+//! `IdpDetectionSummaryEvent`, `MobileDetectionSummaryEvent`, `XdrDetectionSummaryEvent`)
+//! and automated leads (`AutomatedLeadSummaryEvent`, accepted as leads of at most Medium
+//! severity). Other stream events (`FirewallMatchEvent`, audit events) are not alerts and
+//! are refused with the list of accepted types.
 //!
 //! Severity names win over numbers. Numbers are 0–100 in the Alerts API and in
 //! `Epp*`/`Mobile*` stream events, 1–5 in the legacy `DetectionSummaryEvent`. A detection
 //! that names no host, cloud account or IP (identity-only events) is refused: Riposte
 //! triages systems. Helpers shared with the other XDR parsers live here too.
 
+mod lead;
 mod stream;
+mod xdr;
 
 use crate::fields::walk::{at, each_item, file_path, object, one_item, push_hash, push_ip, text};
 use crate::fields::{self, Errors, MAX_STRING_BYTES, MAX_TEXT_BYTES, Need, quote};

@@ -6,8 +6,9 @@
 //! differ in times and evidence. MDE evidence is `entityType` File/Process/Ip/User (one
 //! object instead of an array is accepted, as some collectors emit it); Graph evidence is
 //! typed by `@odata.type`. Graph's `unknown` severity maps to Medium (triage, not drop).
-//! Advanced Hunting streaming records and Sentinel incidents are refused: they are not
-//! alerts about one device.
+//! Defender XDR's streaming `AdvancedHunting-AlertEvidence` rows are accepted, grouped
+//! into one alert per `AlertId` (see [`alert_evidence`]); other Advanced Hunting records
+//! and Sentinel incidents are refused: they are not alerts about one device.
 
 use crate::fields::walk::{
     at, each_item, file_path, items, object, one_item, push_hash, push_ip, text,
@@ -36,6 +37,21 @@ impl AlertParser for DefenderParser {
         received_at: DateTime<Utc>,
     ) -> Result<Vec<Alert>, SourceError> {
         let obj = payload.as_object().ok_or(SourceError::NotAnObject)?;
+        if alert_evidence::is_evidence(obj) {
+            return alert_evidence::alerts(&[(String::new(), payload)], received_at);
+        }
+        if let Some(Value::Array(records)) = obj.get("records")
+            && records
+                .iter()
+                .any(|r| r.as_object().is_some_and(alert_evidence::is_evidence))
+        {
+            let rows: Vec<(String, &Value)> = records
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (format!("records[{i}]"), r))
+                .collect();
+            return alert_evidence::alerts(&rows, received_at);
+        }
         if let Some(list) = obj.get("value") {
             return each_item(list, "value", |errs, path, item| {
                 alert(errs, path, item, received_at)
@@ -64,8 +80,9 @@ fn alert(
         errs.push(
             at(prefix, "category"),
             format!(
-                "{} is an Advanced Hunting streaming record, not an alert; send alerts from the alerts API",
-                quote(category)
+                "{} is an Advanced Hunting streaming record, not an alert; send {} records or alerts from the alerts API",
+                quote(category),
+                alert_evidence::CATEGORY
             ),
         );
         return None;
@@ -284,6 +301,8 @@ fn evidence(
         *machine_id = s(errs, "mdeDeviceId");
     }
 }
+
+mod alert_evidence;
 
 #[cfg(test)]
 mod tests;

@@ -36,14 +36,6 @@ const REFUSED: &[(&str, &str)] = &[
         "computerDnsName: missing: the alert names no device",
     ),
     (
-        "defender/sekoia-xdr-stream-alertevidence-machine-remediation.json",
-        "is an Advanced Hunting streaming record",
-    ),
-    (
-        "defender/sekoia-xdr-stream-alertevidence-process-suspclickfix-blocked.json",
-        "is an Advanced Hunting streaming record",
-    ),
-    (
         "defender/sekoia-xdr-stream-alertinfo.json",
         "\"AdvancedHunting-AlertInfo\" is an Advanced Hunting streaming record",
     ),
@@ -151,6 +143,8 @@ const MAPPED: &[&str] = &[
     "defender/elastic-mde-api-alert-mountsi-file-evidence.json",
     "defender/msdocs-mde-api-alert-meterpreter.json",
     "defender/msdocs-mde-api-alert-rundll32-with-evidence.json",
+    "defender/sekoia-xdr-stream-alertevidence-machine-remediation.json",
+    "defender/sekoia-xdr-stream-alertevidence-process-suspclickfix-blocked.json",
     "sentinelone/elastic-cloud-detection-alert-api-doc-placeholders.json",
     "sentinelone/elastic-cloud-detection-alert-star-powershell.json",
     "sentinelone/sekoia-activity-3608-star-custom-rule.json",
@@ -458,6 +452,92 @@ fn defender_samples() {
             .any(|h| h == "dc0ade0c95d6db98882bc8fa6707e64353cd6f7767ff48d6a81a6c2aef21c608")
     );
     assert_eq!(rundll.observables.username.as_deref(), Some("DOMAIN\\name"));
+}
+
+/// Defender XDR's streaming `AdvancedHunting-AlertEvidence` rows: the Machine row names
+/// the device; the Process row names it only inside `AdditionalFields` (its `DeviceName`
+/// is null). Sent together in an Event Hub `records` batch with the `AlertInfo` row of
+/// the same alert, the two evidence rows of `…_1` are one alert.
+#[test]
+fn defender_alert_evidence_rows() {
+    const MACHINE: &str = "defender/sekoia-xdr-stream-alertevidence-machine-remediation.json";
+    const PROCESS: &str =
+        "defender/sekoia-xdr-stream-alertevidence-process-suspclickfix-blocked.json";
+    let machine = one(MACHINE);
+    assert_eq!(machine.source, AlertSource::Defender);
+    assert_eq!(
+        machine.vendor_event_id.as_deref(),
+        Some("11111111-1111-1111-1111-111111111111_1")
+    );
+    assert_eq!(machine.title, "Suspicious Process Discovery");
+    assert_eq!(machine.severity, Severity::Low);
+    assert_eq!(machine.product, "Microsoft Defender for Endpoint");
+    assert_eq!(
+        machine.target.hostname.as_deref(),
+        Some("hostname.example.local")
+    );
+    assert_eq!(
+        tag(&machine, "defender.machine_id"),
+        Some("11111111111111111111111111111111111111111111")
+    );
+    assert_eq!(
+        machine.finding_type,
+        "Discovery: Process Discovery (T1057), PowerShell (T1059.001)"
+    );
+    assert_eq!(
+        machine.time.to_rfc3339(),
+        "2026-01-13T09:28:36.223663100+00:00"
+    );
+
+    let process = one(PROCESS);
+    assert_eq!(
+        process.title,
+        "Suspicious 'SuspClickFix' behavior was blocked"
+    );
+    assert_eq!(
+        process.target.hostname.as_deref(),
+        Some("hostname.example.local")
+    );
+    assert_eq!(
+        tag(&process, "defender.machine_id"),
+        Some("11111111111111111111111111111111111111111111")
+    );
+    assert!(
+        process
+            .observables
+            .command_line
+            .as_deref()
+            .is_some_and(|c| c.contains("Sync-AppvPublishingServer")),
+        "{:?}",
+        process.observables
+    );
+    assert_eq!(
+        process.observables.file_path.as_deref(),
+        Some("C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe")
+    );
+    assert_eq!(process.observables.file_hashes.len(), 2);
+
+    let batch = json!({"records": [load(PROCESS), load("defender/sekoia-xdr-stream-alertinfo.json"), load(MACHINE)]});
+    let p = parser(AlertSource::Defender).expect("parser registered");
+    let grouped = p
+        .parse(&batch, received())
+        .expect("a batch with evidence rows");
+    assert_eq!(grouped.len(), 1, "{grouped:?}");
+    let g = &grouped[0];
+    assert_eq!(g.vendor_event_id, machine.vendor_event_id);
+    assert_eq!(g.target.hostname.as_deref(), Some("hostname.example.local"));
+    assert_eq!(g.observables.command_line, process.observables.command_line);
+    assert_eq!(g.time, machine.time.min(process.time));
+    assert_eq!(g.raw.as_array().map(Vec::len), Some(2));
+
+    // A row naming no device, alone: refused with the field and what to send.
+    let mut lone = load(PROCESS);
+    lone["properties"]["AdditionalFields"] = json!("{}");
+    let err = p.parse(&lone, received()).expect_err("no device");
+    assert!(
+        err.to_string().contains("properties.DeviceName: alert \"11111111-1111-1111-1111-111111111111_1\" names no device"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -8,12 +8,14 @@ use chrono::{DateTime, Utc};
 use riposte_model::{Alert, AlertId, AlertSource, Observables, Target};
 use serde_json::{Map, Value};
 
-/// Stream event types that describe one detection.
-const SUPPORTED: [&str; 4] = [
+/// Stream event types that describe one detection (or, for automated leads, one lead).
+const SUPPORTED: [&str; 6] = [
     "DetectionSummaryEvent",
     "EppDetectionSummaryEvent",
     "IdpDetectionSummaryEvent",
     "MobileDetectionSummaryEvent",
+    super::xdr::EVENT_TYPE,
+    super::lead::EVENT_TYPE,
 ];
 
 /// Epoch values above this are milliseconds, below it seconds (year 5138 in seconds).
@@ -56,6 +58,22 @@ pub(super) fn event(
     }
     let ev = object(errs, "event", obj.get("event"), Need::Required("mandatory"))?;
     let event_type = event_type?;
+    if event_type == super::xdr::EVENT_TYPE || event_type == super::lead::EVENT_TYPE {
+        let created = meta.and_then(|m| {
+            fields::epoch_millis(
+                errs,
+                "metadata.eventCreationTime",
+                m.get("eventCreationTime"),
+                Need::Optional,
+                received_at,
+            )
+        });
+        return if event_type == super::xdr::EVENT_TYPE {
+            super::xdr::detection(errs, ev, created, obj, received_at)
+        } else {
+            super::lead::lead(errs, ev, created, obj, received_at)
+        };
+    }
     let s = |errs: &mut Errors, name: &str| text(errs, "event", ev, name, MAX_STRING_BYTES);
 
     let vendor_event_id = s(errs, "CompositeId").or_else(|| s(errs, "DetectId"));

@@ -92,7 +92,7 @@ fn alert_without_device_and_hunting_records_are_refused() {
     assert_eq!(
         problems(json!({"category": "AdvancedHunting-AlertInfo", "properties": {}})),
         [
-            "category: \"AdvancedHunting-AlertInfo\" is an Advanced Hunting streaming record, not an alert; send alerts from the alerts API"
+            "category: \"AdvancedHunting-AlertInfo\" is an Advanced Hunting streaming record, not an alert; send AdvancedHunting-AlertEvidence records or alerts from the alerts API"
         ]
     );
     assert_eq!(

@@ -9,6 +9,8 @@
 //!   a retried job, deleted afterwards) for reading through [`ebs`].
 //! - [`s3`]: an object in S3 (a triage package or a raw disk image) read in place with
 //!   range requests, as a `riposte-disk` byte source.
+//! - [`evidence`]: the evidence store in an S3 bucket (`--evidence-url s3://…`), shared by
+//!   workers on many machines.
 //! - [`ebs`]: an EBS snapshot read in place through the EBS direct APIs, as a
 //!   `riposte-disk` byte source (lazy verified blocks, cache, parallel read-ahead).
 //!
@@ -24,6 +26,7 @@
 
 pub mod acquire;
 pub mod ebs;
+pub mod evidence;
 pub mod guardduty;
 pub mod respond;
 pub mod s3;
@@ -33,6 +36,7 @@ pub mod testing;
 pub use acquire::{Ec2AcquireError, Ec2AcquireOptions, Ec2Acquirer, InstanceSnapshots};
 pub use aws_config::SdkConfig;
 pub use ebs::{EbsError, EbsReadOptions, EbsReadStats, EbsSnapshotSource};
+pub use evidence::{EvidenceBucket, EvidenceStoreError, EvidenceStoreOptions, evidence_store};
 pub use guardduty::{GuardDutyPoller, GuardDutySettings};
 pub use respond::{ReleaseError, Responder};
 pub use s3::{S3Address, S3Error, S3ObjectSource};

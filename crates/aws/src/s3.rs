@@ -108,34 +108,11 @@ impl S3ObjectSource {
             key: address.key.clone(),
             message: "S3ObjectSource::open must run inside a tokio runtime".into(),
         })?;
-        let credentials = config
-            .credentials_provider()
-            .ok_or_else(|| S3Error::Request {
-                bucket: address.bucket.clone(),
-                key: address.key.clone(),
-                message: "no AWS credentials are configured".into(),
-            })?;
-        let mut builder = AmazonS3Builder::new()
-            .with_bucket_name(&address.bucket)
-            .with_region(
-                config
-                    .region()
-                    .map_or_else(|| "us-east-1".to_string(), |r| r.to_string()),
-            )
-            .with_credentials(Arc::new(SdkCredentials {
-                provider: credentials,
-                cached: Mutex::new(None),
-            }))
-            .with_retry(RetryConfig {
-                max_retries: 6,
-                ..RetryConfig::default()
-            })
-            .with_client_options(ClientOptions::new().with_timeout(Duration::from_secs(120)));
-        if let Some(endpoint) = config.endpoint_url() {
-            builder = builder
-                .with_endpoint(endpoint)
-                .with_allow_http(endpoint.starts_with("http://"));
-        }
+        let builder = builder(config, &address.bucket).map_err(|message| S3Error::Request {
+            bucket: address.bucket.clone(),
+            key: address.key.clone(),
+            message,
+        })?;
         let store = builder.build().map_err(|e| S3Error::Request {
             bucket: address.bucket.clone(),
             key: address.key.clone(),
@@ -256,6 +233,36 @@ fn classify(address: &S3Address, e: object_store::Error) -> S3Error {
             message: other.to_string(),
         },
     }
+}
+
+/// An S3 client for `bucket` with the credentials, region and endpoint of `config`,
+/// retries with backoff (6) and a 120 s request timeout.
+pub(crate) fn builder(config: &SdkConfig, bucket: &str) -> Result<AmazonS3Builder, String> {
+    let credentials = config
+        .credentials_provider()
+        .ok_or_else(|| "no AWS credentials are configured".to_string())?;
+    let mut builder = AmazonS3Builder::new()
+        .with_bucket_name(bucket)
+        .with_region(
+            config
+                .region()
+                .map_or_else(|| "us-east-1".to_string(), |r| r.to_string()),
+        )
+        .with_credentials(Arc::new(SdkCredentials {
+            provider: credentials,
+            cached: Mutex::new(None),
+        }))
+        .with_retry(RetryConfig {
+            max_retries: 6,
+            ..RetryConfig::default()
+        })
+        .with_client_options(ClientOptions::new().with_timeout(Duration::from_secs(120)));
+    if let Some(endpoint) = config.endpoint_url() {
+        builder = builder
+            .with_endpoint(endpoint)
+            .with_allow_http(endpoint.starts_with("http://"));
+    }
+    Ok(builder)
 }
 
 /// The SDK configuration's credentials for object_store's S3 client, cached until five

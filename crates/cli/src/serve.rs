@@ -14,9 +14,23 @@ use tokio::sync::watch;
 /// Options shared by `serve` and `worker`.
 #[derive(Args, Clone)]
 pub struct WorkerArgs {
-    /// Data directory: the SQLite database and the evidence store live here.
+    /// Data directory: the SQLite database and (unless --evidence-url) the evidence store
+    /// live here.
     #[arg(long, env = "RIPOSTE_DATA_DIR")]
     pub data_dir: PathBuf,
+    /// Evidence store shared by every worker: `s3://bucket/prefix` (AWS or any
+    /// S3-compatible service; credentials, region and endpoint from the standard AWS chain)
+    /// [default: the `evidence` folder of the data directory].
+    #[arg(long, env = "RIPOSTE_EVIDENCE_URL")]
+    pub evidence_url: Option<riposte_aws::EvidenceBucket>,
+    /// Endpoint of an S3-compatible service holding --evidence-url (e.g. MinIO), when it is
+    /// not the one of the AWS configuration.
+    #[arg(long, env = "RIPOSTE_EVIDENCE_S3_ENDPOINT")]
+    pub evidence_s3_endpoint: Option<String>,
+    /// Address the evidence bucket virtual-hosted style (`bucket.host`) instead of path
+    /// style (`host/bucket`), which every S3-compatible service accepts.
+    #[arg(long, env = "RIPOSTE_EVIDENCE_S3_VIRTUAL_HOSTED")]
+    pub evidence_s3_virtual_hosted: bool,
     /// Database URL, e.g. postgres://riposte@db/riposte (default: SQLite in the data directory).
     #[arg(long, env = "RIPOSTE_DATABASE_URL")]
     pub database_url: Option<String>,
@@ -114,6 +128,21 @@ pub fn master_key(args: &WorkerArgs) -> Result<MasterKey> {
     MasterKey::load_or_create(&path).context("cannot load the master key")
 }
 
+/// The evidence store: the S3 bucket of --evidence-url, else the data directory's folder.
+async fn evidence_store(args: &WorkerArgs) -> Result<BlobStore> {
+    let Some(location) = &args.evidence_url else {
+        return BlobStore::local(&args.data_dir.join("evidence"))
+            .context("cannot open the evidence store");
+    };
+    let config = riposte_aws::load_sdk_config().await;
+    let options = riposte_aws::EvidenceStoreOptions {
+        endpoint: args.evidence_s3_endpoint.clone(),
+        virtual_hosted: args.evidence_s3_virtual_hosted,
+    };
+    let store = riposte_aws::evidence_store(&config, location, &options).await?;
+    Ok(BlobStore::new(store))
+}
+
 async fn start_workers(
     args: &WorkerArgs,
     store: &Store,
@@ -131,8 +160,7 @@ async fn start_workers(
             "sealed the webhook URLs an older version stored in clear"
         );
     }
-    let blobs = BlobStore::local(&args.data_dir.join("evidence"))
-        .context("cannot open the evidence store")?;
+    let blobs = evidence_store(args).await?;
     if let Some(library) = &args.evidence_library {
         if !library.is_dir() {
             anyhow::bail!(

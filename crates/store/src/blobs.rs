@@ -79,7 +79,10 @@ impl BlobStore {
         let sha256 = hex::encode(hasher.finalize());
         let key = format!("sha256/{}/{}", &sha256[..2], sha256);
         let final_path = ObjectPath::from(key.as_str());
-        if self.inner.head(&final_path).await.is_ok() {
+        // Stored once: an existing blob of the same size is kept (one of another size was
+        // damaged in the store, and is replaced).
+        let existing = self.inner.head(&final_path).await.ok();
+        if existing.is_some_and(|meta| meta.size == size) {
             self.inner.delete(&staging).await?;
         } else {
             self.inner.rename(&staging, &final_path).await?;
@@ -90,7 +93,10 @@ impl BlobStore {
         Ok(StoredBlob { sha256, size, key })
     }
 
-    /// A blob as a stream of byte chunks (memory stays bounded by one chunk).
+    /// A blob as a stream of byte chunks (memory stays bounded by one chunk). A
+    /// content-addressed blob is hashed as it is read: reaching its end with other bytes
+    /// than those it was stored with is an `InvalidData` error naming the key, so evidence
+    /// altered in the store (a shared bucket, a disk fault) is never parsed as if genuine.
     pub async fn get_stream(
         &self,
         key: &str,
@@ -102,7 +108,10 @@ impl BlobStore {
             .await?
             .into_stream()
             .map_err(std::io::Error::other);
-        Ok(tokio_util::io::StreamReader::new(stream))
+        Ok(Verified::new(
+            key,
+            tokio_util::io::StreamReader::new(stream),
+        ))
     }
 
     /// All bytes of a stored blob.
@@ -119,6 +128,61 @@ impl BlobStore {
     pub async fn verify(&self, blob: &StoredBlob) -> Result<bool> {
         let bytes = self.get(&blob.key).await?;
         Ok(hex::encode(Sha256::digest(&bytes)) == blob.sha256 && bytes.len() as u64 == blob.size)
+    }
+}
+
+/// The SHA-256 a content-addressed key names (`sha256/ab/abcdef…`).
+fn key_sha256(key: &str) -> Option<&str> {
+    let hex = key.strip_prefix("sha256/")?.split_once('/')?.1;
+    (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then_some(hex)
+}
+
+/// A reader that hashes what it reads and, at the end, checks it against the key.
+struct Verified<R> {
+    inner: R,
+    key: String,
+    expected: Option<String>,
+    hasher: Sha256,
+}
+
+impl<R> Verified<R> {
+    fn new(key: &str, inner: R) -> Self {
+        Verified {
+            inner,
+            key: key.to_string(),
+            expected: key_sha256(key).map(str::to_ascii_lowercase),
+            hasher: Sha256::new(),
+        }
+    }
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for Verified<R> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let this = &mut *self;
+        std::task::ready!(std::pin::Pin::new(&mut this.inner).poll_read(cx, buf))?;
+        let read = &buf.filled()[before..];
+        if !read.is_empty() {
+            this.hasher.update(read);
+        } else if buf.remaining() > 0
+            && let Some(expected) = this.expected.take()
+        {
+            let actual = hex::encode(std::mem::take(&mut this.hasher).finalize());
+            if actual != expected {
+                return std::task::Poll::Ready(Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!(
+                        "evidence blob {} no longer matches its SHA-256 (read {actual}): it was altered in the evidence store; restore it from a backup, or delete it from the store and collect the evidence again",
+                        this.key
+                    ),
+                )));
+            }
+        }
+        std::task::Poll::Ready(Ok(()))
     }
 }
 
@@ -153,6 +217,17 @@ mod tests {
             assert_eq!(mode(dir.path()), 0o700);
             assert_eq!(mode(&dir.path().join(&a.key)), 0o600);
         }
+        // A blob altered in the store fails at its end, naming its key.
+        std::fs::write(dir.path().join(&a.key), vec![8u8; data.len()]).unwrap();
+        let mut altered = Vec::new();
+        let err = tokio::io::AsyncReadExt::read_to_end(
+            &mut store.get_stream(&a.key).await.unwrap(),
+            &mut altered,
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+        assert!(err.to_string().contains(&a.key), "{err}");
         let empty = store.put_stream(&b""[..]).await.unwrap();
         assert_eq!(
             empty.sha256,

@@ -310,3 +310,74 @@ fn field_names(body: &Value) -> Vec<String> {
 fn uuid_like() -> String {
     "00000000-0000-4000-8000-000000000000".into()
 }
+
+/// The queue by stage, in the API and on `/metrics`, on both backends: alerts accepted
+/// with no worker running wait as runnable triage jobs, and the oldest one's wait grows.
+#[tokio::test]
+async fn the_queue_shows_each_stage_its_waiting_jobs_and_their_age() {
+    for db in both().await {
+        let store = db.store().clone();
+        let base = serve_in_process(store.clone()).await;
+        let http = reqwest::Client::new();
+        let (_, analyst) = store
+            .create_api_key("analyst", Role::Analyst)
+            .await
+            .unwrap();
+        let (_, viewer) = store.create_api_key("viewer", Role::Viewer).await.unwrap();
+        for (i, ip) in ["10.1.0.1", "10.1.0.2", "10.1.0.3"].iter().enumerate() {
+            let r = http
+                .post(format!("{base}/publicapi/v2/enrich_with_secdo/"))
+                .json(&secdo_network(&analyst, ip, &format!("queue-{i}")))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200, "{}", db.name());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+        let queue = get_json(&http, format!("{base}/api/v1/system/queue"), &viewer).await;
+        assert_eq!(queue["window_secs"], 300);
+        let stages = queue["stages"].as_array().unwrap();
+        let triage = stages
+            .iter()
+            .find(|s| s["kind"] == "triage_alert")
+            .unwrap_or_else(|| panic!("{}: {queue:#}", db.name()));
+        assert_eq!(
+            (
+                &triage["queued"],
+                &triage["ready"],
+                &triage["running"],
+                &triage["done_recent"]
+            ),
+            (&json!(3), &json!(3), &json!(0), &json!(0)),
+            "{}: {triage:#}",
+            db.name()
+        );
+        let oldest = triage["oldest_ready_secs"].as_f64().unwrap();
+        assert!((1.0..120.0).contains(&oldest), "{}: {oldest}", db.name());
+
+        let metrics = http
+            .get(format!("{base}/metrics"))
+            .bearer_auth(&viewer)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            metrics.contains("riposte_queue_ready{kind=\"triage_alert\"} 3"),
+            "{metrics}"
+        );
+        assert!(
+            metrics.contains("riposte_queue_oldest_ready_seconds{kind=\"triage_alert\"}"),
+            "{metrics}"
+        );
+        // Viewers read it; no key, no queue.
+        let r = http
+            .get(format!("{base}/api/v1/system/queue"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+    }
+}

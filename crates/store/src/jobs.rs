@@ -67,6 +67,27 @@ pub struct JobCounts {
     pub failed: i64,
 }
 
+/// One kind of job in the queue (a pipeline stage), for operators.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct QueueStage {
+    /// The job kind (`triage_alert`, `collect`, `process`, `detect`, `notify`, …).
+    pub kind: String,
+    /// Waiting, runnable now or later (retries back off).
+    pub queued: i64,
+    /// Waiting and runnable now.
+    pub ready: i64,
+    /// Leased by a worker.
+    pub running: i64,
+    /// Seconds the longest-waiting runnable job has waited since it became runnable.
+    pub oldest_ready_secs: Option<f64>,
+    /// Finished in the window.
+    pub done_recent: i64,
+    /// Given up in the window.
+    pub failed_recent: i64,
+    /// Finished per minute over the window.
+    pub per_minute: f64,
+}
+
 const RETURNING: &str = "id, kind, payload, status, attempts, max_attempts, run_at, last_error, progress, investigation_id, created_at, updated_at";
 
 fn decode(row: &sqlx::any::AnyRow) -> Result<ClaimedJob> {
@@ -218,6 +239,52 @@ impl Store {
             }
         }
         Ok(counts)
+    }
+
+    /// The queue by job kind at `now`: waiting, runnable, running, the age of the oldest
+    /// runnable job, and what finished within `window` before `now`. Kinds with no job are
+    /// left out.
+    pub async fn queue_stages(
+        &self,
+        now: chrono::DateTime<Utc>,
+        window: Duration,
+    ) -> Result<Vec<QueueStage>> {
+        let window_ms = i64::try_from(window.as_millis())
+            .unwrap_or(i64::MAX / 2)
+            .max(1);
+        let now_ms = ms(now);
+        let rows = sqlx::query(
+            "SELECT kind,
+                SUM(CASE WHEN status = 'queued' THEN 1 ELSE 0 END) AS queued,
+                SUM(CASE WHEN status = 'queued' AND run_at <= $1 THEN 1 ELSE 0 END) AS ready,
+                SUM(CASE WHEN status = 'running' THEN 1 ELSE 0 END) AS running,
+                MIN(CASE WHEN status = 'queued' AND run_at <= $1 THEN run_at END) AS oldest_ready,
+                SUM(CASE WHEN status = 'done' AND updated_at >= $2 THEN 1 ELSE 0 END) AS done_recent,
+                SUM(CASE WHEN status = 'failed' AND updated_at >= $2 THEN 1 ELSE 0 END) AS failed_recent
+             FROM jobs GROUP BY kind ORDER BY kind",
+        )
+        .bind(now_ms)
+        .bind(now_ms - window_ms)
+        .fetch_all(self.pool())
+        .await?;
+        let mut stages = Vec::with_capacity(rows.len());
+        for r in rows {
+            let count =
+                |name: &str| -> Result<i64> { Ok(r.try_get::<Option<i64>, _>(name)?.unwrap_or(0)) };
+            let oldest: Option<i64> = r.try_get("oldest_ready")?;
+            let done_recent = count("done_recent")?;
+            stages.push(QueueStage {
+                kind: r.try_get("kind")?,
+                queued: count("queued")?,
+                ready: count("ready")?,
+                running: count("running")?,
+                oldest_ready_secs: oldest.map(|at| (now_ms - at).max(0) as f64 / 1000.0),
+                done_recent,
+                failed_recent: count("failed_recent")?,
+                per_minute: done_recent as f64 * 60_000.0 / window_ms as f64,
+            });
+        }
+        Ok(stages)
     }
 
     /// Records what a running job is doing now (shown with the investigation's jobs). Only

@@ -45,7 +45,7 @@ pub use events::{EventHit, EventHits, EventPage, EventSearch, TimelineEvent, Tim
 pub use hunts::RunStart;
 pub use integrations::Integration;
 pub use investigations::InvestigationSummary;
-pub use jobs::{ClaimedJob, JobCounts, NewJob};
+pub use jobs::{ClaimedJob, JobCounts, NewJob, QueueStage};
 pub use masked::masked_url;
 pub use private::{private_dir, private_file};
 pub use projects::Project;

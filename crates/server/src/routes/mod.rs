@@ -47,6 +47,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(system::health))
         .routes(routes!(system::metrics))
+        .routes(routes!(system::queue))
         .routes(routes!(system::openapi_document))
         .routes(routes!(alerts::create, alerts::list))
         .routes(routes!(alerts::get))
@@ -327,6 +328,7 @@ mod tests {
     const OPERATIONS: &[(&str, &str)] = &[
         ("get", "/health"),
         ("get", "/metrics"),
+        ("get", "/api/v1/system/queue"),
         ("get", "/api/v1/openapi.json"),
         ("post", "/api/v1/alerts"),
         ("get", "/api/v1/alerts"),

@@ -80,7 +80,57 @@ pub(crate) async fn metrics(
     ] {
         metrics::gauge!("riposte_jobs", "status" => status).set(n as f64);
     }
+    let stages = state
+        .store
+        .queue_stages(chrono::Utc::now(), QUEUE_WINDOW)
+        .await?;
+    for stage in &stages {
+        let kind = stage.kind.clone();
+        metrics::gauge!("riposte_queue_ready", "kind" => kind.clone()).set(stage.ready as f64);
+        metrics::gauge!("riposte_queue_running", "kind" => kind.clone()).set(stage.running as f64);
+        metrics::gauge!("riposte_queue_oldest_ready_seconds", "kind" => kind.clone())
+            .set(stage.oldest_ready_secs.unwrap_or(0.0));
+        metrics::gauge!("riposte_stage_done_per_minute", "kind" => kind).set(stage.per_minute);
+    }
     Ok(metrics_handle().render())
+}
+
+/// The window over which finished jobs are counted for throughput.
+const QUEUE_WINDOW: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// The job queue by pipeline stage.
+///
+/// `GET /api/v1/system/queue` (viewer): for each job kind, how many jobs wait (and how many
+/// of them are runnable now), how many run, how long the oldest runnable job has waited,
+/// and how many finished or failed in the last five minutes (with the rate per minute).
+/// The same figures are on `/metrics` (`riposte_queue_ready`, `riposte_queue_running`,
+/// `riposte_queue_oldest_ready_seconds`, `riposte_stage_done_per_minute`).
+#[utoipa::path(
+    get,
+    path = "/api/v1/system/queue",
+    tag = "system",
+    operation_id = "get_queue",
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The queue by stage", body = Object,
+            example = json!({"window_secs": 300, "stages": [{"kind": "detect", "queued": 3,
+                "ready": 2, "running": 1, "oldest_ready_secs": 4.2, "done_recent": 120,
+                "failed_recent": 0, "per_minute": 24.0}]})),
+        (status = 401, description = "Missing or unknown API key", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn queue(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    caller.require(Role::Viewer)?;
+    let stages = state
+        .store
+        .queue_stages(chrono::Utc::now(), QUEUE_WINDOW)
+        .await?;
+    Ok(Json(
+        json!({"window_secs": QUEUE_WINDOW.as_secs(), "stages": stages}),
+    ))
 }
 
 /// This OpenAPI document.

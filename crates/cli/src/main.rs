@@ -8,6 +8,7 @@ mod alert;
 mod detection;
 mod fs;
 mod investigate;
+mod log_limit;
 mod query;
 mod respond;
 mod serve;
@@ -104,14 +105,19 @@ enum ApikeyCommand {
 fn init_logging(format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RIPOSTE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if format == "json" {
-        builder.json().init();
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let layer = if format == "json" {
+        layer.json().boxed()
     } else {
-        builder.init();
-    }
+        layer.boxed()
+    };
+    let limiter = log_limit::WarnLimiter::start(std::time::Duration::from_secs(10));
+    tracing_subscriber::registry()
+        .with(layer.with_filter(filter).with_filter(limiter))
+        .init();
 }
 
 /// True when the error is the reader of our output going away (`riposte timeline … | head`).

@@ -20,6 +20,10 @@ pub const TARGET: &str = "riposte::log_limit";
 #[derive(Clone)]
 pub struct WarnLimiter {
     interval: Duration,
+    /// The most verbose level the global filter lets through, passed on as this filter's
+    /// hint (without one, the subscriber would assume every level may be on, and every
+    /// `log` record and disabled event of every crate would be built and then dropped).
+    max_level: Option<tracing::level_filters::LevelFilter>,
     kinds: std::sync::Arc<Mutex<HashMap<(tracing::callsite::Identifier, String), Window>>>,
 }
 
@@ -30,17 +34,22 @@ struct Window {
 }
 
 impl WarnLimiter {
-    /// One line per kind of warning per `interval`.
-    pub fn new(interval: Duration) -> Self {
+    /// One line per kind of warning per `interval`, under a global filter whose most
+    /// verbose level is `max_level`.
+    pub fn new(interval: Duration, max_level: Option<tracing::level_filters::LevelFilter>) -> Self {
         WarnLimiter {
             interval,
+            max_level,
             kinds: std::sync::Arc::default(),
         }
     }
 
     /// A limiter whose counts a background thread logs every `interval`.
-    pub fn start(interval: Duration) -> Self {
-        let limiter = WarnLimiter::new(interval);
+    pub fn start(
+        interval: Duration,
+        max_level: Option<tracing::level_filters::LevelFilter>,
+    ) -> Self {
+        let limiter = WarnLimiter::new(interval, max_level);
         let flusher = limiter.clone();
         let spawned = std::thread::Builder::new()
             .name("log-limit".into())
@@ -122,6 +131,20 @@ impl<S: Subscriber> Filter<S> for WarnLimiter {
         true
     }
 
+    fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
+        self.max_level
+    }
+
+    /// Only warnings are looked at event by event; every other callsite is always on (the
+    /// global level filter decides), so the limiter costs nothing off the warning path.
+    fn callsite_enabled(&self, meta: &'static Metadata<'static>) -> tracing::subscriber::Interest {
+        if *meta.level() == Level::WARN {
+            tracing::subscriber::Interest::sometimes()
+        } else {
+            tracing::subscriber::Interest::always()
+        }
+    }
+
     fn event_enabled(&self, event: &tracing::Event<'_>, _cx: &Context<'_, S>) -> bool {
         let meta = event.metadata();
         if *meta.level() != Level::WARN || meta.target() == TARGET {
@@ -156,7 +179,7 @@ mod tests {
     fn a_flood_of_one_warning_is_one_line_per_interval_with_the_count() {
         let out = Captured::default();
         let writer = out.clone();
-        let limiter = WarnLimiter::new(Duration::from_millis(200));
+        let limiter = WarnLimiter::new(Duration::from_millis(200), None);
         let layer = tracing_subscriber::fmt::layer()
             .with_ansi(false)
             .with_writer(move || writer.clone())

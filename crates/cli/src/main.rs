@@ -114,10 +114,26 @@ fn init_logging(format: &str) {
     } else {
         layer.boxed()
     };
-    let limiter = log_limit::WarnLimiter::start(std::time::Duration::from_secs(10));
+    // The level filter is global, so that disabled callsites stay disabled at no cost;
+    // the limiter only sees the warnings of the output layer.
+    let limiter = log_limit::WarnLimiter::start(
+        std::time::Duration::from_secs(10),
+        tracing_subscriber::Layer::<tracing_subscriber::Registry>::max_level_hint(&filter),
+    );
     tracing_subscriber::registry()
-        .with(layer.with_filter(filter).with_filter(limiter))
+        .with(filter)
+        .with(layer.with_filter(limiter))
         .init();
+    // `init` lets every `log` record of every crate through to be filtered one by one;
+    // cap them at the most verbose level the filter allows, as `fmt().init()` does.
+    log::set_max_level(match tracing::level_filters::LevelFilter::current() {
+        tracing::level_filters::LevelFilter::OFF => log::LevelFilter::Off,
+        tracing::level_filters::LevelFilter::ERROR => log::LevelFilter::Error,
+        tracing::level_filters::LevelFilter::WARN => log::LevelFilter::Warn,
+        tracing::level_filters::LevelFilter::INFO => log::LevelFilter::Info,
+        tracing::level_filters::LevelFilter::DEBUG => log::LevelFilter::Debug,
+        _ => log::LevelFilter::Trace,
+    });
 }
 
 /// True when the error is the reader of our output going away (`riposte timeline … | head`).

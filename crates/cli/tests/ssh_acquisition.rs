@@ -208,10 +208,20 @@ fn the_cli_reads_the_live_state_of_a_running_host_and_flags_a_deleted_binary_in_
     let staging = tempfile::tempdir().unwrap();
     let binary = staging.path().join("kdevtmpfsi");
     std::fs::copy("/bin/sleep", &binary).unwrap();
-    let mut child = std::process::Command::new(&binary)
-        .arg("600")
-        .spawn()
-        .unwrap();
+    // A fork of another test thread can briefly hold the copy open for writing: exec then
+    // fails with "text file busy" until that child execs. Retry a few times.
+    let mut child = (0..50)
+        .find_map(
+            |_| match std::process::Command::new(&binary).arg("600").spawn() {
+                Ok(child) => Some(child),
+                Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    None
+                }
+                Err(e) => panic!("cannot start {}: {e}", binary.display()),
+            },
+        )
+        .expect("the copied binary stays busy");
     std::fs::remove_file(&binary).unwrap();
     let target = format!("{}@127.0.0.1:{}", sshd.user, sshd.port);
     let out = common::riposte([

@@ -223,13 +223,7 @@ fn severity(
     let why = format!("mandatory unless {name_field} is given");
     match fields::present(errs, &path, obj.get(number_field), Need::Required(&why))? {
         Value::Number(n) => match (n.as_u64(), scale) {
-            (Some(n @ 0..=100), Scale::Percent) => Some(match n {
-                0..20 => Severity::Informational,
-                20..40 => Severity::Low,
-                40..60 => Severity::Medium,
-                60..80 => Severity::High,
-                _ => Severity::Critical,
-            }),
+            (Some(n @ 0..=100), Scale::Percent) => Some(percent_severity(n)),
             (Some(n @ 1..=5), Scale::OneToFive) => usize::try_from(n - 1)
                 .ok()
                 .and_then(|i| Severity::ALL.get(i).copied()),
@@ -250,6 +244,17 @@ fn severity(
             );
             None
         }
+    }
+}
+
+/// A 0–100 severity: <20 informational, <40 low, <60 medium, <80 high, else critical.
+fn percent_severity(n: u64) -> Severity {
+    match n {
+        0..20 => Severity::Informational,
+        20..40 => Severity::Low,
+        40..60 => Severity::Medium,
+        60..80 => Severity::High,
+        _ => Severity::Critical,
     }
 }
 

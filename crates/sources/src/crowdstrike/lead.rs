@@ -7,7 +7,7 @@
 //! one. Its `Score` is CrowdStrike's confidence, not a severity, and is kept in the raw
 //! payload.
 
-use super::{VENDOR, at, object, require_target, text};
+use super::{VENDOR, at, object, percent_severity, require_target, text};
 use crate::fields::{self, Errors, MAX_STRING_BYTES, MAX_TEXT_BYTES, Need};
 use chrono::{DateTime, Utc};
 use riposte_model::{Alert, AlertId, AlertSource, Observables, Severity, Target};
@@ -143,13 +143,7 @@ fn indicator_severity(
     let path = at(prefix, "Severity");
     match fields::present(errs, &path, indicator.get("Severity"), Need::Optional)? {
         Value::Number(n) => match n.as_u64() {
-            Some(n @ 0..=100) => Some(match n {
-                0..20 => Severity::Informational,
-                20..40 => Severity::Low,
-                40..60 => Severity::Medium,
-                60..80 => Severity::High,
-                _ => Severity::Critical,
-            }),
+            Some(n @ 0..=100) => Some(percent_severity(n)),
             _ => {
                 errs.push(path, format!("{n} is not a severity (0–100)"));
                 None

@@ -117,7 +117,7 @@ pub(super) fn detection(
 }
 
 /// A comma-separated list field, trimmed, without empty parts.
-pub(super) fn list(errs: &mut Errors, ev: &Map<String, Value>, name: &str) -> Vec<String> {
+fn list(errs: &mut Errors, ev: &Map<String, Value>, name: &str) -> Vec<String> {
     text(errs, "event", ev, name, MAX_TEXT_BYTES)
         .map(|v| {
             v.split(',')

@@ -5,6 +5,7 @@ use clap::Args;
 use riposte_notify::OutboundPolicy;
 use riposte_server::{AppState, router};
 use riposte_store::{BlobStore, MasterKey, Store};
+use riposte_worker::group_commit::{BackPressure, IntakeWriter};
 use riposte_worker::{Worker, WorkerConfig};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -94,6 +95,17 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "RIPOSTE_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    /// Back-pressure: when more triage jobs than this wait, the triage of alerts below
+    /// --triage-defer-below waits --triage-defer-secs, so more severe alerts are decided
+    /// first. Alerts are always accepted at once. 0 never defers.
+    #[arg(long, env = "RIPOSTE_TRIAGE_QUEUE_LIMIT", default_value_t = 10_000)]
+    pub triage_queue_limit: u64,
+    /// The severity below which triage is deferred under back-pressure.
+    #[arg(long, env = "RIPOSTE_TRIAGE_DEFER_BELOW", default_value = "medium")]
+    pub triage_defer_below: riposte_model::Severity,
+    /// Seconds a deferred triage waits.
+    #[arg(long, env = "RIPOSTE_TRIAGE_DEFER_SECS", default_value_t = 300)]
+    pub triage_defer_secs: u64,
     #[command(flatten)]
     pub common: WorkerArgs,
 }
@@ -226,6 +238,19 @@ async fn shutdown_signal() {
     ctrl_c.await.unwrap_or(());
 }
 
+/// The intake's writer, with back-pressure unless disabled.
+fn intake_writer(args: &ServeArgs, store: &Store) -> IntakeWriter {
+    let writer = IntakeWriter::new(store.clone());
+    if args.triage_queue_limit == 0 {
+        return writer;
+    }
+    writer.with_back_pressure(BackPressure {
+        queue_limit: args.triage_queue_limit,
+        below: args.triage_defer_below,
+        delay: Duration::from_secs(args.triage_defer_secs),
+    })
+}
+
 /// `riposte serve`.
 pub async fn serve(args: ServeArgs) -> Result<()> {
     let store = open_store(&args.common.data_dir, args.common.database_url.as_deref()).await?;
@@ -242,6 +267,7 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     tracing::info!(listen = %args.listen, backend = ?store.backend(), workers = workers.len(), console = %format!("{}/", public_url.trim_end_matches('/')), "riposte serving; open the console and sign in with an API key (riposte apikey create)");
     let state = AppState {
+        intake: intake_writer(&args, &store),
         store,
         master_key: key,
         public_url,

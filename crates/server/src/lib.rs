@@ -22,6 +22,7 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use riposte_notify::OutboundPolicy;
 use riposte_rules::EvidenceRoots;
 use riposte_store::{MasterKey, Store};
+use riposte_worker::group_commit::IntakeWriter;
 use std::sync::OnceLock;
 
 /// Largest request body accepted (alerts are small; anything bigger is refused with 413).
@@ -40,6 +41,8 @@ pub struct AppState {
     pub outbound: OutboundPolicy,
     /// Folders environments' local scopes may point into (`--evidence-library`).
     pub evidence_roots: EvidenceRoots,
+    /// Stores accepted alerts, committing concurrent requests together.
+    pub intake: IntakeWriter,
 }
 
 impl AppState {
@@ -47,6 +50,7 @@ impl AppState {
     /// outbound policy.
     pub fn new(store: Store, master_key: MasterKey) -> Self {
         AppState {
+            intake: IntakeWriter::new(store.clone()),
             store,
             master_key,
             public_url: "http://127.0.0.1:8080".into(),

@@ -5,7 +5,8 @@ use crate::{Conn, Result, Store, corrupt, ms};
 use riposte_model::{Alert, AlertDecision, AlertId, InvestigationId};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use sqlx::Row;
+use sqlx::{AssertSqlSafe, Row};
+use std::collections::HashSet;
 
 /// The outcome of storing an alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -117,11 +118,65 @@ impl Store {
         if done.rows_affected() == 1 {
             return Ok(AlertInsert::Created(alert.id));
         }
+        Self::count_repeat(conn, alert, &key).await
+    }
+
+    /// Stores many alerts in one statement (plus one per duplicate), with exactly the
+    /// outcomes storing them one by one in this order would give: an alert whose key is
+    /// already stored, or repeats an earlier alert of the same call, is a duplicate of the
+    /// stored one (its repeat count and last arrival time change).
+    pub async fn insert_alerts(conn: &mut Conn, alerts: &[Alert]) -> Result<Vec<AlertInsert>> {
+        /// Alerts per statement (9 parameters each: well under every backend's limit).
+        const CHUNK: usize = 200;
+        const COLUMNS: usize = 9;
+        let mut outcomes = Vec::with_capacity(alerts.len());
+        for chunk in alerts.chunks(CHUNK) {
+            let sql = format!(
+                "INSERT INTO alerts (id, source, dedup_key, vendor_event_id, severity, title, time_ms, received_at, body)
+                 VALUES {} ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
+                crate::values_placeholders(chunk.len(), COLUMNS)
+            );
+            let mut keys = Vec::with_capacity(chunk.len());
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for alert in chunk {
+                let body = serde_json::to_string(alert).map_err(|e| corrupt("alert", e))?;
+                let key = dedup_key(alert);
+                query = query
+                    .bind(alert.id.to_string())
+                    .bind(alert.source.as_str())
+                    .bind(key.clone())
+                    .bind(alert.vendor_event_id.clone())
+                    .bind(alert.severity.as_str())
+                    .bind(alert.title.clone())
+                    .bind(ms(alert.time))
+                    .bind(ms(alert.received_at))
+                    .bind(body);
+                keys.push(key);
+            }
+            let created: HashSet<String> = query
+                .fetch_all(&mut *conn)
+                .await?
+                .iter()
+                .map(|row| row.try_get::<String, _>("id"))
+                .collect::<std::result::Result<_, _>>()?;
+            for (alert, key) in chunk.iter().zip(&keys) {
+                if created.contains(&alert.id.to_string()) {
+                    outcomes.push(AlertInsert::Created(alert.id));
+                } else {
+                    outcomes.push(Self::count_repeat(conn, alert, key).await?);
+                }
+            }
+        }
+        Ok(outcomes)
+    }
+
+    /// Counts another arrival of an alert already stored under `key`.
+    async fn count_repeat(conn: &mut Conn, alert: &Alert, key: &str) -> Result<AlertInsert> {
         let existing: String = sqlx::query_scalar(
             "UPDATE alerts SET seen_count = seen_count + 1, last_received_at = $1 WHERE dedup_key = $2 RETURNING id",
         )
         .bind(ms(alert.received_at))
-        .bind(&key)
+        .bind(key)
         .fetch_one(&mut *conn)
         .await?;
         Ok(AlertInsert::Duplicate(
@@ -152,6 +207,51 @@ impl Store {
             .execute(&mut *conn)
             .await?;
         Ok(())
+    }
+
+    /// Records the decisions of many alerts that started no investigation, in one
+    /// statement per few hundred: (alert, summary, every rule's outcome).
+    pub async fn set_alert_decisions(
+        conn: &mut Conn,
+        decisions: &[(AlertId, &str, &AlertDecision)],
+    ) -> Result<()> {
+        const CHUNK: usize = 300;
+        for chunk in decisions.chunks(CHUNK) {
+            let sql = format!(
+                "UPDATE alerts SET investigation_id = NULL, decision = v.column2, decision_detail = v.column3
+                 FROM (VALUES {}) AS v WHERE alerts.id = v.column1",
+                crate::values_placeholders(chunk.len(), 3)
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for (alert, summary, detail) in chunk {
+                let detail = serde_json::to_string(detail).map_err(|e| corrupt("decision", e))?;
+                query = query
+                    .bind(alert.to_string())
+                    .bind(summary.to_string())
+                    .bind(detail);
+            }
+            query.execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+
+    /// Many alerts by id (those that exist, in no particular order).
+    pub async fn get_alerts(&self, ids: &[AlertId]) -> Result<Vec<StoredAlert>> {
+        let mut alerts = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let sql = format!(
+                "SELECT body, investigation_id, decision, decision_detail FROM alerts WHERE id IN ({})",
+                crate::jobs::id_list(chunk.len(), 1)
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for id in chunk {
+                query = query.bind(id.to_string());
+            }
+            for row in query.fetch_all(self.pool()).await? {
+                alerts.push(decode(&row)?);
+            }
+        }
+        Ok(alerts)
     }
 
     /// One alert by id.

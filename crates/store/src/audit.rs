@@ -4,7 +4,7 @@ use crate::{Conn, Result, Store, from_ms, ms};
 use chrono::{DateTime, Utc};
 use riposte_model::InvestigationId;
 use serde::Serialize;
-use sqlx::Row;
+use sqlx::{AssertSqlSafe, Row};
 
 /// One recorded change.
 #[derive(Debug, Clone, Serialize)]
@@ -17,6 +17,19 @@ pub struct AuditEntry {
     pub action: String,
     /// Details (JSON text).
     pub detail: String,
+}
+
+/// An audit entry to append.
+#[derive(Debug, Clone)]
+pub struct NewAuditEntry<'a> {
+    /// The investigation it concerns, if any.
+    pub investigation: Option<InvestigationId>,
+    /// Who or what made the change.
+    pub actor: &'a str,
+    /// What happened (`alert.accepted`, …).
+    pub action: &'a str,
+    /// Details.
+    pub detail: serde_json::Value,
 }
 
 fn entry(r: &sqlx::any::AnyRow) -> Result<AuditEntry> {
@@ -46,6 +59,32 @@ impl Store {
             .bind(detail.to_string())
             .execute(&mut *conn)
             .await?;
+        Ok(())
+    }
+
+    /// Appends many entries, in one statement per few hundred; they read in the order
+    /// given.
+    pub async fn audit_many(conn: &mut Conn, entries: &[NewAuditEntry<'_>]) -> Result<()> {
+        const CHUNK: usize = 300;
+        const COLUMNS: usize = 6;
+        let at = ms(Utc::now());
+        for chunk in entries.chunks(CHUNK) {
+            let sql = format!(
+                "INSERT INTO audit_log (id, investigation_id, at, actor, action, detail) VALUES {}",
+                crate::values_placeholders(chunk.len(), COLUMNS)
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for entry in chunk {
+                query = query
+                    .bind(sortable_id())
+                    .bind(entry.investigation.map(|i| i.to_string()))
+                    .bind(at)
+                    .bind(entry.actor.to_string())
+                    .bind(entry.action.to_string())
+                    .bind(entry.detail.to_string());
+            }
+            query.execute(&mut *conn).await?;
+        }
         Ok(())
     }
 

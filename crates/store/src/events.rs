@@ -136,19 +136,10 @@ impl Store {
         const COLUMNS: usize = 12;
         let inv = inv.to_string();
         for (chunk_no, chunk) in events.chunks(BATCH).enumerate() {
-            let mut sql = String::from(
-                "INSERT INTO events (investigation_id, seq, time_us, sort_us, host, entity, action, username, remote_ip, message, body, search) VALUES ",
+            let sql = format!(
+                "INSERT INTO events (investigation_id, seq, time_us, sort_us, host, entity, action, username, remote_ip, message, body, search) VALUES {}",
+                crate::values_placeholders(chunk.len(), COLUMNS)
             );
-            for i in 0..chunk.len() {
-                let b = i * COLUMNS;
-                if i > 0 {
-                    sql.push(',');
-                }
-                let row: Vec<String> = (1..=COLUMNS).map(|c| format!("${}", b + c)).collect();
-                sql.push('(');
-                sql.push_str(&row.join(","));
-                sql.push(')');
-            }
             let mut q = sqlx::query(AssertSqlSafe(sql));
             for (i, e) in chunk.iter().enumerate() {
                 let seq = first_seq + (chunk_no * BATCH + i) as u64;

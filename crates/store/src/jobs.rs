@@ -27,6 +27,8 @@ pub struct NewJob {
     pub investigation_id: Option<InvestigationId>,
     /// Attempts before it fails for good.
     pub max_attempts: u32,
+    /// How long after being enqueued it becomes runnable (zero: at once).
+    pub delay: Duration,
 }
 
 impl NewJob {
@@ -41,8 +43,20 @@ impl NewJob {
             payload,
             investigation_id,
             max_attempts: 5,
+            delay: Duration::ZERO,
         }
     }
+
+    /// The same job, runnable only `delay` after it is enqueued.
+    pub fn after(mut self, delay: Duration) -> Self {
+        self.delay = delay;
+        self
+    }
+}
+
+/// `now` plus `delay`, in the stored milliseconds.
+fn run_at(now: i64, delay: Duration) -> i64 {
+    now.saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2))
 }
 
 /// A job a worker holds a lease on.
@@ -118,6 +132,14 @@ fn decode(row: &sqlx::any::AnyRow) -> Result<ClaimedJob> {
     })
 }
 
+/// `$first, $first+1, …`: `count` placeholders for an `IN (…)` list.
+pub(crate) fn id_list(count: usize, first: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 fn lease_end(lease: Duration) -> i64 {
     ms(Utc::now()) + i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2)
 }
@@ -129,18 +151,51 @@ impl Store {
         let now = ms(Utc::now());
         sqlx::query(
             "INSERT INTO jobs (id, kind, payload, status, attempts, max_attempts, run_at, investigation_id, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, 0, $5, $6, $7, $6, $6)",
+             VALUES ($1, $2, $3, $4, 0, $5, $6, $7, $8, $8)",
         )
         .bind(id.to_string())
         .bind(job.kind.as_str())
         .bind(job.payload.to_string())
         .bind(JobStatus::Queued.as_str())
         .bind(i64::from(job.max_attempts))
-        .bind(now)
+        .bind(run_at(now, job.delay))
         .bind(job.investigation_id.map(|i| i.to_string()))
+        .bind(now)
         .execute(&mut *conn)
         .await?;
         Ok(id)
+    }
+
+    /// Enqueues many jobs to run now, in one statement per few hundred.
+    pub async fn enqueue_many(conn: &mut Conn, jobs: &[NewJob]) -> Result<Vec<JobId>> {
+        const CHUNK: usize = 300;
+        const COLUMNS: usize = 10;
+        let now = ms(Utc::now());
+        let mut ids = Vec::with_capacity(jobs.len());
+        for chunk in jobs.chunks(CHUNK) {
+            let sql = format!(
+                "INSERT INTO jobs (id, kind, payload, status, attempts, max_attempts, run_at, investigation_id, created_at, updated_at) VALUES {}",
+                crate::values_placeholders(chunk.len(), COLUMNS)
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for job in chunk {
+                let id = JobId::new();
+                query = query
+                    .bind(id.to_string())
+                    .bind(job.kind.as_str())
+                    .bind(job.payload.to_string())
+                    .bind(JobStatus::Queued.as_str())
+                    .bind(0i64)
+                    .bind(i64::from(job.max_attempts))
+                    .bind(run_at(now, job.delay))
+                    .bind(job.investigation_id.map(|i| i.to_string()))
+                    .bind(now)
+                    .bind(now);
+                ids.push(id);
+            }
+            query.execute(&mut *conn).await?;
+        }
+        Ok(ids)
     }
 
     /// Takes a lease on the next runnable job: a queued job whose time has come, or a
@@ -164,6 +219,105 @@ impl Store {
             .fetch_optional(self.pool())
             .await?;
         row.as_ref().map(decode).transpose()
+    }
+
+    /// How many jobs of `kind` wait and are runnable now.
+    pub async fn ready_jobs(&self, kind: JobKind) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM jobs WHERE status = 'queued' AND run_at <= $1 AND kind = $2",
+        )
+        .bind(ms(Utc::now()))
+        .bind(kind.as_str())
+        .fetch_one(self.pool())
+        .await?)
+    }
+
+    /// Takes leases on up to `limit` runnable jobs of one kind at once, oldest first (a
+    /// worker that handles that kind in batches).
+    pub async fn claim_jobs_of_kind(
+        &self,
+        worker: &str,
+        lease: Duration,
+        kind: JobKind,
+        limit: usize,
+    ) -> Result<Vec<ClaimedJob>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let skip_locked = match self.backend() {
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE jobs SET status = 'running', attempts = attempts + 1, locked_by = $1, locked_until = $2, updated_at = $3
+             WHERE id IN (SELECT id FROM jobs
+                          WHERE ((status = 'queued' AND run_at <= $3) OR (status = 'running' AND locked_until < $3)) AND kind = $4
+                          ORDER BY run_at, created_at LIMIT $5{skip_locked})
+             RETURNING {RETURNING}"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(worker)
+            .bind(lease_end(lease))
+            .bind(ms(Utc::now()))
+            .bind(kind.as_str())
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(self.pool())
+            .await?;
+        let mut jobs: Vec<ClaimedJob> = rows.iter().map(decode).collect::<Result<_>>()?;
+        jobs.sort_by_key(|j| (j.job.run_at, j.job.created_at));
+        Ok(jobs)
+    }
+
+    /// Extends the leases of many jobs; the ones still held.
+    pub async fn renew_leases(
+        &self,
+        jobs: &[JobId],
+        worker: &str,
+        lease: Duration,
+    ) -> Result<Vec<JobId>> {
+        if jobs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "UPDATE jobs SET locked_until = $1 WHERE locked_by = $2 AND status = 'running' AND id IN ({}) RETURNING id",
+            id_list(jobs.len(), 3)
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql))
+            .bind(lease_end(lease))
+            .bind(worker);
+        for job in jobs {
+            query = query.bind(job.to_string());
+        }
+        query
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|row| {
+                let id: String = row.try_get("id")?;
+                id.parse().map_err(|e| corrupt("jobs.id", e))
+            })
+            .collect()
+    }
+
+    /// Completes many jobs in one statement; false (and nothing should be committed) when
+    /// the worker lost the lease of any of them.
+    pub async fn complete_jobs(conn: &mut Conn, jobs: &[JobId], worker: &str) -> Result<bool> {
+        if jobs.is_empty() {
+            return Ok(true);
+        }
+        let sql = format!(
+            "UPDATE jobs SET status = 'done', locked_by = NULL, locked_until = NULL, updated_at = $1
+             WHERE locked_by = $2 AND status = 'running' AND id IN ({})",
+            id_list(jobs.len(), 3)
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql))
+            .bind(ms(Utc::now()))
+            .bind(worker);
+        for job in jobs {
+            query = query.bind(job.to_string());
+        }
+        let done = query.execute(&mut *conn).await?;
+        Ok(done.rows_affected() == jobs.len() as u64)
     }
 
     /// Extends a lease; false when the worker lost it (it must stop and not commit).

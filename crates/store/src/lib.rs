@@ -36,7 +36,7 @@ mod webhooks;
 pub use alarms::ParseReport;
 pub use alerts::{AlertInsert, StoredAlert, dedup_key};
 pub use apikeys::{ApiKeyRecord, Role};
-pub use audit::AuditEntry;
+pub use audit::{AuditEntry, NewAuditEntry};
 pub use blobs::{BlobStore, StoredBlob};
 pub use connections::{Connection, IngestError, NewConnection};
 pub use console_sessions::{ConsoleSession, NewConsoleSession};
@@ -107,6 +107,26 @@ pub enum StoreError {
 
 /// Result alias for the storage layer.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// The `VALUES` rows of a multi-row insert: `($1,$2),($3,$4)` for 2 rows of 2 columns.
+pub(crate) fn values_placeholders(rows: usize, columns: usize) -> String {
+    let mut sql = String::with_capacity(rows * columns * 5);
+    for r in 0..rows {
+        if r > 0 {
+            sql.push(',');
+        }
+        sql.push('(');
+        for c in 1..=columns {
+            if c > 1 {
+                sql.push(',');
+            }
+            sql.push('$');
+            sql.push_str(&(r * columns + c).to_string());
+        }
+        sql.push(')');
+    }
+    sql
+}
 
 pub(crate) fn corrupt(what: &'static str, detail: impl ToString) -> StoreError {
     StoreError::Corrupt {

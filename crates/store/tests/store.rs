@@ -711,3 +711,113 @@ async fn free_text_search_finds_rare_and_frequent_terms_in_messages_and_attribut
     })
     .await;
 }
+
+#[tokio::test]
+async fn alerts_stored_in_one_statement_get_the_outcomes_of_storing_them_one_by_one() {
+    for_each_backend(|db| async move {
+        let s = db.store();
+        let mut conn = s.pool().acquire().await.unwrap();
+        let known = alert(Some("known"), serde_json::json!({}));
+        let AlertInsert::Created(known_id) = Store::insert_alert(&mut conn, &known).await.unwrap()
+        else {
+            panic!("first insert must create");
+        };
+        let fresh = alert(Some("fresh"), serde_json::json!({}));
+        let fresh_again = alert(Some("fresh"), serde_json::json!({}));
+        let known_again = alert(Some("known"), serde_json::json!({}));
+        let no_id = alert(None, serde_json::json!({"p": 1}));
+        let no_id_again = alert(None, serde_json::json!({"p": 1}));
+        let batch = vec![
+            fresh.clone(),
+            known_again,
+            fresh_again,
+            no_id.clone(),
+            no_id_again,
+        ];
+        let outcomes = Store::insert_alerts(&mut conn, &batch).await.unwrap();
+        assert_eq!(
+            outcomes,
+            vec![
+                AlertInsert::Created(fresh.id),
+                AlertInsert::Duplicate(known_id),
+                AlertInsert::Duplicate(fresh.id),
+                AlertInsert::Created(no_id.id),
+                AlertInsert::Duplicate(no_id.id),
+            ]
+        );
+        assert_eq!(s.count_alerts().await.unwrap(), 3);
+        let seen: i64 = sqlx::query_scalar("SELECT seen_count FROM alerts WHERE id = $1")
+            .bind(fresh.id.to_string())
+            .fetch_one(s.pool())
+            .await
+            .unwrap();
+        assert_eq!(seen, 2, "the repeat inside the batch is counted");
+        // Bigger than one statement's chunk: every alert stored, in order.
+        let many: Vec<Alert> = (0..450)
+            .map(|n| alert(Some(&format!("many-{n}")), serde_json::json!({})))
+            .collect();
+        let outcomes = Store::insert_alerts(&mut conn, &many).await.unwrap();
+        assert!(
+            outcomes
+                .iter()
+                .zip(&many)
+                .all(|(o, a)| *o == AlertInsert::Created(a.id))
+        );
+        assert_eq!(s.count_alerts().await.unwrap(), 453);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn triage_jobs_are_claimed_in_batches_of_one_kind_and_completed_only_with_their_lease() {
+    for_each_backend(|db| async move {
+        let s = db.store();
+        let lease = Duration::from_secs(60);
+        let mut conn = s.pool().acquire().await.unwrap();
+        let triage: Vec<NewJob> = (0..5)
+            .map(|n| NewJob::new(JobKind::TriageAlert, serde_json::json!({"n": n}), None))
+            .collect();
+        let ids = Store::enqueue_many(&mut conn, &triage).await.unwrap();
+        Store::enqueue(
+            &mut conn,
+            &NewJob::new(JobKind::Notify, serde_json::json!({}), None),
+        )
+        .await
+        .unwrap();
+        drop(conn);
+        let first = s
+            .claim_jobs_of_kind("w1", lease, JobKind::TriageAlert, 3)
+            .await
+            .unwrap();
+        assert_eq!(first.len(), 3);
+        assert!(first.iter().all(|j| j.job.kind == JobKind::TriageAlert));
+        let rest = s
+            .claim_jobs_of_kind("w2", lease, JobKind::TriageAlert, 10)
+            .await
+            .unwrap();
+        assert_eq!(rest.len(), 2, "leased jobs are not claimed twice");
+        let claimed: HashSet<JobId> = first.iter().chain(&rest).map(|j| j.job.id).collect();
+        assert_eq!(claimed, ids.iter().copied().collect());
+        let first_ids: Vec<JobId> = first.iter().map(|j| j.job.id).collect();
+        // Renewal reports only the leases still held.
+        let mut mixed = first_ids.clone();
+        mixed.push(rest[0].job.id);
+        assert_eq!(s.renew_leases(&mixed, "w1", lease).await.unwrap().len(), 3);
+        let mut tx = s.begin().await.unwrap();
+        assert!(
+            !Store::complete_jobs(&mut tx, &mixed, "w1").await.unwrap(),
+            "one of the jobs is w2's"
+        );
+        tx.rollback().await.unwrap();
+        let mut tx = s.begin().await.unwrap();
+        assert!(
+            Store::complete_jobs(&mut tx, &first_ids, "w1")
+                .await
+                .unwrap()
+        );
+        tx.commit().await.unwrap();
+        let counts = s.job_counts().await.unwrap();
+        assert_eq!((counts.done, counts.running, counts.queued), (3, 2, 1));
+    })
+    .await;
+}

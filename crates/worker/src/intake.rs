@@ -2,8 +2,9 @@
 //! integrations, pollers): store each one unless it is a duplicate, enqueue its triage, and
 //! audit who brought it, all inside the caller's transaction.
 
-use riposte_model::{Alert, AlertId, JobId, JobKind, JobStatus};
-use riposte_store::{AlertInsert, Conn, NewJob, Store, StoreError};
+use riposte_model::{Alert, AlertId, JobId, JobKind, JobStatus, Severity};
+use riposte_store::{AlertInsert, Conn, NewAuditEntry, NewJob, Store, StoreError};
+use std::time::Duration;
 
 /// The triage job of an alert (`connection_id`: the pull connection that fetched it).
 fn triage_job(alert: AlertId, connection_id: Option<&str>) -> NewJob {
@@ -24,28 +25,87 @@ pub async fn accept_alerts(
     connection_id: Option<&str>,
     alerts: &[Alert],
 ) -> Result<Vec<AlertInsert>, StoreError> {
-    let mut outcomes = Vec::with_capacity(alerts.len());
-    for alert in alerts {
-        let outcome = Store::insert_alert(conn, alert).await?;
-        if let AlertInsert::Created(id) = outcome {
-            Store::enqueue(conn, &triage_job(id, connection_id)).await?;
-            Store::audit(
-                conn,
-                None,
-                actor,
-                "alert.accepted",
-                &serde_json::json!({"alert_id": id, "source": alert.source}),
-            )
-            .await?;
+    let mut outcomes = accept_batches(
+        conn,
+        &[Arrival {
+            actor,
+            connection_id,
+            alerts,
+        }],
+        None,
+    )
+    .await?;
+    Ok(outcomes.pop().unwrap_or_default())
+}
+
+/// Alerts that arrived together, and who brought them.
+#[derive(Debug, Clone, Copy)]
+pub struct Arrival<'a> {
+    /// Who the audit trail names (an API key, an integration, a connection).
+    pub actor: &'a str,
+    /// The pull connection that fetched them, if any.
+    pub connection_id: Option<&'a str>,
+    /// The alerts, in the order they arrived.
+    pub alerts: &'a [Alert],
+}
+
+/// Triage put off for alerts below a severity (the queue is too deep): their triage jobs
+/// become runnable only after `delay`, so more severe alerts are decided first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deferral {
+    /// Alerts below this severity are deferred.
+    pub below: Severity,
+    /// How long their triage waits.
+    pub delay: Duration,
+}
+
+/// [`accept_alerts`] for many arrivals at once, in a few statements whatever their number:
+/// the outcomes (one list per arrival) are exactly those of accepting them one by one in
+/// this order — a repeat of an earlier alert of the batch is its duplicate. With a
+/// `deferral`, the triage of alerts below its severity waits (the audit entry says so).
+pub async fn accept_batches(
+    conn: &mut Conn,
+    arrivals: &[Arrival<'_>],
+    deferral: Option<Deferral>,
+) -> Result<Vec<Vec<AlertInsert>>, StoreError> {
+    let alerts: Vec<Alert> = arrivals
+        .iter()
+        .flat_map(|a| a.alerts.iter().cloned())
+        .collect();
+    let mut flat = Store::insert_alerts(conn, &alerts).await?.into_iter();
+    let mut outcomes = Vec::with_capacity(arrivals.len());
+    let mut jobs = Vec::new();
+    let mut audits = Vec::new();
+    for arrival in arrivals {
+        let mine: Vec<AlertInsert> = flat.by_ref().take(arrival.alerts.len()).collect();
+        for (alert, outcome) in arrival.alerts.iter().zip(&mine) {
+            let label = match outcome {
+                AlertInsert::Created(id) => {
+                    let mut job = triage_job(*id, arrival.connection_id);
+                    let mut detail = serde_json::json!({"alert_id": id, "source": alert.source});
+                    if let Some(d) = deferral.filter(|d| alert.severity < d.below) {
+                        job = job.after(d.delay);
+                        detail["triage_deferred_secs"] = d.delay.as_secs().into();
+                        metrics::counter!("riposte_triage_deferred_total").increment(1);
+                    }
+                    jobs.push(job);
+                    audits.push(NewAuditEntry {
+                        investigation: None,
+                        actor: arrival.actor,
+                        action: "alert.accepted",
+                        detail,
+                    });
+                    "created"
+                }
+                AlertInsert::Duplicate(_) => "duplicate",
+            };
+            metrics::counter!("riposte_alerts_total", "source" => alert.source.as_str(), "outcome" => label)
+                .increment(1);
         }
-        let label = match outcome {
-            AlertInsert::Created(_) => "created",
-            AlertInsert::Duplicate(_) => "duplicate",
-        };
-        metrics::counter!("riposte_alerts_total", "source" => alert.source.as_str(), "outcome" => label)
-            .increment(1);
-        outcomes.push(outcome);
+        outcomes.push(mine);
     }
+    Store::enqueue_many(conn, &jobs).await?;
+    Store::audit_many(conn, &audits).await?;
     Ok(outcomes)
 }
 

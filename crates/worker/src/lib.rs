@@ -6,6 +6,7 @@
 
 pub mod bootstrap;
 pub mod connections;
+pub mod group_commit;
 pub mod hunts;
 pub mod imports;
 pub mod intake;
@@ -117,6 +118,14 @@ impl Default for WorkerConfig {
             extra_detections: None,
         }
     }
+}
+
+/// Why a job that used up its attempts is given up.
+fn gave_up(job: &ClaimedJob) -> String {
+    format!(
+        "gave up after {} attempts (the worker running it stopped each time)",
+        job.job.max_attempts
+    )
 }
 
 /// A stage failure.
@@ -232,28 +241,83 @@ impl Worker {
         tracing::info!(worker = %self.id, "worker stopped");
     }
 
-    /// Claims and runs one job; false when there was nothing to do.
+    /// Claims and runs one job — or a batch of triage jobs when the first one claimed is
+    /// one; false when there was nothing to do.
     pub async fn run_one(&self) -> Result<bool, riposte_store::StoreError> {
         let Some(job) = self.store.claim_job(&self.id, self.config.lease).await? else {
             return Ok(false);
         };
+        if job.job.kind == JobKind::TriageAlert {
+            let mut jobs = vec![job];
+            jobs.extend(
+                self.store
+                    .claim_jobs_of_kind(
+                        &self.id,
+                        self.config.lease,
+                        JobKind::TriageAlert,
+                        stages::triage::BATCH - 1,
+                    )
+                    .await?,
+            );
+            self.run_triage_batch(jobs).await?;
+            return Ok(true);
+        }
         let kind = job.job.kind;
         let span =
             tracing::info_span!("job", id = %job.job.id, kind = %kind, attempt = job.job.attempts);
         let _enter = span.enter();
         drop(_enter);
         if job.job.attempts > job.job.max_attempts {
-            let msg = format!(
-                "gave up after {} attempts (the worker running it stopped each time)",
-                job.job.max_attempts
-            );
-            self.give_up(&job, &msg).await?;
+            self.give_up(&job, &gave_up(&job)).await?;
             return Ok(true);
         }
-        let renewer = self.spawn_lease_renewal(&job);
+        let renewer = self.spawn_lease_renewal(std::slice::from_ref(&job));
         let started = std::time::Instant::now();
         let outcome = self.dispatch(&job).await;
         renewer.abort();
+        self.settle(&job, outcome, started.elapsed()).await?;
+        Ok(true)
+    }
+
+    /// Runs claimed triage jobs together (see `stages::triage::run_batch`).
+    async fn run_triage_batch(
+        &self,
+        jobs: Vec<ClaimedJob>,
+    ) -> Result<(), riposte_store::StoreError> {
+        let mut runnable = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            if job.job.attempts > job.job.max_attempts {
+                self.give_up(&job, &gave_up(&job)).await?;
+            } else {
+                runnable.push(job);
+            }
+        }
+        if runnable.is_empty() {
+            return Ok(());
+        }
+        let renewer = self.spawn_lease_renewal(&runnable);
+        let started = std::time::Instant::now();
+        if !self.config.stage_delay.is_zero() {
+            tokio::time::sleep(self.config.stage_delay).await;
+        }
+        let outcomes = stages::triage::run_batch(self, &runnable).await;
+        renewer.abort();
+        // Each job is charged its share of the batch's time.
+        let each = started.elapsed() / u32::try_from(runnable.len()).unwrap_or(u32::MAX);
+        for (job, outcome) in runnable.iter().zip(outcomes) {
+            self.settle(job, outcome, each).await?;
+        }
+        Ok(())
+    }
+
+    /// Records a job's outcome: done, retried later with backoff, or failed for good.
+    async fn settle(
+        &self,
+        job: &ClaimedJob,
+        outcome: Result<(), StageError>,
+        took: Duration,
+    ) -> Result<(), riposte_store::StoreError> {
+        let kind = job.job.kind;
         let outcome_label = match &outcome {
             Ok(()) => "done",
             Err(StageError::Retry(_)) => "retry",
@@ -262,10 +326,14 @@ impl Worker {
         };
         metrics::counter!("riposte_jobs_total", "kind" => kind.as_str(), "outcome" => outcome_label).increment(1);
         metrics::histogram!("riposte_job_seconds", "kind" => kind.as_str())
-            .record(started.elapsed().as_secs_f64());
+            .record(took.as_secs_f64());
         match outcome {
+            // Triage is logged per batch; one line per alert would flood the log in a storm.
+            Ok(()) if kind == JobKind::TriageAlert => {
+                tracing::debug!(job = %job.job.id, kind = %kind, ms = took.as_millis() as u64, "job done")
+            }
             Ok(()) => {
-                tracing::info!(job = %job.job.id, kind = %kind, ms = started.elapsed().as_millis() as u64, "job done")
+                tracing::info!(job = %job.job.id, kind = %kind, ms = took.as_millis() as u64, "job done")
             }
             Err(StageError::LeaseLost) => {
                 tracing::warn!(job = %job.job.id, "lost the lease; another worker took the job over")
@@ -280,10 +348,10 @@ impl Worker {
             }
             Err(StageError::Retry(msg)) | Err(StageError::Fatal(msg)) => {
                 tracing::error!(job = %job.job.id, kind = %kind, error = %msg, "job failed for good");
-                self.give_up(&job, &msg).await?;
+                self.give_up(job, &msg).await?;
             }
         }
-        Ok(true)
+        Ok(())
     }
 
     async fn dispatch(&self, job: &ClaimedJob) -> Result<(), StageError> {
@@ -330,17 +398,16 @@ impl Worker {
         Ok(())
     }
 
-    fn spawn_lease_renewal(&self, job: &ClaimedJob) -> tokio::task::JoinHandle<()> {
+    fn spawn_lease_renewal(&self, jobs: &[ClaimedJob]) -> tokio::task::JoinHandle<()> {
         let store = self.store.clone();
-        let id = job.job.id;
+        let mut ids: Vec<riposte_model::JobId> = jobs.iter().map(|j| j.job.id).collect();
         let worker = self.id.clone();
         let lease = self.config.lease;
         tokio::spawn(async move {
-            loop {
+            while !ids.is_empty() {
                 tokio::time::sleep(lease / 3).await;
-                match store.renew_lease(id, &worker, lease).await {
-                    Ok(true) => {}
-                    Ok(false) => break,
+                match store.renew_leases(&ids, &worker, lease).await {
+                    Ok(held) => ids.retain(|id| held.contains(id)),
                     Err(e) => tracing::warn!(error = %e, "lease renewal failed"),
                 }
             }

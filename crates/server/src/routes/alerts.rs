@@ -130,7 +130,7 @@ pub(crate) async fn create(
     caller.require(Role::Analyst)?;
     let payload = json_body(body, &limits::GENERIC_ALERT)?;
     let outcomes = intake(
-        &state.store,
+        &state.intake,
         &caller.actor(),
         AlertSource::Generic,
         &payload,
@@ -180,7 +180,7 @@ pub(crate) async fn create_from_source(
         .parse()
         .map_err(|e: riposte_model::UnknownValue| ApiError::NotFound(e.to_string()))?;
     let payload = json_body(body, &limits::VENDOR_ALERT)?;
-    let outcomes = intake(&state.store, &caller.actor(), source, &payload, None).await?;
+    let outcomes = intake(&state.intake, &caller.actor(), source, &payload, None).await?;
     Ok((intake_status(&outcomes), Json(json!({"alerts": outcomes}))))
 }
 

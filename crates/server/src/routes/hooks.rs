@@ -101,7 +101,7 @@ pub(crate) async fn receive(
     };
     let actor = format!("integration:{}", integration.name);
     let outcomes = intake(
-        &state.store,
+        &state.intake,
         &actor,
         integration.source,
         &payload,

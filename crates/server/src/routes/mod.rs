@@ -38,6 +38,7 @@ use axum::http::StatusCode;
 use riposte_model::AlertSource;
 use riposte_sources::SourceError;
 use riposte_store::{AlertInsert, Store};
+use riposte_worker::group_commit::{IntakeError, IntakeRequest, IntakeWriter, IntegrationStamp};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -280,7 +281,7 @@ pub(crate) struct IntegrationUse<'a> {
 /// Parses a payload with `source`'s parser, then stores the alerts and enqueues their
 /// triage, all before answering. Duplicates are reported and change nothing.
 pub(crate) async fn intake(
-    store: &Store,
+    writer: &IntakeWriter,
     actor: &str,
     source: AlertSource,
     payload: &serde_json::Value,
@@ -289,20 +290,22 @@ pub(crate) async fn intake(
     let parser = riposte_sources::parser(source)
         .ok_or_else(|| ApiError::NotFound(format!("no parser for source {source}")))?;
     let alerts = parser.parse(payload, chrono::Utc::now()).map_err(refused)?;
-    let mut tx = store.begin().await?;
-    if let Some(via) = via {
-        if let Some((signature, expires_at)) = via.signature
-            && !Store::remember_signature(&mut tx, via.integration, signature, expires_at).await?
-        {
-            return Err(ApiError::Unauthorized(
-                "this signed request was already accepted (replay refused); sign each request with a fresh timestamp".into(),
-            ));
-        }
-        Store::touch_integration(&mut tx, via.integration).await?;
-    }
-    let outcomes = riposte_worker::intake::accept_alerts(&mut tx, actor, None, &alerts).await?;
-    commit(tx).await?;
-    Ok(outcomes)
+    let request = IntakeRequest {
+        actor: actor.to_string(),
+        connection_id: None,
+        alerts,
+        integration: via.map(|via| IntegrationStamp {
+            integration: via.integration.to_string(),
+            signature: via
+                .signature
+                .map(|(signature, expires_at)| (signature.to_string(), expires_at)),
+        }),
+    };
+    writer.submit(request).await.map_err(|e| match e {
+        IntakeError::Replayed => ApiError::Unauthorized(e.to_string()),
+        IntakeError::Store(e) => e.into(),
+        IntakeError::Stopped => ApiError::Internal(e.into()),
+    })
 }
 
 /// 202 when anything new was accepted, 200 when everything was a duplicate.

@@ -54,7 +54,7 @@ pub(crate) async fn enrich(
     let caller = authenticate(&state, key).await?;
     caller.require(Role::Analyst)?;
     let outcomes = intake(
-        &state.store,
+        &state.intake,
         &caller.actor(),
         AlertSource::Secdo,
         &payload,

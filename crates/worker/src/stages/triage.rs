@@ -7,13 +7,14 @@ use super::{finish, payload};
 use crate::investigations::{StartRequest, Started, start_or_join};
 use crate::{StageError, Worker};
 use chrono::Utc;
+use riposte_model::JobId;
 use riposte_model::{
     Alert, AlertDecision, AlertId, DetectionRule, Environment, EvidenceId, EvidenceItem,
     InvestigationId, InvestigationPlan, Provenance, RuleEvaluation, RuleOutcome, RuleRef,
     ScopeMatch,
 };
 use riposte_rules::{AlertOrigin, Resolution, RuleSet, resolve_target};
-use riposte_store::{ClaimedJob, Conn, Store, StoredBlob};
+use riposte_store::{ClaimedJob, Conn, NewAuditEntry, Store, StoredBlob};
 use std::time::Duration;
 
 /// The rules' verdict on one alert.
@@ -179,38 +180,248 @@ async fn attach_context(
     Ok(())
 }
 
+/// Most triage jobs a worker takes at once. Alerts that start no investigation are
+/// decided and recorded together, in one transaction; the others one by one.
+pub(crate) const BATCH: usize = 64;
+
+/// A job's alert, ready to be decided.
+struct Triage<'j> {
+    job: &'j ClaimedJob,
+    alert_id: AlertId,
+    connection_id: Option<String>,
+}
+
+/// Triages one alert.
 pub(crate) async fn run(w: &Worker, job: &ClaimedJob) -> Result<(), StageError> {
-    let alert_id: AlertId = payload(job, "alert_id")?;
-    let connection_id = job
-        .job
-        .payload
-        .get("connection_id")
-        .and_then(|v| v.as_str())
-        .map(str::to_string);
-    let stored = w
+    run_batch(w, std::slice::from_ref(job))
+        .await
+        .pop()
+        .unwrap_or_else(|| Err(StageError::Retry("triage returned no outcome".into())))
+}
+
+/// Triages many alerts: the rules and environments are read once, every alert decided
+/// from them, and the decisions that start no investigation recorded in one transaction
+/// (with their jobs' completion). Decisions and audit entries are the same as triaging
+/// each alert alone. One outcome per job, in order.
+pub(crate) async fn run_batch(w: &Worker, jobs: &[ClaimedJob]) -> Vec<Result<(), StageError>> {
+    let mut outcomes: Vec<Option<Result<(), StageError>>> = jobs.iter().map(|_| None).collect();
+    let mut triages = Vec::with_capacity(jobs.len());
+    for (i, job) in jobs.iter().enumerate() {
+        match payload::<AlertId>(job, "alert_id") {
+            Ok(alert_id) => triages.push((
+                i,
+                Triage {
+                    job,
+                    alert_id,
+                    connection_id: job
+                        .job
+                        .payload
+                        .get("connection_id")
+                        .and_then(|v| v.as_str())
+                        .map(str::to_string),
+                },
+            )),
+            Err(e) => outcomes[i] = Some(Err(e)),
+        }
+    }
+    match decide_all(w, &triages).await {
+        Ok((decided, skipped)) => {
+            let mut quiet = Vec::new();
+            for ((i, triage), found) in triages.into_iter().zip(decided) {
+                match found {
+                    None => {
+                        outcomes[i] = Some(Err(StageError::Fatal(format!(
+                            "alert {} does not exist",
+                            triage.alert_id
+                        ))))
+                    }
+                    Some((alert, decision)) if decision.chosen.is_some() => {
+                        outcomes[i] = Some(
+                            apply(w, triage.job, triage.alert_id, alert, decision, &skipped).await,
+                        )
+                    }
+                    Some((alert, decision)) => quiet.push((i, triage, alert, decision)),
+                }
+            }
+            for (i, outcome) in record_quiet(w, quiet, &skipped).await {
+                outcomes[i] = Some(outcome);
+            }
+        }
+        Err(e) => {
+            let msg = e.to_string();
+            for (i, _) in &triages {
+                outcomes[*i] = Some(Err(StageError::Retry(msg.clone())));
+            }
+        }
+    }
+    outcomes
+        .into_iter()
+        .map(|o| o.unwrap_or_else(|| Err(StageError::Retry("triage skipped the job".into()))))
+        .collect()
+}
+
+/// The rules' decision on each alert, in order (none when the alert does not exist), and
+/// the rules skipped because they cannot be compiled.
+#[allow(clippy::type_complexity)]
+async fn decide_all(
+    w: &Worker,
+    triages: &[(usize, Triage<'_>)],
+) -> Result<(Vec<Option<(Alert, Decision)>>, Vec<(RuleRef, String)>), StageError> {
+    let ids: Vec<AlertId> = triages.iter().map(|(_, t)| t.alert_id).collect();
+    let stored: std::collections::HashMap<AlertId, Alert> = w
         .store
-        .get_alert(alert_id)
+        .get_alerts(&ids)
         .await?
-        .ok_or_else(|| StageError::Fatal(format!("alert {alert_id} does not exist")))?;
-    // A rule that cannot be compiled is skipped (and audited below), never failing triage.
+        .into_iter()
+        .map(|s| (s.alert.id, s.alert))
+        .collect();
+    // A rule that cannot be compiled is skipped (and audited), never failing triage.
     let rules = RuleSet::new(w.store.list_rules().await?);
     let skipped: Vec<(RuleRef, String)> = rules
         .invalid()
         .map(|(rule, why)| (rule_ref(rule), why.to_string()))
         .collect();
     let environments = w.store.list_environments().await?;
-    let alert = stored.alert;
-    let (alert, decision) = tokio::task::spawn_blocking(move || {
-        let decision = decide(&alert, connection_id.as_deref(), &rules, &environments);
-        (alert, decision)
+    let inputs: Vec<(Option<String>, Option<Alert>)> = triages
+        .iter()
+        .map(|(_, t)| (t.connection_id.clone(), stored.get(&t.alert_id).cloned()))
+        .collect();
+    let decided = tokio::task::spawn_blocking(move || {
+        inputs
+            .into_iter()
+            .map(|(connection, alert)| {
+                alert.map(|alert| {
+                    let decision = decide(&alert, connection.as_deref(), &rules, &environments);
+                    (alert, decision)
+                })
+            })
+            .collect()
     })
     .await
     .map_err(|e| StageError::Retry(e.to_string()))?;
+    Ok((decided, skipped))
+}
 
+fn count_evaluations(decision: &Decision) {
     for e in &decision.evaluations {
         metrics::counter!("riposte_rule_evaluations_total", "outcome" => e.outcome.as_str())
             .increment(1);
     }
+}
+
+/// Audit entries of the rules skipped for an alert (logged too).
+fn skipped_entries<'a>(
+    actor: &'a str,
+    alert_id: AlertId,
+    skipped: &[(RuleRef, String)],
+) -> Vec<NewAuditEntry<'a>> {
+    skipped
+        .iter()
+        .map(|(rule, why)| {
+            tracing::warn!(alert = %alert_id, rule = %rule.name, version = rule.version, error = %why, "rule skipped: it cannot be compiled");
+            NewAuditEntry {
+                investigation: None,
+                actor,
+                action: "alert.rule_skipped",
+                detail: serde_json::json!({"alert_id": alert_id, "rule": rule, "error": why}),
+            }
+        })
+        .collect()
+}
+
+/// Records the decisions that start no investigation, with their jobs' completion, in one
+/// transaction. If it cannot commit as a whole (a lease lost meanwhile), each is recorded
+/// alone.
+async fn record_quiet(
+    w: &Worker,
+    quiet: Vec<(usize, Triage<'_>, Alert, Decision)>,
+    skipped: &[(RuleRef, String)],
+) -> Vec<(usize, Result<(), StageError>)> {
+    if quiet.is_empty() {
+        return Vec::new();
+    }
+    let actor = w.actor();
+    let summaries: Vec<(String, AlertDecision)> = quiet
+        .iter()
+        .map(|(_, t, _, decision)| {
+            count_evaluations(decision);
+            let summary = no_investigation_summary(&decision.evaluations);
+            tracing::debug!(alert = %t.alert_id, decision = %summary, "alert triaged");
+            let detail = AlertDecision {
+                summary: summary.clone(),
+                evaluations: decision.evaluations.clone(),
+                joined: false,
+            };
+            (summary, detail)
+        })
+        .collect();
+    let together = async {
+        let mut tx = w.store.begin().await?;
+        let mut audits = Vec::new();
+        for ((_, t, _, _), (summary, _)) in quiet.iter().zip(&summaries) {
+            audits.extend(skipped_entries(&actor, t.alert_id, skipped));
+            audits.push(NewAuditEntry {
+                investigation: None,
+                actor: &actor,
+                action: "alert.no_investigation",
+                detail: serde_json::json!({"alert_id": t.alert_id, "reason": summary}),
+            });
+        }
+        Store::audit_many(&mut tx, &audits).await?;
+        let decisions: Vec<(AlertId, &str, &AlertDecision)> = quiet
+            .iter()
+            .zip(&summaries)
+            .map(|((_, t, _, _), (summary, detail))| (t.alert_id, summary.as_str(), detail))
+            .collect();
+        Store::set_alert_decisions(&mut tx, &decisions).await?;
+        let ids: Vec<JobId> = quiet.iter().map(|(_, t, _, _)| t.job.job.id).collect();
+        if !Store::complete_jobs(&mut tx, &ids, &w.id).await? {
+            tx.rollback().await?;
+            return Ok::<bool, StageError>(false);
+        }
+        tx.commit().await?;
+        Ok(true)
+    };
+    match together.await {
+        Ok(true) => {
+            tracing::info!(
+                alerts = quiet.len(),
+                "alerts triaged: none starts an investigation"
+            );
+            quiet.into_iter().map(|(i, ..)| (i, Ok(()))).collect()
+        }
+        Ok(false) => {
+            // A lease was lost: record each alone, so only that job's outcome is lost.
+            let mut outcomes = Vec::with_capacity(quiet.len());
+            for (i, t, alert, decision) in quiet {
+                outcomes.push((
+                    i,
+                    apply(w, t.job, t.alert_id, alert, decision, skipped).await,
+                ));
+            }
+            outcomes
+        }
+        Err(e) => {
+            let msg = e.to_string();
+            quiet
+                .into_iter()
+                .map(|(i, ..)| (i, Err(StageError::Retry(msg.clone()))))
+                .collect()
+        }
+    }
+}
+
+/// Records one alert's decision — starting or joining an investigation when a rule
+/// applies — and completes its job, in one transaction.
+async fn apply(
+    w: &Worker,
+    job: &ClaimedJob,
+    alert_id: AlertId,
+    alert: Alert,
+    decision: Decision,
+    skipped: &[(RuleRef, String)],
+) -> Result<(), StageError> {
+    count_evaluations(&decision);
     let context_blob = match &decision.chosen {
         Some((rule, _)) if rule.spec.attach_alert_context => {
             let body = serde_json::to_vec_pretty(&alert.to_ocsf())
@@ -222,17 +433,7 @@ pub(crate) async fn run(w: &Worker, job: &ClaimedJob) -> Result<(), StageError> 
 
     let mut tx = w.store.begin().await?;
     let actor = w.actor();
-    for (rule, why) in &skipped {
-        tracing::warn!(alert = %alert_id, rule = %rule.name, version = rule.version, error = %why, "rule skipped: it cannot be compiled");
-        Store::audit(
-            &mut tx,
-            None,
-            &actor,
-            "alert.rule_skipped",
-            &serde_json::json!({"alert_id": alert_id, "rule": rule, "error": why}),
-        )
-        .await?;
-    }
+    Store::audit_many(&mut tx, &skipped_entries(&actor, alert_id, skipped)).await?;
     match decision.chosen {
         None => {
             let summary = no_investigation_summary(&decision.evaluations);
@@ -241,7 +442,7 @@ pub(crate) async fn run(w: &Worker, job: &ClaimedJob) -> Result<(), StageError> 
                 evaluations: decision.evaluations,
                 joined: false,
             };
-            tracing::info!(alert = %alert_id, decision = %summary, "alert triaged");
+            tracing::debug!(alert = %alert_id, decision = %summary, "alert triaged");
             Store::set_alert_decision(&mut tx, alert_id, None, &summary, Some(&detail)).await?;
             Store::audit(
                 &mut tx,

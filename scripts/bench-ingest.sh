@@ -30,6 +30,7 @@ fi
 cargo build --release --locked -p riposte-cli >&2
 BIN="$CARGO_TARGET_DIR/release/riposte"
 WORK="$(mktemp -d /tmp/riposte-bench.XXXXXX)"
+chmod 755 "$WORK" # the Postgres cluster below belongs to the postgres user
 SERVER_PID=""
 PG_BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)"
 as_pg() { if [ "$(id -u)" -eq 0 ]; then su postgres -s /bin/sh -c "$*"; else sh -c "$*"; fi; }

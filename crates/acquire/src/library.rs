@@ -204,4 +204,10 @@ impl EvidenceLibrary {
     pub fn resolve(&self, target: &Target) -> Result<Resolution, AcquireError> {
         Ok(resolve::resolve_in(&self.root, self.hosts()?, target))
     }
+
+    /// [`EvidenceLibrary::resolve`] among hosts listed earlier by [`EvidenceLibrary::hosts`]
+    /// (to resolve many targets with one listing).
+    pub fn resolve_among(&self, hosts: Vec<LibraryHost>, target: &Target) -> Resolution {
+        resolve::resolve_in(&self.root, hosts, target)
+    }
 }

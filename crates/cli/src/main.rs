@@ -89,7 +89,8 @@ enum ApikeyCommand {
         #[arg(long, env = "RIPOSTE_DATABASE_URL")]
         database_url: Option<String>,
     },
-    /// Revoke a key by id; it stops working immediately.
+    /// Revoke a key by id; servers on the same database refuse it within 2 seconds (they
+    /// trust a key found valid that long).
     Revoke {
         /// The key's id (from `apikey list`).
         id: String,

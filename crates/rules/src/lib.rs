@@ -18,7 +18,7 @@ mod validate;
 
 pub use matcher::{AlertOrigin, RuleMatch, RuleSet};
 pub use pattern::{MAX_PATTERN_BYTES, PatternError, PatternSet};
-pub use resolve::{Resolution, resolve_target};
+pub use resolve::{LibraryListings, Resolution, resolve_target, resolve_target_with};
 pub use validate::{ConnectionInfo, EvidenceRoots, validate_environment, validate_rule};
 
 /// One problem with a submitted definition: the field (a path such as

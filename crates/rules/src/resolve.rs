@@ -48,8 +48,28 @@ pub enum Resolution {
     NotCovered(Vec<String>),
 }
 
+/// Evidence libraries already listed, by folder: resolving many targets (a batch of
+/// alerts) lists each library once instead of once per target. A host added meanwhile is
+/// seen by the next batch.
+#[derive(Debug, Default)]
+pub struct LibraryListings(
+    std::cell::RefCell<std::collections::HashMap<std::path::PathBuf, Listing>>,
+);
+
+/// A library and its hosts, or why it could not be listed.
+type Listing = Result<(EvidenceLibrary, Vec<riposte_acquire::LibraryHost>), String>;
+
 /// Resolves `target` against `environments`, in order.
 pub fn resolve_target(target: &Target, environments: &[&Environment]) -> Resolution {
+    resolve_target_with(target, environments, &LibraryListings::default())
+}
+
+/// [`resolve_target`], reusing the library listings of earlier resolutions.
+pub fn resolve_target_with(
+    target: &Target,
+    environments: &[&Environment],
+    listings: &LibraryListings,
+) -> Resolution {
     let mut reasons = Vec::new();
     let mut unlisted = 0usize;
     let mut push = |reason: String| {
@@ -70,7 +90,7 @@ pub fn resolve_target(target: &Target, environments: &[&Environment]) -> Resolut
             let outcome = match scope {
                 Scope::Aws(aws) => aws_covers(target, aws),
                 Scope::Ssh(ssh) => ssh_covers(target, ssh),
-                Scope::Local(local) => local_covers(target, local),
+                Scope::Local(local) => local_covers(target, local, listings),
             };
             match outcome {
                 Ok((acquisition, matched_on)) => {
@@ -214,9 +234,21 @@ fn ssh_covers(target: &Target, scope: &SshScope) -> Result<(Acquisition, String)
     Err(tried.join("; "))
 }
 
-fn local_covers(target: &Target, scope: &LocalScope) -> Result<(Acquisition, String), String> {
-    let library = EvidenceLibrary::open(&scope.folder).map_err(|e| e.to_string())?;
-    match library.resolve(target).map_err(|e| e.to_string())? {
+fn local_covers(
+    target: &Target,
+    scope: &LocalScope,
+    listings: &LibraryListings,
+) -> Result<(Acquisition, String), String> {
+    let mut listings = listings.0.borrow_mut();
+    let listed = listings
+        .entry(std::path::PathBuf::from(&scope.folder))
+        .or_insert_with(|| {
+            let library = EvidenceLibrary::open(&scope.folder).map_err(|e| e.to_string())?;
+            let hosts = library.hosts().map_err(|e| e.to_string())?;
+            Ok((library, hosts))
+        });
+    let (library, hosts) = listed.as_ref().map_err(Clone::clone)?;
+    match library.resolve_among(hosts.clone(), target) {
         riposte_acquire::Resolution::Found { host, matched_on } => Ok((
             Acquisition::Library {
                 folder: scope.folder.clone(),

@@ -75,6 +75,41 @@ pub struct ApiKeyRecord {
     pub created_at: DateTime<Utc>,
 }
 
+/// How long a key found valid is trusted without reading the database again.
+pub const VERIFIED_KEY_TTL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Keys found valid recently, by hash.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct VerifiedKeys(
+    std::sync::Arc<
+        std::sync::Mutex<std::collections::HashMap<String, (ApiKeyRecord, std::time::Instant)>>,
+    >,
+);
+
+impl VerifiedKeys {
+    /// Most keys remembered; beyond, the memory starts over.
+    const MAX: usize = 1_024;
+
+    fn get(&self, hash: &str) -> Option<ApiKeyRecord> {
+        let keys = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        keys.get(hash)
+            .filter(|(_, at)| at.elapsed() < VERIFIED_KEY_TTL)
+            .map(|(record, _)| record.clone())
+    }
+
+    fn remember(&self, hash: String, record: ApiKeyRecord) {
+        let mut keys = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if keys.len() >= Self::MAX {
+            keys.clear();
+        }
+        keys.insert(hash, (record, std::time::Instant::now()));
+    }
+
+    fn forget_all(&self) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
 /// The hash stored for a key.
 pub(crate) fn hash_key(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
@@ -123,14 +158,27 @@ impl Store {
     }
 
     /// The role of a presented key, or `None` when it is unknown or revoked.
+    ///
+    /// A key found valid is remembered for [`VERIFIED_KEY_TTL`], so a flood of requests
+    /// does not read the database once per request. Revoking a key through this store
+    /// forgets it at once; a revocation by another process (`riposte apikey revoke`)
+    /// takes effect within that time.
     pub async fn authenticate_api_key(&self, presented: &str) -> Result<Option<ApiKeyRecord>> {
+        let hash = hash_key(presented);
+        if let Some(record) = self.verified_keys.get(&hash) {
+            return Ok(Some(record));
+        }
         let row = sqlx::query(
             "SELECT id, name, prefix, role, created_at FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
         )
-        .bind(hash_key(presented))
+        .bind(&hash)
         .fetch_optional(self.pool())
         .await?;
-        row.as_ref().map(decode).transpose()
+        let record = row.as_ref().map(decode).transpose()?;
+        if let Some(record) = &record {
+            self.verified_keys.remember(hash, record.clone());
+        }
+        Ok(record)
     }
 
     /// Active keys, oldest first (never their secrets).
@@ -145,6 +193,7 @@ impl Store {
 
     /// Revokes a key by id; returns false when there was no such active key.
     pub async fn revoke_api_key(&self, id: &str) -> Result<bool> {
+        self.verified_keys.forget_all();
         let done =
             sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
                 .bind(ms(Utc::now()))

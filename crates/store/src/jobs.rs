@@ -199,19 +199,21 @@ impl Store {
     }
 
     /// Takes a lease on the next runnable job: a queued job whose time has come, or a
-    /// running job whose lease expired (its worker died).
+    /// running job whose lease expired (its worker died), which is queued again first
+    /// (it keeps its place: its `run_at` is older than any new job's).
     pub async fn claim_job(&self, worker: &str, lease: Duration) -> Result<Option<ClaimedJob>> {
+        self.requeue_expired_leases().await?;
         let skip_locked = match self.backend() {
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
         };
         let sql = format!(
             "UPDATE jobs SET status = 'running', attempts = attempts + 1, locked_by = $1, locked_until = $2, updated_at = $3
-             WHERE id = (SELECT id FROM jobs
-                         WHERE (status = 'queued' AND run_at <= $3) OR (status = 'running' AND locked_until < $3)
+             WHERE id = (SELECT id FROM jobs WHERE status = 'queued' AND run_at <= $3
                          ORDER BY run_at, created_at LIMIT 1{skip_locked})
              RETURNING {RETURNING}"
         );
+        let _turn = self.write_turn().await;
         let row = sqlx::query(AssertSqlSafe(sql))
             .bind(worker)
             .bind(lease_end(lease))
@@ -232,8 +234,34 @@ impl Store {
         .await?)
     }
 
-    /// Takes leases on up to `limit` runnable jobs of one kind at once, oldest first (a
-    /// worker that handles that kind in batches).
+    /// Queues again the running jobs whose lease expired (their worker stopped renewing
+    /// it: it died or hung). Its late commit would fail: completing needs the lease.
+    async fn requeue_expired_leases(&self) -> Result<()> {
+        let now = ms(Utc::now());
+        // Read first: a read never waits for SQLite's write lock, and leases rarely expire.
+        let expired: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM jobs WHERE status = 'running' AND locked_until < $1 LIMIT 1",
+        )
+        .bind(now)
+        .fetch_optional(self.pool())
+        .await?;
+        if expired.is_none() {
+            return Ok(());
+        }
+        let _turn = self.write_turn().await;
+        sqlx::query(
+            "UPDATE jobs SET status = 'queued', locked_by = NULL, locked_until = NULL, updated_at = $1
+             WHERE status = 'running' AND locked_until < $1",
+        )
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Takes leases on up to `limit` runnable queued jobs of one kind at once, oldest
+    /// first (a worker that handles that kind in batches; [`Store::claim_job`] queues
+    /// expired leases again).
     pub async fn claim_jobs_of_kind(
         &self,
         worker: &str,
@@ -250,11 +278,11 @@ impl Store {
         };
         let sql = format!(
             "UPDATE jobs SET status = 'running', attempts = attempts + 1, locked_by = $1, locked_until = $2, updated_at = $3
-             WHERE id IN (SELECT id FROM jobs
-                          WHERE ((status = 'queued' AND run_at <= $3) OR (status = 'running' AND locked_until < $3)) AND kind = $4
+             WHERE id IN (SELECT id FROM jobs WHERE status = 'queued' AND run_at <= $3 AND kind = $4
                           ORDER BY run_at, created_at LIMIT $5{skip_locked})
              RETURNING {RETURNING}"
         );
+        let _turn = self.write_turn().await;
         let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(worker)
             .bind(lease_end(lease))
@@ -282,6 +310,7 @@ impl Store {
             "UPDATE jobs SET locked_until = $1 WHERE locked_by = $2 AND status = 'running' AND id IN ({}) RETURNING id",
             id_list(jobs.len(), 3)
         );
+        let _turn = self.write_turn().await;
         let mut query = sqlx::query(AssertSqlSafe(sql))
             .bind(lease_end(lease))
             .bind(worker);
@@ -322,6 +351,7 @@ impl Store {
 
     /// Extends a lease; false when the worker lost it (it must stop and not commit).
     pub async fn renew_lease(&self, job: JobId, worker: &str, lease: Duration) -> Result<bool> {
+        let _turn = self.write_turn().await;
         let done = sqlx::query(
             "UPDATE jobs SET locked_until = $1 WHERE id = $2 AND locked_by = $3 AND status = 'running'",
         )
@@ -360,6 +390,7 @@ impl Store {
             Some(t) => (JobStatus::Queued, ms(t)),
             None => (JobStatus::Failed, ms(Utc::now())),
         };
+        let _turn = self.write_turn().await;
         let done = sqlx::query(
             "UPDATE jobs SET status = $1, run_at = $2, last_error = $3, locked_by = NULL, locked_until = NULL, updated_at = $4
              WHERE id = $5 AND locked_by = $6 AND status = 'running'",

@@ -35,7 +35,7 @@ mod webhooks;
 
 pub use alarms::ParseReport;
 pub use alerts::{AlertInsert, StoredAlert, dedup_key};
-pub use apikeys::{ApiKeyRecord, Role};
+pub use apikeys::{ApiKeyRecord, Role, VERIFIED_KEY_TTL};
 pub use audit::{AuditEntry, NewAuditEntry};
 pub use blobs::{BlobStore, StoredBlob};
 pub use connections::{Connection, IngestError, NewConnection};
@@ -62,8 +62,45 @@ use sqlx::AnyConnection;
 /// The database driver's error type, for callers that run their own transactions.
 pub use sqlx::Error as SqlxError;
 
-/// A database transaction; stage results and job state commit together in one.
-pub type Transaction = sqlx::Transaction<'static, sqlx::Any>;
+/// A database transaction; stage results and job state commit together in one. It is a
+/// connection (`&mut tx` is a [`Conn`]); on SQLite it holds the process's write turn
+/// until it commits or is dropped.
+pub struct Transaction {
+    inner: sqlx::Transaction<'static, sqlx::Any>,
+    /// The write turn (SQLite), released after the commit or rollback.
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Transaction {
+    /// Commits the transaction.
+    pub async fn commit(self) -> std::result::Result<(), sqlx::Error> {
+        self.inner.commit().await
+    }
+
+    /// Rolls the transaction back.
+    pub async fn rollback(self) -> std::result::Result<(), sqlx::Error> {
+        self.inner.rollback().await
+    }
+}
+
+impl std::ops::Deref for Transaction {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        &self.inner
+    }
+}
+
+impl std::ops::DerefMut for Transaction {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.inner
+    }
+}
+
+impl std::fmt::Debug for Transaction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transaction").finish_non_exhaustive()
+    }
+}
 
 /// A connection or transaction to run store operations on (`&mut *tx` or a pool connection).
 pub type Conn = AnyConnection;

@@ -82,10 +82,10 @@ where
 #[tokio::test]
 async fn migrations_are_versioned_and_rerunnable() {
     for_each_backend(|db| async move {
-        assert_eq!(db.store().schema_version().await.unwrap(), 16);
+        assert_eq!(db.store().schema_version().await.unwrap(), 17);
         // Opening again re-runs the migrator, which must be a no-op.
         let again = Store::connect(db.url()).await.unwrap();
-        assert_eq!(again.schema_version().await.unwrap(), 16);
+        assert_eq!(again.schema_version().await.unwrap(), 17);
     })
     .await;
 }
@@ -818,6 +818,26 @@ async fn triage_jobs_are_claimed_in_batches_of_one_kind_and_completed_only_with_
         tx.commit().await.unwrap();
         let counts = s.job_counts().await.unwrap();
         assert_eq!((counts.done, counts.running, counts.queued), (3, 2, 1));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_key_revoked_by_another_process_stops_working_within_the_verified_key_ttl() {
+    for_each_backend(|db| async move {
+        let s = db.store();
+        let (rec, key) = s.create_api_key("ci", Role::Analyst).await.unwrap();
+        assert!(s.authenticate_api_key(&key).await.unwrap().is_some());
+        // Another process (`riposte apikey revoke`) on the same database.
+        let other = Store::connect(db.url()).await.unwrap();
+        assert!(other.revoke_api_key(&rec.id).await.unwrap());
+        assert!(other.authenticate_api_key(&key).await.unwrap().is_none());
+        tokio::time::sleep(riposte_store::VERIFIED_KEY_TTL + Duration::from_millis(100)).await;
+        assert!(
+            s.authenticate_api_key(&key).await.unwrap().is_none(),
+            "{}: the revocation is seen once the key's verification is older than the TTL",
+            db.name()
+        );
     })
     .await;
 }

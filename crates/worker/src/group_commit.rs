@@ -188,7 +188,11 @@ async fn write_batches(
             Some(bp) => deferral(&store, bp, &depth).await,
             None => None,
         };
-        let answers = match write(&store, &requests, deferral).await {
+        let started = Instant::now();
+        let written = write(&store, &requests, deferral).await;
+        metrics::histogram!("riposte_intake_commit_seconds")
+            .record(started.elapsed().as_secs_f64());
+        let answers = match written {
             Ok(answers) => answers,
             Err(e) if batch.len() == 1 => vec![Err(e.into())],
             Err(e) => {

@@ -120,6 +120,19 @@ impl Default for WorkerConfig {
     }
 }
 
+/// What one turn of the worker loop ran.
+enum Ran {
+    /// Nothing was runnable.
+    Nothing,
+    /// One job.
+    Job,
+    /// A batch of this many triage jobs.
+    TriageBatch(usize),
+}
+
+/// How long a worker lets alerts gather after a partial triage batch.
+const TRIAGE_GATHER: Duration = Duration::from_millis(20);
+
 /// Why a job that used up its attempts is given up.
 fn gave_up(job: &ClaimedJob) -> String {
     format!(
@@ -227,10 +240,20 @@ impl Worker {
                     false
                 }
             };
-            match self.run_one().await {
-                Ok(true) => continue,
-                Ok(false) if polled => continue,
-                Ok(false) => {}
+            match self.run_next().await {
+                Ok(Ran::Job) => continue,
+                Ok(Ran::TriageBatch(n)) if n >= stages::triage::BATCH => continue,
+                Ok(Ran::TriageBatch(_)) => {
+                    // A partial batch: let the next alerts gather for a moment, so a
+                    // storm is triaged in full batches (fewer, larger transactions).
+                    tokio::select! {
+                        _ = tokio::time::sleep(TRIAGE_GATHER) => {}
+                        _ = shutdown.changed() => {}
+                    }
+                    continue;
+                }
+                Ok(Ran::Nothing) if polled => continue,
+                Ok(Ran::Nothing) => {}
                 Err(e) => tracing::warn!(error = %e, "claiming a job failed; retrying"),
             }
             tokio::select! {
@@ -244,8 +267,12 @@ impl Worker {
     /// Claims and runs one job — or a batch of triage jobs when the first one claimed is
     /// one; false when there was nothing to do.
     pub async fn run_one(&self) -> Result<bool, riposte_store::StoreError> {
+        Ok(!matches!(self.run_next().await?, Ran::Nothing))
+    }
+
+    async fn run_next(&self) -> Result<Ran, riposte_store::StoreError> {
         let Some(job) = self.store.claim_job(&self.id, self.config.lease).await? else {
-            return Ok(false);
+            return Ok(Ran::Nothing);
         };
         if job.job.kind == JobKind::TriageAlert {
             let mut jobs = vec![job];
@@ -259,8 +286,9 @@ impl Worker {
                     )
                     .await?,
             );
+            let claimed = jobs.len();
             self.run_triage_batch(jobs).await?;
-            return Ok(true);
+            return Ok(Ran::TriageBatch(claimed));
         }
         let kind = job.job.kind;
         let span =
@@ -269,14 +297,14 @@ impl Worker {
         drop(_enter);
         if job.job.attempts > job.job.max_attempts {
             self.give_up(&job, &gave_up(&job)).await?;
-            return Ok(true);
+            return Ok(Ran::Job);
         }
         let renewer = self.spawn_lease_renewal(std::slice::from_ref(&job));
         let started = std::time::Instant::now();
         let outcome = self.dispatch(&job).await;
         renewer.abort();
         self.settle(&job, outcome, started.elapsed()).await?;
-        Ok(true)
+        Ok(Ran::Job)
     }
 
     /// Runs claimed triage jobs together (see `stages::triage::run_batch`).

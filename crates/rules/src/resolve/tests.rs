@@ -244,3 +244,40 @@ fn reasons_do_not_multiply_the_target() {
     let total: usize = reasons.iter().map(String::len).sum();
     assert!(total < 20 * 400, "{total} bytes of reasons");
 }
+
+#[test]
+fn a_library_is_listed_once_per_batch_of_resolutions_and_fresh_for_the_next() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("web01/etc")).unwrap();
+    let lab = env(
+        "lab",
+        vec![Scope::Local(LocalScope {
+            folder: dir.path().display().to_string(),
+        })],
+    );
+    let target = |name: &str| Target {
+        hostname: Some(name.into()),
+        ..Default::default()
+    };
+    let batch = LibraryListings::default();
+    assert!(matches!(
+        resolve_target_with(&target("web01"), &[&lab], &batch),
+        Resolution::Covered(_)
+    ));
+    // A host added after the batch listed the library is not seen by that batch…
+    std::fs::create_dir_all(dir.path().join("web02/etc")).unwrap();
+    assert!(matches!(
+        resolve_target_with(&target("web02"), &[&lab], &batch),
+        Resolution::NotCovered(_)
+    ));
+    // …and is by the next one.
+    let next = LibraryListings::default();
+    assert!(matches!(
+        resolve_target_with(&target("web02"), &[&lab], &next),
+        Resolution::Covered(_)
+    ));
+    assert!(matches!(
+        resolve_target(&target("web02"), &[&lab]),
+        Resolution::Covered(_)
+    ));
+}

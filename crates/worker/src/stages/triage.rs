@@ -13,7 +13,7 @@ use riposte_model::{
     InvestigationId, InvestigationPlan, Provenance, RuleEvaluation, RuleOutcome, RuleRef,
     ScopeMatch,
 };
-use riposte_rules::{AlertOrigin, Resolution, RuleSet, resolve_target};
+use riposte_rules::{AlertOrigin, LibraryListings, Resolution, RuleSet, resolve_target_with};
 use riposte_store::{ClaimedJob, Conn, NewAuditEntry, Store, StoredBlob};
 use std::time::Duration;
 
@@ -39,6 +39,7 @@ fn decide(
     connection_id: Option<&str>,
     rules: &RuleSet,
     environments: &[Environment],
+    listings: &LibraryListings,
 ) -> Decision {
     let mut evaluations = Vec::new();
     let mut chosen = None;
@@ -61,7 +62,7 @@ fn decide(
                     evaluation.reason
                 );
             } else {
-                match resolve_target(&alert.target, &candidates) {
+                match resolve_target_with(&alert.target, &candidates, listings) {
                     Resolution::Covered(scope) => {
                         evaluation.outcome = RuleOutcome::Applied;
                         evaluation.reason = format!(
@@ -287,11 +288,19 @@ async fn decide_all(
         .map(|(_, t)| (t.connection_id.clone(), stored.get(&t.alert_id).cloned()))
         .collect();
     let decided = tokio::task::spawn_blocking(move || {
+        // Each evidence library is listed once for the whole batch.
+        let listings = LibraryListings::default();
         inputs
             .into_iter()
             .map(|(connection, alert)| {
                 alert.map(|alert| {
-                    let decision = decide(&alert, connection.as_deref(), &rules, &environments);
+                    let decision = decide(
+                        &alert,
+                        connection.as_deref(),
+                        &rules,
+                        &environments,
+                        &listings,
+                    );
                     (alert, decision)
                 })
             })

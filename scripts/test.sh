@@ -82,3 +82,8 @@ export RIPOSTE_CORPUS="${RIPOSTE_CORPUS:-$(cd .. && pwd)/shared/corpus}"
 
 cargo build --workspace --all-targets --locked
 cargo test --workspace --locked -- --test-threads="${RIPOSTE_TEST_THREADS:-4}"
+
+# The scale-out soak at a small size: serve and three workers on one Postgres and one S3
+# bucket, with workers SIGKILLed, Postgres restarted and S3 down mid-run.
+RIPOSTE_SOAK_KILL_EVERY=3 RIPOSTE_SOAK_S3_DOWN=8 RIPOSTE_SOAK_STAGE_DELAY_MS=300 \
+  RIPOSTE_SOAK_TIMEOUT=600 ./scripts/soak.sh 30

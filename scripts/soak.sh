@@ -131,10 +131,13 @@ for line in sys.stdin:
 ' "$API" "$KEY"
 
 complete() { psql_q "SELECT COUNT(*) FROM investigations WHERE status IN ('complete', 'failed')" 2>/dev/null || echo 0; }
-PG_RESTARTED=""; S3_STOPPED=""; KILLS=0; LAST_KILL=$(date +%s)
+PG_RESTARTED=""; S3_STOPPED=""; S3_UP_AT=""; KILLS=0; LAST_KILL=$(date +%s)
 while :; do
   done_n="$(complete)"; now=$(date +%s)
-  if [ "$done_n" -ge "$SIZE" ]; then
+  if [ -n "$S3_UP_AT" ] && [ "$now" -ge "$S3_UP_AT" ]; then
+    log "S3 is back ($done_n of $SIZE finished)"; start_proxy; S3_UP_AT=""
+  fi
+  if [ "$done_n" -ge "$SIZE" ] && [ -z "$S3_UP_AT" ]; then
     # Stages after the verdict (notify, respond) may still be queued or running.
     [ "$(psql_q "SELECT COUNT(*) FROM jobs WHERE status IN ('queued', 'running')" 2>/dev/null || echo 1)" = 0 ] && break
   fi
@@ -149,7 +152,7 @@ while :; do
   fi
   if [ -z "$S3_STOPPED" ] && [ "$done_n" -ge $((SIZE / 2)) ]; then
     log "S3 is down for ${S3_DOWN}s ($done_n of $SIZE finished)"
-    kill -9 "$PROXY"; wait "$PROXY" 2>/dev/null || true; sleep "$S3_DOWN"; start_proxy; S3_STOPPED=1
+    kill -9 "$PROXY"; wait "$PROXY" 2>/dev/null || true; S3_UP_AT=$(($(date +%s) + S3_DOWN)); S3_STOPPED=1
   fi
   sleep 1
 done
@@ -175,5 +178,5 @@ if [ "$KILLS" -eq 0 ] || [ -z "$PG_RESTARTED" ] || [ -z "$S3_STOPPED" ]; then
 fi
 awk -v n="$SIZE" -v s=$((END - START)) 'BEGIN { printf "throughput: %d investigations in %ds (%.1f/s)\n", n, s, (s > 0 ? n / s : n) }'
 psql_q "SELECT 'investigation latency (s): p50 ' || ROUND(PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY d)::numeric, 1) || ', p90 ' || ROUND(PERCENTILE_CONT(0.9) WITHIN GROUP (ORDER BY d)::numeric, 1) || ', p99 ' || ROUND(PERCENTILE_CONT(0.99) WITHIN GROUP (ORDER BY d)::numeric, 1) FROM (SELECT (updated_at - created_at) / 1000.0 AS d FROM investigations) x"
-echo "worker peak RSS (MB): $(for w in 1 2 3; do awk '/VmHWM/{printf "%d ", $2/1024}' "/proc/${WORKER_PID[$w]}/status" 2>/dev/null; done)"
+echo "worker peak RSS (MB, since each worker's last restart): $(for w in 1 2 3; do awk '/VmHWM/{printf "%d ", $2/1024}' "/proc/${WORKER_PID[$w]}/status" 2>/dev/null || printf -- "- "; done)"
 exit "$fail"

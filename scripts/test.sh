@@ -82,6 +82,8 @@ export RIPOSTE_CORPUS="${RIPOSTE_CORPUS:-$(cd .. && pwd)/shared/corpus}"
 
 cargo build --workspace --all-targets --locked
 cargo test --workspace --locked -- --test-threads="${RIPOSTE_TEST_THREADS:-4}"
+# The fuzz targets (their own workspace, run by scripts/fuzz.sh) must keep compiling.
+cargo check --manifest-path fuzz/Cargo.toml --bins --locked
 
 # The scale-out soak at a small size: serve and three workers on one Postgres and one S3
 # bucket, with workers SIGKILLed, Postgres restarted and S3 down mid-run.

@@ -3,7 +3,7 @@
 //! of it may panic.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use riposte_detect::Detector;
+use riposte_detect::StreamDetector;
 use riposte_detect::ioc::{IocDetector, IocDetectorConfig, IocSet, importers};
 use riposte_model::{Action, Event, EventOrigin};
 use std::sync::Arc;

@@ -59,8 +59,9 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(spec) = serde_json::from_slice::<RuleSpec>(data) {
         let _ = validate_rule(&spec, &[], &[]);
         let rule = DetectionRule { id: RuleId::new(), version: 1, enabled: true, spec, created_at: now, updated_at: now };
-        if let Ok(set) = RuleSet::new(vec![rule]) {
-            let _ = set.evaluate(&alert(), AlertOrigin::default());
-        }
+        // A rule that cannot be compiled is listed as invalid, never evaluated.
+        let set = RuleSet::new(vec![rule]);
+        std::hint::black_box(set.invalid().count());
+        std::hint::black_box(set.evaluate(&alert(), AlertOrigin::default()).into_iter().count());
     }
 });

@@ -5,7 +5,7 @@ use clap::Args;
 use riposte_notify::OutboundPolicy;
 use riposte_server::{AppState, router};
 use riposte_store::{BlobStore, MasterKey, Store};
-use riposte_worker::group_commit::{BackPressure, IntakeWriter};
+use riposte_worker::group_commit::{BackPressure, Deferral, IntakeWriter};
 use riposte_worker::{Worker, WorkerConfig};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -246,8 +246,10 @@ fn intake_writer(args: &ServeArgs, store: &Store) -> IntakeWriter {
     }
     writer.with_back_pressure(BackPressure {
         queue_limit: args.triage_queue_limit,
-        below: args.triage_defer_below,
-        delay: Duration::from_secs(args.triage_defer_secs),
+        defer: Deferral {
+            below: args.triage_defer_below,
+            delay: Duration::from_secs(args.triage_defer_secs),
+        },
     })
 }
 

@@ -98,27 +98,10 @@ fn decode(row: &sqlx::any::AnyRow) -> Result<StoredAlert> {
 impl Store {
     /// Stores an alert unless (source, vendor id) is already known.
     pub async fn insert_alert(conn: &mut Conn, alert: &Alert) -> Result<AlertInsert> {
-        let body = serde_json::to_string(alert).map_err(|e| corrupt("alert", e))?;
-        let key = dedup_key(alert);
-        let done = sqlx::query(
-            "INSERT INTO alerts (id, source, dedup_key, vendor_event_id, severity, title, time_ms, received_at, body)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (dedup_key) DO NOTHING",
-        )
-        .bind(alert.id.to_string())
-        .bind(alert.source.as_str())
-        .bind(&key)
-        .bind(alert.vendor_event_id.clone())
-        .bind(alert.severity.as_str())
-        .bind(&alert.title)
-        .bind(ms(alert.time))
-        .bind(ms(alert.received_at))
-        .bind(body)
-        .execute(&mut *conn)
-        .await?;
-        if done.rows_affected() == 1 {
-            return Ok(AlertInsert::Created(alert.id));
-        }
-        Self::count_repeat(conn, alert, &key).await
+        let mut outcomes = Self::insert_alerts(conn, std::slice::from_ref(alert)).await?;
+        outcomes
+            .pop()
+            .ok_or_else(|| corrupt("alerts", "storing an alert gave no outcome"))
     }
 
     /// Stores many alerts in one statement (plus one per duplicate), with exactly the
@@ -241,7 +224,7 @@ impl Store {
         for chunk in ids.chunks(500) {
             let sql = format!(
                 "SELECT body, investigation_id, decision, decision_detail FROM alerts WHERE id IN ({})",
-                crate::jobs::id_list(chunk.len(), 1)
+                crate::id_list(chunk.len(), 1)
             );
             let mut query = sqlx::query(AssertSqlSafe(sql));
             for id in chunk {

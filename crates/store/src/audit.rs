@@ -50,16 +50,16 @@ impl Store {
         action: &str,
         detail: &serde_json::Value,
     ) -> Result<()> {
-        sqlx::query("INSERT INTO audit_log (id, investigation_id, at, actor, action, detail) VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind(sortable_id())
-            .bind(investigation.map(|i| i.to_string()))
-            .bind(ms(Utc::now()))
-            .bind(actor)
-            .bind(action)
-            .bind(detail.to_string())
-            .execute(&mut *conn)
-            .await?;
-        Ok(())
+        Self::audit_many(
+            conn,
+            &[NewAuditEntry {
+                investigation,
+                actor,
+                action,
+                detail: detail.clone(),
+            }],
+        )
+        .await
     }
 
     /// Appends many entries, in one statement per few hundred; they read in the order

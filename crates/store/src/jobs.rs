@@ -132,14 +132,6 @@ fn decode(row: &sqlx::any::AnyRow) -> Result<ClaimedJob> {
     })
 }
 
-/// `$first, $first+1, …`: `count` placeholders for an `IN (…)` list.
-pub(crate) fn id_list(count: usize, first: usize) -> String {
-    (first..first + count)
-        .map(|n| format!("${n}"))
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
 fn lease_end(lease: Duration) -> i64 {
     ms(Utc::now()) + i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2)
 }
@@ -147,26 +139,13 @@ fn lease_end(lease: Duration) -> i64 {
 impl Store {
     /// Enqueues a job to run now.
     pub async fn enqueue(conn: &mut Conn, job: &NewJob) -> Result<JobId> {
-        let id = JobId::new();
-        let now = ms(Utc::now());
-        sqlx::query(
-            "INSERT INTO jobs (id, kind, payload, status, attempts, max_attempts, run_at, investigation_id, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, 0, $5, $6, $7, $8, $8)",
-        )
-        .bind(id.to_string())
-        .bind(job.kind.as_str())
-        .bind(job.payload.to_string())
-        .bind(JobStatus::Queued.as_str())
-        .bind(i64::from(job.max_attempts))
-        .bind(run_at(now, job.delay))
-        .bind(job.investigation_id.map(|i| i.to_string()))
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
-        Ok(id)
+        let mut ids = Self::enqueue_many(conn, std::slice::from_ref(job)).await?;
+        ids.pop()
+            .ok_or_else(|| corrupt("jobs", "enqueueing a job gave no id"))
     }
 
-    /// Enqueues many jobs to run now, in one statement per few hundred.
+    /// Enqueues many jobs (each runnable after its `delay`), in one statement per few
+    /// hundred.
     pub async fn enqueue_many(conn: &mut Conn, jobs: &[NewJob]) -> Result<Vec<JobId>> {
         const CHUNK: usize = 300;
         const COLUMNS: usize = 10;
@@ -203,24 +182,7 @@ impl Store {
     /// (it keeps its place: its `run_at` is older than any new job's).
     pub async fn claim_job(&self, worker: &str, lease: Duration) -> Result<Option<ClaimedJob>> {
         self.requeue_expired_leases().await?;
-        let skip_locked = match self.backend() {
-            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
-        };
-        let sql = format!(
-            "UPDATE jobs SET status = 'running', attempts = attempts + 1, locked_by = $1, locked_until = $2, updated_at = $3
-             WHERE id = (SELECT id FROM jobs WHERE status = 'queued' AND run_at <= $3
-                         ORDER BY run_at, created_at LIMIT 1{skip_locked})
-             RETURNING {RETURNING}"
-        );
-        let _turn = self.write_turn().await;
-        let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(worker)
-            .bind(lease_end(lease))
-            .bind(ms(Utc::now()))
-            .fetch_optional(self.pool())
-            .await?;
-        row.as_ref().map(decode).transpose()
+        Ok(self.claim(worker, lease, None, 1).await?.pop())
     }
 
     /// How many jobs of `kind` wait and are runnable now.
@@ -269,6 +231,17 @@ impl Store {
         kind: JobKind,
         limit: usize,
     ) -> Result<Vec<ClaimedJob>> {
+        self.claim(worker, lease, Some(kind), limit).await
+    }
+
+    /// Leases up to `limit` due queued jobs (of `kind`, when given), oldest first.
+    async fn claim(
+        &self,
+        worker: &str,
+        lease: Duration,
+        kind: Option<JobKind>,
+        limit: usize,
+    ) -> Result<Vec<ClaimedJob>> {
         if limit == 0 {
             return Ok(Vec::new());
         }
@@ -276,21 +249,23 @@ impl Store {
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
         };
+        let of_kind = if kind.is_some() { " AND kind = $5" } else { "" };
         let sql = format!(
             "UPDATE jobs SET status = 'running', attempts = attempts + 1, locked_by = $1, locked_until = $2, updated_at = $3
-             WHERE id IN (SELECT id FROM jobs WHERE status = 'queued' AND run_at <= $3 AND kind = $4
-                          ORDER BY run_at, created_at LIMIT $5{skip_locked})
+             WHERE id IN (SELECT id FROM jobs WHERE status = 'queued' AND run_at <= $3{of_kind}
+                          ORDER BY run_at, created_at LIMIT $4{skip_locked})
              RETURNING {RETURNING}"
         );
-        let _turn = self.write_turn().await;
-        let rows = sqlx::query(AssertSqlSafe(sql))
+        let mut query = sqlx::query(AssertSqlSafe(sql))
             .bind(worker)
             .bind(lease_end(lease))
             .bind(ms(Utc::now()))
-            .bind(kind.as_str())
-            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-            .fetch_all(self.pool())
-            .await?;
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX));
+        if let Some(kind) = kind {
+            query = query.bind(kind.as_str());
+        }
+        let _turn = self.write_turn().await;
+        let rows = query.fetch_all(self.pool()).await?;
         let mut jobs: Vec<ClaimedJob> = rows.iter().map(decode).collect::<Result<_>>()?;
         jobs.sort_by_key(|j| (j.job.run_at, j.job.created_at));
         Ok(jobs)
@@ -308,7 +283,7 @@ impl Store {
         }
         let sql = format!(
             "UPDATE jobs SET locked_until = $1 WHERE locked_by = $2 AND status = 'running' AND id IN ({}) RETURNING id",
-            id_list(jobs.len(), 3)
+            crate::id_list(jobs.len(), 3)
         );
         let _turn = self.write_turn().await;
         let mut query = sqlx::query(AssertSqlSafe(sql))
@@ -337,7 +312,7 @@ impl Store {
         let sql = format!(
             "UPDATE jobs SET status = 'done', locked_by = NULL, locked_until = NULL, updated_at = $1
              WHERE locked_by = $2 AND status = 'running' AND id IN ({})",
-            id_list(jobs.len(), 3)
+            crate::id_list(jobs.len(), 3)
         );
         let mut query = sqlx::query(AssertSqlSafe(sql))
             .bind(ms(Utc::now()))
@@ -351,31 +326,13 @@ impl Store {
 
     /// Extends a lease; false when the worker lost it (it must stop and not commit).
     pub async fn renew_lease(&self, job: JobId, worker: &str, lease: Duration) -> Result<bool> {
-        let _turn = self.write_turn().await;
-        let done = sqlx::query(
-            "UPDATE jobs SET locked_until = $1 WHERE id = $2 AND locked_by = $3 AND status = 'running'",
-        )
-        .bind(lease_end(lease))
-        .bind(job.to_string())
-        .bind(worker)
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected() == 1)
+        Ok(!self.renew_leases(&[job], worker, lease).await?.is_empty())
     }
 
     /// Marks a job done, inside the transaction that commits its results. False when the
     /// worker no longer holds the lease: the caller must roll back.
     pub async fn complete_job(conn: &mut Conn, job: JobId, worker: &str) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE jobs SET status = 'done', locked_by = NULL, locked_until = NULL, updated_at = $1
-             WHERE id = $2 AND locked_by = $3 AND status = 'running'",
-        )
-        .bind(ms(Utc::now()))
-        .bind(job.to_string())
-        .bind(worker)
-        .execute(&mut *conn)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        Self::complete_jobs(conn, &[job], worker).await
     }
 
     /// Records a failed attempt: queued again at `retry_at`, or failed for good when `None`.

@@ -165,6 +165,14 @@ pub(crate) fn values_placeholders(rows: usize, columns: usize) -> String {
     sql
 }
 
+/// `$first, $first+1, …`: `count` placeholders for an `IN (…)` list.
+pub(crate) fn id_list(count: usize, first: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 pub(crate) fn corrupt(what: &'static str, detail: impl ToString) -> StoreError {
     StoreError::Corrupt {
         what,

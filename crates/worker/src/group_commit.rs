@@ -8,9 +8,10 @@
 //! (see [`accept_batches`]). When a batch fails, each of its requests is retried alone, so
 //! one request's failure never fails another's.
 
-use crate::intake::{Arrival, Deferral, accept_batches};
+pub use crate::intake::Deferral;
+use crate::intake::{Arrival, accept_batches};
 use chrono::{DateTime, Utc};
-use riposte_model::{Alert, JobKind, Severity};
+use riposte_model::{Alert, JobKind};
 use riposte_store::{AlertInsert, Backend, Store, StoreError};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -69,17 +70,15 @@ struct Pending {
     answer: oneshot::Sender<Answer>,
 }
 
-/// Back-pressure: when more triage jobs than `queue_limit` wait, alerts below `below` are
-/// still accepted at once, but their triage waits `delay` so more severe alerts are
-/// decided first.
+/// Back-pressure: when more triage jobs than `queue_limit` wait, alerts are still
+/// accepted at once, but the triage of the less severe ones is deferred (`defer`) so more
+/// severe alerts are decided first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BackPressure {
     /// Runnable triage jobs above which triage is deferred.
     pub queue_limit: u64,
-    /// Alerts below this severity are deferred.
-    pub below: Severity,
-    /// How long their triage waits.
-    pub delay: Duration,
+    /// Which alerts are deferred, and for how long.
+    pub defer: Deferral,
 }
 
 /// How often the triage queue's depth is read (not once per request).
@@ -225,10 +224,7 @@ async fn deferral(store: &Store, bp: BackPressure, depth: &Mutex<Depth>) -> Opti
         }
         depth.read_at = Some(Instant::now());
     }
-    (u64::try_from(depth.ready).unwrap_or(0) > bp.queue_limit).then_some(Deferral {
-        below: bp.below,
-        delay: bp.delay,
-    })
+    (u64::try_from(depth.ready).unwrap_or(0) > bp.queue_limit).then_some(bp.defer)
 }
 
 /// Writes the requests in one transaction: an answer per request, or the error that

@@ -162,7 +162,7 @@ async fn a_replayed_signature_is_refused_and_the_rest_of_its_batch_is_stored() {
 #[tokio::test]
 async fn a_deep_triage_queue_defers_low_severity_triage_but_accepts_every_alert() {
     use riposte_store::{NewJob, Store};
-    use riposte_worker::group_commit::BackPressure;
+    use riposte_worker::group_commit::{BackPressure, Deferral};
     use std::time::Duration;
     for db in both().await {
         let store = db.store().clone();
@@ -174,8 +174,10 @@ async fn a_deep_triage_queue_defers_low_severity_triage_but_accepts_every_alert(
         drop(conn);
         let bp = BackPressure {
             queue_limit: 5,
-            below: Severity::Medium,
-            delay: Duration::from_secs(300),
+            defer: Deferral {
+                below: Severity::Medium,
+                delay: Duration::from_secs(300),
+            },
         };
         let writer = IntakeWriter::new(store.clone()).with_back_pressure(bp);
         let mut low = request(&["quiet".to_string()]);

@@ -229,6 +229,9 @@ pub(crate) async fn run_batch(w: &Worker, jobs: &[ClaimedJob]) -> Vec<Result<(),
         Ok((decided, skipped)) => {
             let mut quiet = Vec::new();
             for ((i, triage), found) in triages.into_iter().zip(decided) {
+                if let Some((_, decision)) = &found {
+                    count_evaluations(decision);
+                }
                 match found {
                     None => {
                         outcomes[i] = Some(Err(StageError::Fatal(format!(
@@ -353,7 +356,6 @@ async fn record_quiet(
     let summaries: Vec<(String, AlertDecision)> = quiet
         .iter()
         .map(|(_, t, _, decision)| {
-            count_evaluations(decision);
             let summary = no_investigation_summary(&decision.evaluations);
             tracing::debug!(alert = %t.alert_id, decision = %summary, "alert triaged");
             let detail = AlertDecision {
@@ -430,7 +432,6 @@ async fn apply(
     decision: Decision,
     skipped: &[(RuleRef, String)],
 ) -> Result<(), StageError> {
-    count_evaluations(&decision);
     let context_blob = match &decision.chosen {
         Some((rule, _)) if rule.spec.attach_alert_context => {
             let body = serde_json::to_vec_pretty(&alert.to_ocsf())
